@@ -1,0 +1,137 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kafka_eks.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: cluster_plan
+short_description: Check the cluster variables and derive every name, id and listener
+version_added: 0.1.0
+description:
+  - Turns the C(zookeeper_*) and C(kafka_*) role variables into the plan that the C(zookeeper) and
+    C(kafka_broker) roles render, and refuses inputs that would build a broken cluster.
+  - Refused with a message naming the variable and the fix, before anything is written to a cluster
+    an even or zero C(zookeeper_replicas); fewer than one broker; duplicate broker ids; a replication
+    factor above the broker count; a minimum ISR not below its replication factor; names Kubernetes
+    would reject; broker properties that the roles derive themselves; and, when I(nodes)
+    is given, C(zookeeper_anti_affinity=required) with fewer schedulable nodes than ZooKeeper pods.
+  - Contacts nothing; runs on the controller. Never reports a change.
+author:
+  - kafka_eks.cluster maintainers
+options:
+  config:
+    description:
+      - The role variables, with their defaults applied, as one mapping.
+      - The C(preflight) role builds it from the variables of the C(zookeeper) and C(kafka_broker) roles.
+    type: dict
+    required: true
+  nodes:
+    description:
+      - The cluster's Node objects, as C(kubernetes.core.k8s_info) returns them in C(resources).
+      - A node counts as schedulable for ZooKeeper when it is Ready, not cordoned, matches
+        C(zookeeper_node_selector) and has no NoSchedule/NoExecute taint that C(zookeeper_tolerations) lacks.
+      - Leave it out when rendering without a cluster; the node-count check is then skipped.
+    type: list
+    elements: dict
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Plan the seed's cluster (3 ZooKeeper, 4 brokers) on three nodes
+  kafka_eks.cluster.cluster_plan:
+    config: "{{ kafka_config }}"
+    nodes: "{{ cluster_nodes.resources }}"
+  register: plan
+
+- name: Show the bootstrap list clients need
+  ansible.builtin.debug:
+    msg: "{{ plan.plan.bootstrap_servers }}"
+"""
+
+RETURN = r"""
+plan:
+  description: Everything the templates render, derived from the variables.
+  returned: success
+  type: dict
+  contains:
+    namespace:
+      description: Namespace of every object.
+      type: str
+      sample: kafka
+    brokers:
+      description: One entry per broker, in order.
+      type: list
+      elements: dict
+      sample:
+        - index: 0
+          id: 0
+          deployment: kafka-broker-0
+          service: kafka-service-0
+          pvc: kafka-data-0
+          address: kafka-service-0:9092
+    broker_ids:
+      description: The broker ids, unique by construction.
+      type: list
+      elements: int
+      sample: [0, 1, 2, 3]
+    bootstrap_servers:
+      description: Every broker's client address, built from the same variables that named the Services.
+      type: str
+      sample: kafka-service-0:9092,kafka-service-1:9092,kafka-service-2:9092,kafka-service-3:9092
+    zookeeper:
+      description: ZooKeeper servers, the C(ZOO_SERVERS) value, the connect string and the pod selector.
+      type: dict
+    warnings:
+      description: Problems that do not stop the rollout, such as ZooKeeper pods that will share a node.
+      type: list
+      elements: str
+schedulable_nodes:
+  description: Nodes a ZooKeeper pod can be scheduled on; null when I(nodes) was not given.
+  returned: always
+  type: list
+  elements: str
+  sample: [ip-10-0-1-10.ec2.internal, ip-10-0-2-11.ec2.internal]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
+    PlanError,
+    build_plan,
+    schedulable_node_names,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            config=dict(type="dict", required=True),
+            nodes=dict(type="list", elements="dict"),
+        ),
+        supports_check_mode=True,
+    )
+    config = module.params["config"]
+    schedulable = None
+    if module.params["nodes"] is not None:
+        schedulable = schedulable_node_names(module.params["nodes"], config.get("zookeeper_node_selector"),
+                                             config.get("zookeeper_tolerations"))
+    try:
+        plan = build_plan(config, schedulable)
+    except PlanError as exc:
+        module.fail_json(msg="The cluster variables are not valid; nothing was created.\n" + str(exc),
+                         errors=exc.errors)
+    for warning in plan["warnings"]:
+        module.warn(warning)
+    module.exit_json(changed=False, plan=plan, schedulable_nodes=schedulable)
+
+
+if __name__ == "__main__":
+    main()
