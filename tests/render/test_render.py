@@ -1,0 +1,230 @@
+"""render.yml: the manifests site.yml would apply, checked as a reviewer would read them.
+
+Each test runs the real playbook (same preflight, same templates as site.yml) without a cluster, then
+asserts on the rendered objects and validates every one against the Kubernetes 1.34 OpenAPI schema.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+K8S_VERSION = "1.34"
+
+
+def render(tmp_path, **extra):
+    out = tmp_path / "out"
+    extra.setdefault("kafka_render_dir", str(out))
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(extra))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "playbooks/render.yml",
+         "-e", "@%s" % vars_file],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    objects = []
+    if out.is_dir():
+        for name in sorted(os.listdir(out)):
+            with open(out / name) as handle:
+                objects.extend(d for d in yaml.safe_load_all(handle) if d)
+    return proc, objects, out
+
+
+def by_kind(objects, kind):
+    return [o for o in objects if o["kind"] == kind]
+
+
+def named(objects, kind, name):
+    (obj,) = [o for o in by_kind(objects, kind) if o["metadata"]["name"] == name]
+    return obj
+
+
+def env_of(container):
+    return {e["name"]: e["value"] for e in container.get("env", [])}
+
+
+@pytest.fixture(scope="module")
+def default_render(tmp_path_factory):
+    proc, objects, out = render(tmp_path_factory.mktemp("default"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return objects, out
+
+
+def test_default_is_the_seed_cluster(default_render):
+    objects, out = default_render
+    assert sorted(os.listdir(out)) == ["kafka_broker.yml", "zookeeper.yml"]
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds.count("Deployment") == 4 and kinds.count("PersistentVolumeClaim") == 4
+    assert kinds.count("StatefulSet") == 1 and kinds.count("PodDisruptionBudget") == 1
+    assert kinds.count("Service") == 6 and kinds.count("ConfigMap") == 1 and kinds.count("Namespace") == 1
+    assert {o["metadata"].get("namespace", "kafka") for o in objects} == {"kafka"}
+
+
+def test_every_manifest_is_valid_against_the_kubernetes_schema(default_render):
+    objects, _ = default_render
+    for obj in objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def test_schema_check_catches_a_misspelled_field(default_render):
+    """The validation above can fail: a typo in a field name is refused in strict mode."""
+    objects, _ = default_render
+    bad = json.loads(json.dumps(named(objects, "StatefulSet", "zookeeper")))
+    bad["spec"]["volumeClaimTemplate"] = bad["spec"].pop("volumeClaimTemplates")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, K8S_VERSION, strict=True)
+
+
+def test_broker_ids_are_unique_and_listeners_use_each_service(default_render):
+    objects, _ = default_render
+    ids = []
+    for index in range(4):
+        deployment = named(objects, "Deployment", "kafka-broker-%d" % index)
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env = env_of(container)
+        ids.append(env["KAFKA_BROKER_ID"])
+        service = "kafka-service-%d" % index
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://%s:9092,INTERNAL://%s:9093" % (service, service)
+        assert env["KAFKA_LISTENERS"] == "PLAINTEXT://:9092,INTERNAL://:9093"
+        assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "INTERNAL"
+        assert env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT"
+        assert env["KAFKA_ZOOKEEPER_CONNECT"] == "zk-cs:2181"
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
+        assert container["image"] == "confluentinc/cp-kafka:7.9.0"
+        # The Service selects exactly this broker's pod.
+        svc = named(objects, "Service", service)
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert all(pod_labels.get(k) == v for k, v in svc["spec"]["selector"].items())
+        assert svc["spec"]["selector"]["kafka-eks.cluster/broker-id"] == str(index)
+        assert {p["port"] for p in svc["spec"]["ports"]} == {9092, 9093}
+    assert ids == ["0", "1", "2", "3"]
+
+
+def test_brokers_have_their_own_volume_with_data_in_a_subdirectory(default_render):
+    objects, _ = default_render
+    claims = set()
+    for index in range(4):
+        spec = named(objects, "Deployment", "kafka-broker-%d" % index)["spec"]
+        assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+        pod = spec["template"]["spec"]
+        assert pod["enableServiceLinks"] is False
+        (volume,) = pod["volumes"]
+        claims.add(volume["persistentVolumeClaim"]["claimName"])
+        (mount,) = pod["containers"][0]["volumeMounts"]
+        assert mount["mountPath"] == "/var/lib/kafka"
+        log_dirs = env_of(pod["containers"][0])["KAFKA_LOG_DIRS"]
+        assert log_dirs.startswith(mount["mountPath"] + "/") and log_dirs != mount["mountPath"]
+        assert pod["containers"][0]["readinessProbe"]["tcpSocket"]["port"] == "client"
+        assert pod["containers"][0]["livenessProbe"]["tcpSocket"]["port"] == "client"
+    assert claims == {"kafka-data-%d" % i for i in range(4)}
+    assert {o["metadata"]["name"] for o in by_kind(objects, "PersistentVolumeClaim")} == claims
+
+
+def test_zookeeper_statefulset_has_a_volume_per_replica_and_real_probes(default_render):
+    objects, _ = default_render
+    sts = named(objects, "StatefulSet", "zookeeper")["spec"]
+    assert sts["replicas"] == 3 and sts["serviceName"] == "zk-hs"
+    assert sts["podManagementPolicy"] == "Parallel"
+    assert [t["metadata"]["name"] for t in sts["volumeClaimTemplates"]] == ["data"]
+    pod = sts["template"]["spec"]
+    assert "volumes" not in pod, "no shared claim: each replica gets data-zookeeper-N"
+    assert pod["securityContext"] == {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000}
+    (container,) = pod["containers"]
+    assert container["readinessProbe"]["exec"]["command"] == ["zkServer.sh", "status"]
+    assert container["livenessProbe"]["tcpSocket"]["port"] == "client"
+    assert container["resources"]["requests"]["memory"] == "1Gi"
+    env = env_of(container)
+    assert env["ZOO_SERVERS"].split() == [
+        "server.%d=zookeeper-%d.zk-hs.kafka.svc.cluster.local:2888:3888;2181" % (i + 1, i) for i in range(3)]
+    assert env["ZOO_DATA_LOG_DIR"].startswith("/data/")
+    assert "srvr" in env["ZOO_4LW_COMMANDS_WHITELIST"].split(",")
+    anti = pod["affinity"]["podAntiAffinity"]
+    assert list(anti) == ["preferredDuringSchedulingIgnoredDuringExecution"]
+
+
+def test_zookeeper_services_and_pdb(default_render):
+    objects, _ = default_render
+    hs = named(objects, "Service", "zk-hs")["spec"]
+    assert hs["clusterIP"] == "None"
+    assert {p["name"]: p["port"] for p in hs["ports"]} == {"server": 2888, "leader-election": 3888}
+    cs = named(objects, "Service", "zk-cs")["spec"]
+    assert {p["name"]: p["port"] for p in cs["ports"]} == {"client": 2181}
+    pdb = named(objects, "PodDisruptionBudget", "zk-pdb")["spec"]
+    assert pdb["maxUnavailable"] == 1
+    sts_labels = named(objects, "StatefulSet", "zookeeper")["spec"]["template"]["metadata"]["labels"]
+    for selector in (hs["selector"], cs["selector"], pdb["selector"]["matchLabels"]):
+        assert all(sts_labels.get(k) == v for k, v in selector.items())
+
+
+def test_client_config_lists_every_broker_service(default_render):
+    objects, _ = default_render
+    data = named(objects, "ConfigMap", "kafka-client-config")["data"]
+    services = sorted(o["metadata"]["name"] for o in by_kind(objects, "Service")
+                      if o["metadata"]["name"].startswith("kafka-service-"))
+    assert data["bootstrap.servers"].split(",") == ["%s:9092" % s for s in services]
+
+
+def test_seed_images_and_names(tmp_path):
+    proc, objects, _ = render(
+        tmp_path,
+        zookeeper_image="registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10",
+        zookeeper_image_flavor="kubernetes-zookeeper",
+        zookeeper_anti_affinity="required",
+        kafka_broker_image="confluentinc/cp-kafka:5.5.11",
+        kafka_broker_service_prefix="kafka-service-test-")
+    assert proc.returncode == 0, proc.stdout
+    for obj in objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    pod = named(objects, "StatefulSet", "zookeeper")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10"
+    assert "start-zookeeper --servers=3" in container["command"][2]
+    assert container["readinessProbe"]["exec"]["command"] == ["sh", "-c", "zookeeper-ready 2181"]
+    assert container["volumeMounts"][0]["mountPath"] == "/var/lib/zookeeper"
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in pod["affinity"]["podAntiAffinity"]
+    data = named(objects, "ConfigMap", "kafka-client-config")["data"]
+    assert data["bootstrap.servers"] == ",".join("kafka-service-test-%d:9092" % i for i in range(4))
+    env = env_of(named(objects, "Deployment", "kafka-broker-1")["spec"]["template"]["spec"]["containers"][0])
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka-service-test-1:9092,INTERNAL://kafka-service-test-1:9093"
+
+
+def test_five_brokers_from_an_offset(tmp_path):
+    proc, objects, _ = render(tmp_path, kafka_broker_count=5, kafka_broker_id_offset=100, zookeeper_replicas=5)
+    assert proc.returncode == 0, proc.stdout
+    ids = [env_of(d["spec"]["template"]["spec"]["containers"][0])["KAFKA_BROKER_ID"]
+           for d in by_kind(objects, "Deployment")]
+    assert ids == ["100", "101", "102", "103", "104"]
+    assert named(objects, "StatefulSet", "zookeeper")["spec"]["replicas"] == 5
+
+
+@pytest.mark.parametrize("extra, variable, words", [
+    ({"zookeeper_replicas": 4}, "zookeeper_replicas", "even"),
+    ({"zookeeper_replicas": 0}, "zookeeper_replicas", "at least 1"),
+    ({"kafka_broker_count": 0}, "kafka_broker_count", "at least 1"),
+    ({"kafka_broker_ids": [0, 0, 0, 0]}, "kafka_broker_ids", "unique"),
+    ({"kafka_broker_count": 2}, "kafka_offsets_topic_replication_factor", "only 2 brokers"),
+    ({"kafka_transaction_state_log_min_isr": 3}, "kafka_transaction_state_log_min_isr", "replication factor"),
+    ({"kafka_broker_service_prefix": "Kafka_Service-"}, "kafka_broker_service_prefix", "not a valid DNS label"),
+    ({"kafka_namespace": "Kafka"}, "kafka_namespace", "not a valid DNS label"),
+    ({"zookeeper_anti_affinity": "soft"}, "zookeeper_anti_affinity", "soft"),
+    ({"kafka_broker_count": "four"}, "kafka_broker_count", "four"),
+])
+def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, extra, variable, words):
+    proc, objects, out = render(tmp_path, **extra)
+    assert proc.returncode != 0
+    assert variable in proc.stdout and words in proc.stdout, proc.stdout
+    assert not out.exists(), "a failed validation must write nothing"
+    assert objects == []
+
+
+def test_render_without_a_directory_says_how(tmp_path):
+    proc, _, _ = render(tmp_path, kafka_render_dir="")
+    assert proc.returncode != 0 and "kafka_render_dir is not set" in proc.stdout
