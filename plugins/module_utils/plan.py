@@ -37,12 +37,12 @@ DERIVED_BROKER_PROPERTIES = {
     "listener.security.protocol.map": "kafka_broker_client_port and kafka_broker_internal_port",
     "inter.broker.listener.name": "kafka_broker_internal_port",
     "log.dirs": "kafka_broker_log_dirs",
-    "offsets.topic.replication.factor": "kafka_offsets_topic_replication_factor",
-    "transaction.state.log.replication.factor": "kafka_transaction_state_log_replication_factor",
-    "transaction.state.log.min.isr": "kafka_transaction_state_log_min_isr",
-    "default.replication.factor": "kafka_default_replication_factor",
-    "min.insync.replicas": "kafka_min_insync_replicas",
-    "auto.create.topics.enable": "kafka_auto_create_topics_enable",
+    "offsets.topic.replication.factor": "kafka_broker_offsets_topic_replication_factor",
+    "transaction.state.log.replication.factor": "kafka_broker_transaction_state_log_replication_factor",
+    "transaction.state.log.min.isr": "kafka_broker_transaction_state_log_min_isr",
+    "default.replication.factor": "kafka_broker_default_replication_factor",
+    "min.insync.replicas": "kafka_broker_min_insync_replicas",
+    "auto.create.topics.enable": "kafka_broker_auto_create_topics_enable",
 }
 
 # Kafka's ZooKeeper-mode broker settings are passed to the cp-kafka image as environment variables.
@@ -174,9 +174,9 @@ def _broker_ids(check, cfg, count):
 
 def _check_replication(check, cfg, broker_count):
     pairs = (
-        ("kafka_offsets_topic_replication_factor", None),
-        ("kafka_transaction_state_log_replication_factor", "kafka_transaction_state_log_min_isr"),
-        ("kafka_default_replication_factor", "kafka_min_insync_replicas"),
+        ("kafka_broker_offsets_topic_replication_factor", None),
+        ("kafka_broker_transaction_state_log_replication_factor", "kafka_broker_transaction_state_log_min_isr"),
+        ("kafka_broker_default_replication_factor", "kafka_broker_min_insync_replicas"),
     )
     values = {}
     for factor_var, isr_var in pairs:
@@ -273,7 +273,7 @@ def _names(check, cfg, broker_ids):
                            ("zookeeper_headless_service_name", "Service"),
                            ("zookeeper_client_service_name", "Service"),
                            ("zookeeper_pdb_name", "PodDisruptionBudget"),
-                           ("kafka_client_config_name", "ConfigMap")):
+                           ("kafka_broker_client_config_name", "ConfigMap")):
         check.dns_label(variable, cfg.get(variable), what)
     if broker_ids is None:
         return
@@ -290,9 +290,8 @@ def _names(check, cfg, broker_ids):
             if not check.dns_label(variable, "%s%d" % (prefix, index), what):
                 break
     if cfg.get("zookeeper_statefulset_name") and isinstance(cfg.get("zookeeper_replicas"), int):
-        check.dns_label("zookeeper_statefulset_name", "%s-%d" % (cfg["zookeeper_statefulset_name"],
-                                                                   max(cfg["zookeeper_replicas"] - 1, 0)),
-                        "ZooKeeper pod")
+        last_pod = "%s-%d" % (cfg["zookeeper_statefulset_name"], max(cfg["zookeeper_replicas"] - 1, 0))
+        check.dns_label("zookeeper_statefulset_name", last_pod, "ZooKeeper pod")
 
 
 def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf):
@@ -308,12 +307,12 @@ def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf):
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
         "inter.broker.listener.name": "INTERNAL",
         "log.dirs": cfg["kafka_broker_log_dirs"],
-        "auto.create.topics.enable": _kafka_bool(cfg["kafka_auto_create_topics_enable"]),
-        "offsets.topic.replication.factor": str(rf["kafka_offsets_topic_replication_factor"]),
-        "transaction.state.log.replication.factor": str(rf["kafka_transaction_state_log_replication_factor"]),
-        "transaction.state.log.min.isr": str(rf["kafka_transaction_state_log_min_isr"]),
-        "default.replication.factor": str(rf["kafka_default_replication_factor"]),
-        "min.insync.replicas": str(rf["kafka_min_insync_replicas"]),
+        "auto.create.topics.enable": _kafka_bool(cfg["kafka_broker_auto_create_topics_enable"]),
+        "offsets.topic.replication.factor": str(rf["kafka_broker_offsets_topic_replication_factor"]),
+        "transaction.state.log.replication.factor": str(rf["kafka_broker_transaction_state_log_replication_factor"]),
+        "transaction.state.log.min.isr": str(rf["kafka_broker_transaction_state_log_min_isr"]),
+        "default.replication.factor": str(rf["kafka_broker_default_replication_factor"]),
+        "min.insync.replicas": str(rf["kafka_broker_min_insync_replicas"]),
     }
     for key in sorted(cfg.get("kafka_broker_extra_config") or {}):
         value = cfg["kafka_broker_extra_config"][key]
@@ -362,7 +361,7 @@ def build_plan(cfg, schedulable_nodes=None):
         raise PlanError(check.errors)
 
     namespace = cfg["kafka_namespace"]
-    domain = cfg["kubernetes_cluster_domain"]
+    domain = cfg["kafka_cluster_domain"]
     sts = cfg["zookeeper_statefulset_name"]
     headless = cfg["zookeeper_headless_service_name"]
     client_port = int(cfg["zookeeper_client_port"])

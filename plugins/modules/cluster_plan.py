@@ -22,7 +22,7 @@ description:
     is given, C(zookeeper_anti_affinity=required) with fewer schedulable nodes than ZooKeeper pods.
   - Contacts nothing; runs on the controller. Never reports a change.
 author:
-  - kafka_eks.cluster maintainers
+  - kafka_eks.cluster maintainers (@kafka-eks)
 options:
   config:
     description:
@@ -40,8 +40,10 @@ options:
     elements: dict
 attributes:
   check_mode:
+    description: Can run in check mode and return the same plan.
     support: full
   diff_mode:
+    description: Reads and derives only; there is nothing to diff.
     support: none
 """
 

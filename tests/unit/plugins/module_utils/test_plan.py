@@ -135,14 +135,14 @@ def test_replication_factor_above_broker_count_refused(cfg):
     cfg["kafka_broker_count"] = 2
     errors = errors_of(cfg)
     named = sorted(e.split(":")[0] for e in errors)
-    assert named == ["kafka_default_replication_factor", "kafka_offsets_topic_replication_factor",
-                     "kafka_transaction_state_log_replication_factor"]
+    assert named == ["kafka_broker_default_replication_factor", "kafka_broker_offsets_topic_replication_factor",
+                     "kafka_broker_transaction_state_log_replication_factor"]
     assert all("only 2 brokers" in e for e in errors)
 
 
 @pytest.mark.parametrize("isr_var, factor_var", [
-    ("kafka_transaction_state_log_min_isr", "kafka_transaction_state_log_replication_factor"),
-    ("kafka_min_insync_replicas", "kafka_default_replication_factor"),
+    ("kafka_broker_transaction_state_log_min_isr", "kafka_broker_transaction_state_log_replication_factor"),
+    ("kafka_broker_min_insync_replicas", "kafka_broker_default_replication_factor"),
 ])
 def test_min_isr_not_below_replication_factor_refused(cfg, isr_var, factor_var):
     cfg[isr_var] = 3
