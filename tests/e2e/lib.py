@@ -1,0 +1,143 @@
+"""What the end-to-end checks read from a running test bed: the Kubernetes API, ZooKeeper and Kafka.
+
+Independent of the collection's own modules on purpose: a scenario's verify step must not trust the code
+it checks. ZooKeeper is asked directly (srvr over TCP, kazoo for znodes) at the pods' loopback addresses,
+Kafka through its own console clients run inside the broker pods (kubectl exec).
+"""
+import json
+import os
+import socket
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CACHE = os.path.join(ROOT, ".cache")
+KUBECTL = os.path.join(CACHE, "bin", "kubectl")
+PYTHON = os.path.join(CACHE, "venv", "bin", "python")
+TESTBED = os.path.join(ROOT, "tests", "testbed", "testbed.py")
+ZK_SELECTOR = "app.kubernetes.io/component=zookeeper"
+BROKER_SELECTOR = "app.kubernetes.io/component=broker"
+
+
+def testbed_up(name, nodes=3, index=1):
+    """Bring a test bed up (or reuse the running one) and return its kubeconfig path."""
+    subprocess.run([PYTHON, TESTBED, "up", "--name", name, "--nodes", str(nodes), "--index", str(index)],
+                   check=True)
+    return kubeconfig(name)
+
+
+def testbed_down(name):
+    subprocess.run([PYTHON, TESTBED, "down", "--name", name], check=True)
+
+
+def kubeconfig(name):
+    return os.path.join(CACHE, "testbeds", name, "kubeconfig")
+
+
+class Cluster:
+    """One test bed, seen as a user sees a cluster."""
+
+    def __init__(self, name, namespace="kafka"):
+        self.name = name
+        self.namespace = namespace
+        self.kubeconfig = kubeconfig(name)
+
+    def kubectl(self, *args, stdin=None, check=True, timeout=120):
+        proc = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "-n", self.namespace] + list(args),
+                              input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError("kubectl %s failed (%d): %s%s" % (" ".join(args), proc.returncode,
+                                                                   proc.stdout, proc.stderr))
+        return proc
+
+    def get(self, kind, selector=None, name=None):
+        args = ["get", kind, "-o", "json"]
+        if name:
+            args.insert(2, name)
+        if selector:
+            args += ["-l", selector]
+        data = json.loads(self.kubectl(*args).stdout)
+        return data if name else data["items"]
+
+    def pods(self, selector):
+        return [p for p in self.get("pods", selector) if not p["metadata"].get("deletionTimestamp")]
+
+    def uids(self, kind, selector):
+        return {o["metadata"]["name"]: o["metadata"]["uid"] for o in self.get(kind, selector)}
+
+    def zookeeper_addresses(self, port=2181):
+        return ["%s:%d" % (p["status"]["podIP"], port) for p in self.pods(ZK_SELECTOR) if p["status"].get("podIP")]
+
+    def srvr_modes(self):
+        """Mode of each ZooKeeper server from its own srvr answer (None when it is not serving)."""
+        modes = {}
+        for pod in self.pods(ZK_SELECTOR):
+            modes[pod["metadata"]["name"]] = srvr_mode(pod["status"].get("podIP"), 2181)
+        return modes
+
+    def registered_broker_ids(self):
+        from kazoo.client import KazooClient
+        client = KazooClient(hosts=",".join(self.zookeeper_addresses()), timeout=10)
+        client.start(timeout=30)
+        try:
+            if not client.exists("/brokers/ids"):
+                return set()
+            return {int(i) for i in client.get_children("/brokers/ids")}
+        finally:
+            client.stop()
+            client.close()
+
+    def bootstrap_servers(self):
+        return self.get("configmap", name="kafka-client-config")["data"]["bootstrap.servers"]
+
+    def broker_exec(self, broker, *command, stdin=None, timeout=120):
+        args = ["exec"] + (["-i"] if stdin is not None else []) + ["deploy/kafka-broker-%d" % broker, "--"]
+        return self.kubectl(*(args + list(command)), stdin=stdin, timeout=timeout)
+
+    def create_topic(self, topic, replication_factor=3, min_isr=2, partitions=3):
+        self.broker_exec(0, "kafka-topics", "--bootstrap-server", self.bootstrap_servers(), "--create",
+                         "--if-not-exists", "--topic", topic, "--partitions", str(partitions),
+                         "--replication-factor", str(replication_factor),
+                         "--config", "min.insync.replicas=%d" % min_isr)
+
+    def produce(self, topic, messages, broker=1):
+        self.broker_exec(broker, "kafka-console-producer", "--bootstrap-server", self.bootstrap_servers(),
+                         "--topic", topic, "--producer-property", "acks=all",
+                         stdin="".join(m + "\n" for m in messages))
+
+    def consume(self, topic, count, broker=2, timeout_ms=60000):
+        proc = self.broker_exec(broker, "kafka-console-consumer", "--bootstrap-server", self.bootstrap_servers(),
+                                "--topic", topic, "--from-beginning", "--max-messages", str(count),
+                                "--timeout-ms", str(timeout_ms), timeout=timeout_ms // 1000 + 60)
+        return [line for line in proc.stdout.splitlines() if line]
+
+
+def srvr_mode(host, port, timeout=5.0):
+    if not host:
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(b"srvr")
+            data = b""
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def wait_for(predicate, timeout, what, interval=2.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))

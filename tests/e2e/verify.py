@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Verify steps of the molecule scenarios: assertions on the real cluster, ZooKeeper and Kafka.
+
+    verify.py SCENARIO --testbed NAME [--brokers N]
+"""
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lib import BROKER_SELECTOR, ZK_SELECTOR, Cluster, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def check_quorum(cluster, servers=3):
+    modes = wait_for(lambda: _quorum_modes(cluster, servers), 180, "a ZooKeeper quorum")
+    print("quorum: %s" % modes)
+
+
+def _quorum_modes(cluster, servers):
+    modes = cluster.srvr_modes()
+    values = sorted(m for m in modes.values() if m)
+    if len(modes) == servers and values == sorted(["leader"] + ["follower"] * (servers - 1)):
+        return modes
+    return None
+
+
+def check_membership(cluster, brokers):
+    expected = set(range(brokers))
+    registered = wait_for(lambda: cluster.registered_broker_ids() == expected and expected, 120,
+                          "brokers %s in /brokers/ids" % sorted(expected))
+    print("registered broker ids: %s" % sorted(registered))
+
+
+def check_bootstrap(cluster, brokers):
+    services = sorted(s["metadata"]["name"] for s in cluster.get("services", BROKER_SELECTOR))
+    assert services == sorted("kafka-service-%d" % i for i in range(brokers)), services
+    bootstrap = cluster.bootstrap_servers()
+    assert bootstrap == ",".join("kafka-service-%d:9092" % i for i in range(brokers)), bootstrap
+    print("bootstrap.servers=%s" % bootstrap)
+
+
+def check_volumes(cluster, brokers, servers=3):
+    claims = {c["metadata"]["name"]: c["status"].get("phase") for c in cluster.get("pvc")}
+    expected = {"kafka-data-%d" % i for i in range(brokers)} | {"data-zookeeper-%d" % i for i in range(servers)}
+    assert set(claims) == expected, claims
+    assert set(claims.values()) == {"Bound"}, claims
+    print("claims bound: %s" % sorted(claims))
+
+
+def round_trip(cluster, topic, count=3):
+    cluster.create_topic(topic, replication_factor=3, min_isr=2)
+    messages = ["%s-message-%d-%d" % (topic, i, int(time.time())) for i in range(count)]
+    cluster.produce(topic, messages)
+    received = cluster.consume(topic, count)
+    assert sorted(received) == sorted(messages), (received, messages)
+    print("round trip through %s: %d messages" % (topic, count))
+    return messages
+
+
+def scenario_default(cluster, args):
+    check_quorum(cluster)
+    check_membership(cluster, args.brokers)
+    check_bootstrap(cluster, args.brokers)
+    check_volumes(cluster, args.brokers)
+    zk_pods = cluster.pods(ZK_SELECTOR)
+    assert len(zk_pods) == 3
+    round_trip(cluster, "e2e-default")
+
+
+SCENARIOS = {
+    "default": scenario_default,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--testbed", required=True)
+    parser.add_argument("--namespace", default="kafka")
+    parser.add_argument("--brokers", type=int, default=4)
+    args = parser.parse_args()
+    SCENARIOS[args.scenario](Cluster(args.testbed, args.namespace), args)
+    print("verify %s: ok" % args.scenario)
+
+
+if __name__ == "__main__":
+    main()
