@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Exec dispatchers of the local test bed: what `kubectl exec POD -- <cmd>` runs for a test bed pod.
+
+KWOK starts the command as a local process with the pod's env plus TESTBED_POD_IP, TESTBED_POD_NAME,
+TESTBED_POD_NAMESPACE and TESTBED_STATE_DIR (from the pod's kwok Exec object); this directory comes first
+on its PATH. Each command name is a symlink to this file; it behaves like the image's own command, against
+the pod's address instead of localhost. The pod runner's exec probes run them the same way.
+Standard library only (any python3 runs it).
+"""
+
+import os
+import socket
+import sys
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+JAVA_DIR = os.environ.get("TESTBED_JAVA_DIR", os.path.join(REPO, ".cache", "java"))
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0")
+TOOL_JVM_FLAGS = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1",
+                  "-XX:ActiveProcessorCount=1", "-Xss512k", "-XX:-UsePerfData", "-Xshare:auto",
+                  "-Djava.net.preferIPv4Stack=true", "-Dsun.net.inetaddr.ttl=0",
+                  "-Dsun.net.inetaddr.negative.ttl=0"]
+
+KAFKA_TOOLS = {
+    "kafka-topics": "org.apache.kafka.tools.TopicCommand",
+    "kafka-console-producer": "kafka.tools.ConsoleProducer",
+    "kafka-console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
+    "kafka-broker-api-versions": "kafka.admin.BrokerApiVersionsCommand",
+}
+
+
+def die(msg, code=1):
+    sys.stderr.write(msg.rstrip("\n") + "\n")
+    sys.exit(code)
+
+
+def pod_ip():
+    ip = os.environ.get("TESTBED_POD_IP")
+    if not ip:
+        die("%s (test bed dispatcher): TESTBED_POD_IP is not set. This command stands in for the image's own "
+            "and runs only inside a test bed pod (kubectl exec, or the pod runner's probes)."
+            % os.path.basename(sys.argv[0]), 126)
+    return ip
+
+
+def four_letter_word(host, port, word, timeout=5.0):
+    """Send a four-letter word, return the whole answer ('' when nothing answers)."""
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as s:
+            s.sendall(word.encode())
+            chunks = []
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def read_zoo_cfg():
+    conf_dir = os.environ.get("ZOOCFGDIR", "")
+    path = os.path.join(conf_dir, "zoo.cfg") if conf_dir else ""
+    cfg = {}
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#") and "=" in line:
+                    k, v = line.split("=", 1)
+                    cfg[k.strip()] = v.strip()
+    return path, cfg
+
+
+def zk_client_port(cfg):
+    if cfg.get("clientPort", "").isdigit():
+        return cfg["clientPort"]
+    my_id = ""
+    data_dir = cfg.get("dataDir")
+    if data_dir and os.path.exists(os.path.join(data_dir, "myid")):
+        with open(os.path.join(data_dir, "myid")) as f:
+            my_id = f.read().strip()
+    line = cfg.get("server.%s" % my_id, "")
+    if ";" in line:
+        return line.rsplit(";", 1)[1].rsplit(":", 1)[-1]
+    return "2181"
+
+
+def zk_server_sh(args):
+    """zkServer.sh status (the only verb the test bed has: the server is the pod runner's business)."""
+    ip = pod_ip()
+    if not args or args[0] != "status":
+        die("zkServer.sh (test bed): only `zkServer.sh status` is supported; the pod runner starts and stops "
+            "the server", 1)
+    path, cfg = read_zoo_cfg()
+    sys.stderr.write("ZooKeeper JMX enabled by default\nUsing config: %s\n" % (path or "/conf/zoo.cfg"))
+    port = zk_client_port(cfg)
+    print("Client port found: %s. Client address: localhost. Client SSL: false." % port)
+    sys.stdout.flush()
+    answer = four_letter_word(ip, port, "srvr")
+    mode = [l for l in answer.splitlines() if "Mode" in l]
+    if not mode:
+        print("Error contacting service. It is probably not running.")
+        sys.exit(1)
+    print(mode[0])
+    sys.exit(0)
+
+
+def zookeeper_ready(args):
+    """The kubernetes-zookeeper image's probe: `zookeeper-ready <port>` passes when ruok answers imok."""
+    ip = pod_ip()
+    port = args[0] if args else "2181"
+    sys.exit(0 if four_letter_word(ip, port, "ruok").strip() == "imok" else 1)
+
+
+def local_hosts_file(ip):
+    """The namespace's hosts file with localhost meaning the pod (as it would inside the pod)."""
+    state = os.environ.get("TESTBED_STATE_DIR", "")
+    ns = os.environ.get("TESTBED_POD_NAMESPACE", "default")
+    src = os.path.join(state, "hosts", ns)
+    lines = []
+    if os.path.exists(src):
+        with open(src) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and "localhost" in parts[1:]:
+                    continue
+                lines.append(line.rstrip("\n"))
+    lines.append("%s localhost" % ip)
+    pod = os.environ.get("TESTBED_POD_NAME")
+    if pod:
+        lines.append("%s %s" % (ip, os.environ.get("HOSTNAME", pod)))
+    tmp_dir = os.path.join(state or "/tmp", "tmp")
+    os.makedirs(tmp_dir, exist_ok=True)
+    path = os.path.join(tmp_dir, "hosts-exec-%s-%s" % (ns, pod or ip))
+    with open(path + ".%d" % os.getpid(), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(path + ".%d" % os.getpid(), path)
+    return path
+
+
+def run_java(lib, main, args, ip, extra_flags=()):
+    java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
+    lib_dir = os.path.join(JAVA_DIR, lib, "lib")
+    if not os.path.isdir(lib_dir):
+        die("%s (test bed): %s is missing: run tests/testbed/java/fetch.sh" % (os.path.basename(sys.argv[0]), lib_dir))
+    hosts = local_hosts_file(ip)
+    argv = [java] + TOOL_JVM_FLAGS + ["-Djdk.net.hosts.file=" + hosts] + list(extra_flags) + [
+        "-cp", os.path.join(lib_dir, "*"), main] + list(args)
+    # The JVM replaces this process: stdin, signals and the exit code pass straight through.
+    os.execvp(argv[0], argv)
+
+
+def rewrite_local(address, ip):
+    """localhost:2181 / 127.0.0.1:2181 -> <pod ip>:2181 (a comma list too)."""
+    out = []
+    for item in address.split(","):
+        host, sep, port = item.rpartition(":")
+        if not sep:
+            host, port = item, ""
+        if host in LOCAL_NAMES:
+            host = ip
+        out.append(host + (":" + port if port else ""))
+    return ",".join(out)
+
+
+def zk_cli(args):
+    ip = pod_ip()
+    args = list(args)
+    for i, a in enumerate(args[:-1]):
+        if a == "-server":
+            # 127.0.0.1 is rewritten; "localhost" stays as typed and resolves to the pod IP through the
+            # exec's hosts file, so the tool prints "Connecting to localhost:2181" like the real one.
+            args[i + 1] = ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
+                                   for item in args[i + 1].split(","))
+    if "-server" not in args:
+        args = ["-server", "localhost:2181"] + args
+    state = os.environ.get("TESTBED_STATE_DIR", "/tmp")
+    logback = os.path.join(state, "tmp", "zkcli-logback.xml")
+    os.makedirs(os.path.dirname(logback), exist_ok=True)
+    if not os.path.exists(logback):
+        with open(logback + ".%d" % os.getpid(), "w") as f:
+            f.write('<configuration><appender name="E" class="ch.qos.logback.core.ConsoleAppender">'
+                    '<target>System.err</target><encoder><pattern>%d{ISO8601} [myid:] - %-5p [%t:%C{1}@%L] - %m%n'
+                    '</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root>'
+                    '</configuration>\n')
+        os.replace(logback + ".%d" % os.getpid(), logback)
+    run_java("zookeeper", "org.apache.zookeeper.ZooKeeperMain", args, ip,
+             ["-Xmx128m", "-Dlogback.configurationFile=" + logback, "-Dzookeeper.jmx.log4j.disable=true"])
+
+
+def kafka_tool(name, args):
+    ip = pod_ip()
+    args = list(args)
+    for i, a in enumerate(args[:-1]):
+        if a in ("--bootstrap-server", "--broker-list", "--zookeeper"):
+            # 127.0.0.1 -> pod IP; "localhost" resolves to the pod IP through the exec's hosts file.
+            args[i + 1] = ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
+                                   for item in args[i + 1].split(","))
+    state = os.environ.get("TESTBED_STATE_DIR", "/tmp")
+    log4j = os.path.join(state, "tmp", "tools-log4j.properties")
+    os.makedirs(os.path.dirname(log4j), exist_ok=True)
+    if not os.path.exists(log4j):
+        with open(log4j + ".%d" % os.getpid(), "w") as f:
+            f.write("log4j.rootLogger=%s, stderr\nlog4j.appender.stderr=org.apache.log4j.ConsoleAppender\n"
+                    "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n"
+                    "log4j.appender.stderr.layout.ConversionPattern=[%%d] %%p %%m (%%c)%%n\n"
+                    "log4j.appender.stderr.Target=System.err\n" % os.environ.get("KAFKA_TOOLS_LOG4J_LOGLEVEL", "WARN"))
+        os.replace(log4j + ".%d" % os.getpid(), log4j)
+    run_java("kafka", KAFKA_TOOLS[name], args, ip, ["-Xmx256m", "-Dlog4j.configuration=file:" + log4j])
+
+
+def main():
+    name = os.path.basename(sys.argv[0])
+    args = sys.argv[1:]
+    if name in ("zkServer.sh", "zkServer"):
+        zk_server_sh(args)
+    elif name in ("zkCli.sh", "zkCli"):
+        zk_cli(args)
+    elif name == "zookeeper-ready":
+        zookeeper_ready(args)
+    elif name in KAFKA_TOOLS or name.endswith(".sh") and name[:-3] in KAFKA_TOOLS:
+        kafka_tool(name[:-3] if name.endswith(".sh") else name, args)
+    else:
+        die("%s: not a test bed dispatcher (known: zkServer.sh, zkCli.sh, zookeeper-ready, %s)"
+            % (name, ", ".join(sorted(KAFKA_TOOLS))), 127)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,505 @@
+"""How each supported image turns a pod's container spec into a real local process.
+
+Pure translation, no Kubernetes calls and no process handling: ``plan_container`` takes the pod (a dict in
+the API's JSON form), one of its containers, the container's resolved environment and a ``Sandbox`` (pod IP,
+state directories, volume mapping) and returns a ``Launch``: the argv, env, config files and directories
+that stand in for what the image's entrypoint would have done, or an error the container exits with, or
+``unsupported`` (no runner for that image: the container stays Waiting).
+
+Supported images (see tests/testbed/README.md, "Pod runner"):
+  zookeeper:*                               Docker official image: /docker-entrypoint.sh + zkServer.sh
+  registry.k8s.io/kubernetes-zookeeper:*    start-zookeeper script (also gcr.io/google_samples/...)
+  confluentinc/cp-kafka:*                   /etc/confluent/docker/run (ZooKeeper mode only)
+"""
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+DEFAULT_JAVA_DIR = os.path.join(REPO, ".cache", "java")
+PODBIN = os.path.abspath(os.path.join(HERE, "..", "podbin"))
+
+# Flags every test bed JVM gets: a 2-core machine runs 3 ZooKeeper servers, 4 brokers and a control plane.
+# Serial GC (no parallel GC threads), C1 only with one compiler thread (much less CPU at start-up and no C2
+# compile storms), one "visible" processor so thread pools sized from the CPU count stay small, small stacks.
+LOW_CPU_JVM_FLAGS = [
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:CICompilerCount=1",
+    "-XX:ActiveProcessorCount=1",
+    "-Xss512k",
+    "-XX:-UsePerfData",
+    "-Djava.net.preferIPv4Stack=true",
+]
+
+
+class UnsupportedImage(Exception):
+    """The test bed has no runner for this image (or this way of running it)."""
+
+
+@dataclass
+class Sandbox:
+    """Where one container of one pod lives on this machine."""
+
+    pod_ip: str
+    state_dir: str
+    namespace: str
+    pod_name: str
+    hostname: str  # the pod's hostname (spec.hostname or its name), $HOSTNAME in the container
+    subdomain: str = ""  # spec.subdomain
+    # container mount path -> host directory, for the container's volumeMounts
+    mounts: dict = field(default_factory=dict)
+    container: str = "main"
+    java_dir: str = DEFAULT_JAVA_DIR
+    java: str = "java"
+    memory_limit_bytes: int = 0
+
+    @property
+    def pod_dir(self):
+        return os.path.join(self.state_dir, "pods", self.namespace, self.pod_name)
+
+    @property
+    def container_dir(self):
+        return os.path.join(self.pod_dir, self.container)
+
+    @property
+    def conf_dir(self):
+        return os.path.join(self.container_dir, "conf")
+
+    @property
+    def hosts_file(self):
+        return os.path.join(self.state_dir, "hosts", self.namespace)
+
+    @property
+    def log_file(self):
+        return os.path.join(self.pod_dir, self.container + ".log")
+
+    def host_path(self, container_path):
+        """Host directory for a path inside the container: under the volume mounted there (longest mount
+        path first), else under the container's own writable layer (lost when the pod goes)."""
+        path = os.path.normpath(container_path)
+        best = None
+        for mount, host in self.mounts.items():
+            m = os.path.normpath(mount)
+            if path == m or path.startswith(m.rstrip("/") + "/"):
+                if best is None or len(m) > len(best[0]):
+                    best = (m, host)
+        if best is None:
+            return os.path.join(self.container_dir, "rootfs", path.lstrip("/"))
+        rest = os.path.relpath(path, best[0])
+        return best[1] if rest == "." else os.path.join(best[1], rest)
+
+
+@dataclass
+class Launch:
+    """What to run for one container."""
+
+    kind: str  # zookeeper | kafka
+    description: str
+    argv: list = field(default_factory=list)
+    env: dict = field(default_factory=dict)
+    cwd: str = ""
+    files: dict = field(default_factory=dict)  # host path -> content (written at every start)
+    files_if_missing: dict = field(default_factory=dict)  # host path -> content (myid)
+    dirs: list = field(default_factory=list)
+    # The image's entrypoint would exit with this message (exit code 1): no process is started.
+    error: str = ""
+    # Extra env for `kubectl exec` into this container (the dispatchers in podbin/ read them).
+    exec_env: dict = field(default_factory=dict)
+
+
+def image_kind(image):
+    """zookeeper | kubernetes-zookeeper | cp-kafka | None, from the image reference."""
+    ref = image.split("@", 1)[0]
+    name = ref
+    # strip the tag (a ':' after the last '/')
+    if ":" in ref.rsplit("/", 1)[-1]:
+        name = ref.rsplit(":", 1)[0]
+    for prefix in ("docker.io/library/", "docker.io/", "library/", "index.docker.io/library/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    if name == "zookeeper":
+        return "zookeeper"
+    if name.endswith("/kubernetes-zookeeper") or name == "kubernetes-zookeeper":
+        return "kubernetes-zookeeper"
+    if name in ("confluentinc/cp-kafka", "confluentinc/cp-server"):
+        return "cp-kafka"
+    return None
+
+
+def plan_container(pod, container, env, sandbox):
+    """The Launch for ``container`` of ``pod``; raises UnsupportedImage when there is no runner."""
+    image = container.get("image", "")
+    kind = image_kind(image)
+    if kind == "zookeeper":
+        return plan_apache_zookeeper(container, env, sandbox)
+    if kind == "kubernetes-zookeeper":
+        return plan_kubernetes_zookeeper(container, env, sandbox)
+    if kind == "cp-kafka":
+        return plan_cp_kafka(container, env, sandbox)
+    raise UnsupportedImage("testbed has no runner for image %s" % image)
+
+
+def _java_cmd(sandbox, lib, flags, main, args):
+    return ([sandbox.java] + LOW_CPU_JVM_FLAGS
+            + ["-Djdk.net.hosts.file=" + sandbox.hosts_file,
+               "-Dsun.net.inetaddr.ttl=0", "-Dsun.net.inetaddr.negative.ttl=0"]
+            + flags + ["-cp", os.path.join(sandbox.java_dir, lib, "lib", "*"), main] + list(args))
+
+
+def _base_env(env, sandbox):
+    out = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": sandbox.container_dir}
+    if os.environ.get("JAVA_HOME"):
+        out["JAVA_HOME"] = os.environ["JAVA_HOME"]
+    out.update(env)
+    out["HOSTNAME"] = sandbox.hostname
+    return out
+
+
+def _command_text(container):
+    return " ".join(list(container.get("command") or []) + list(container.get("args") or []))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# ZooKeeper, Docker official image
+
+APACHE_ZK_DEFAULTS = {
+    "ZOO_CONF_DIR": "/conf",
+    "ZOO_DATA_DIR": "/data",
+    "ZOO_DATA_LOG_DIR": "/datalog",
+    "ZOO_LOG_DIR": "/logs",
+    "ZOO_TICK_TIME": "2000",
+    "ZOO_INIT_LIMIT": "5",
+    "ZOO_SYNC_LIMIT": "2",
+    "ZOO_AUTOPURGE_PURGEINTERVAL": "0",
+    "ZOO_AUTOPURGE_SNAPRETAINCOUNT": "3",
+    "ZOO_MAX_CLIENT_CNXNS": "60",
+    "ZOO_STANDALONE_ENABLED": "true",
+    "ZOO_ADMINSERVER_ENABLED": "true",
+}
+
+# export ZOO_MY_ID=$((${HOSTNAME##*-}+1))  (any spacing, any offset)
+_MYID_FROM_HOSTNAME = re.compile(r"ZOO_MY_ID=\$\(\(\s*\$\{HOSTNAME##\*-\}\s*\+\s*(\d+)\s*\)\)")
+_MYID_LITERAL = re.compile(r"ZOO_MY_ID=(\d+)(?:\s|;|&|$)")
+
+LOGBACK_XML = """<configuration>
+  <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n</pattern></encoder>
+  </appender>
+  <root level="{level}"><appender-ref ref="CONSOLE"/></root>
+</configuration>
+"""
+
+
+def zookeeper_my_id(container, env, hostname):
+    """ZOO_MY_ID as the container would see it: exported by its command from $HOSTNAME, or from env."""
+    text = _command_text(container)
+    m = _MYID_FROM_HOSTNAME.search(text)
+    if m:
+        ordinal = hostname.rsplit("-", 1)[-1]
+        if not ordinal.isdigit():
+            raise ValueError("ZOO_MY_ID: $((${HOSTNAME##*-}+%s)) with HOSTNAME=%s is not a number"
+                             % (m.group(1), hostname))
+        return str(int(ordinal) + int(m.group(1)))
+    m = _MYID_LITERAL.search(text)
+    if m:
+        return m.group(1)
+    return env.get("ZOO_MY_ID", "1")
+
+
+def _rewrite_own_server_line(line, my_id, pod_ip):
+    """server.<id>=host:p1:p2[:role][;[addr:]port]: bind this server's client port to the pod IP."""
+    key, _, value = line.partition("=")
+    if key.strip() != "server.%s" % my_id or ";" not in value:
+        return line
+    quorum, _, client = value.partition(";")
+    port = client.rsplit(":", 1)[-1]
+    return "%s=%s;%s:%s" % (key.strip(), quorum, pod_ip, port)
+
+
+def plan_apache_zookeeper(container, env, sandbox):
+    text = _command_text(container)
+    if text and "zkServer.sh" not in text and "docker-entrypoint.sh" not in text:
+        raise UnsupportedImage("testbed runs the zookeeper image only as `zkServer.sh start-foreground` "
+                               "(command was %r)" % text)
+    e = dict(APACHE_ZK_DEFAULTS)
+    e.update(env)
+    launch = Launch(kind="zookeeper", description="ZooKeeper (zookeeper image)")
+    try:
+        my_id = zookeeper_my_id(container, env, sandbox.hostname)
+    except ValueError as exc:
+        launch.error = "bash: %s" % exc
+        return launch
+    data_dir = sandbox.host_path(e["ZOO_DATA_DIR"])
+    data_log_dir = sandbox.host_path(e["ZOO_DATA_LOG_DIR"])
+    servers = e.get("ZOO_SERVERS") or "server.1=localhost:2888:3888;2181"
+    lines = [
+        "dataDir=" + data_dir,
+        "dataLogDir=" + data_log_dir,
+        "tickTime=" + e["ZOO_TICK_TIME"],
+        "initLimit=" + e["ZOO_INIT_LIMIT"],
+        "syncLimit=" + e["ZOO_SYNC_LIMIT"],
+        "autopurge.snapRetainCount=" + e["ZOO_AUTOPURGE_SNAPRETAINCOUNT"],
+        "autopurge.purgeInterval=" + e["ZOO_AUTOPURGE_PURGEINTERVAL"],
+        "maxClientCnxns=" + e["ZOO_MAX_CLIENT_CNXNS"],
+        "standaloneEnabled=" + e["ZOO_STANDALONE_ENABLED"],
+        # The AdminServer (Jetty) is not on the test bed's class path; it would bind 0.0.0.0:8080.
+        "admin.enableServer=false",
+    ]
+    for server in servers.split():
+        lines.append(_rewrite_own_server_line(server, my_id, sandbox.pod_ip))
+    if e.get("ZOO_4LW_COMMANDS_WHITELIST"):
+        lines.append("4lw.commands.whitelist=" + e["ZOO_4LW_COMMANDS_WHITELIST"])
+    for extra in e.get("ZOO_CFG_EXTRA", "").split():
+        lines.append(extra)
+    # Test bed: the server listens for clients on the pod's address (127.x), never on the wildcard. Its own
+    # server line says ";2181" (wildcard): it becomes ";<pod ip>:2181", and clientPort/clientPortAddress
+    # say the same (ZooKeeper refuses a clientPortAddress without clientPort, or one that differs).
+    own = [s for s in servers.split() if s.partition("=")[0].strip() == "server.%s" % my_id and ";" in s]
+    if own:
+        lines.append("clientPort=" + own[0].rsplit(":", 1)[-1].rsplit(";", 1)[-1])
+        lines.append("clientPortAddress=" + sandbox.pod_ip)
+    elif any(l.startswith("clientPort=") for l in lines):
+        lines.append("clientPortAddress=" + sandbox.pod_ip)
+    conf = os.path.join(sandbox.conf_dir, "zoo.cfg")
+    launch.files[conf] = "\n".join(lines) + "\n"
+    launch.files[os.path.join(sandbox.conf_dir, "logback.xml")] = LOGBACK_XML.replace("{level}", "INFO")
+    launch.files_if_missing[os.path.join(data_dir, "myid")] = my_id + "\n"
+    launch.dirs += [data_dir, data_log_dir]
+    heap = e.get("ZK_SERVER_HEAP", "1000")
+    flags = ["-Xmx%sm" % heap] + shlex.split(e.get("SERVER_JVMFLAGS", "")) + shlex.split(e.get("JVMFLAGS", ""))
+    flags += ["-Dzookeeper.log.dir=" + sandbox.container_dir,
+              "-Dlogback.configurationFile=" + os.path.join(sandbox.conf_dir, "logback.xml"),
+              "-Dzookeeper.jmx.log4j.disable=true", "-XX:+HeapDumpOnOutOfMemoryError",
+              "-XX:HeapDumpPath=" + sandbox.container_dir]
+    launch.argv = _java_cmd(sandbox, "zookeeper", flags, "org.apache.zookeeper.server.quorum.QuorumPeerMain", [conf])
+    env_out = _base_env(env, sandbox)
+    env_out["ZOO_MY_ID"] = my_id
+    env_out["ZOOCFGDIR"] = sandbox.conf_dir
+    launch.env = env_out
+    launch.cwd = sandbox.container_dir
+    launch.exec_env = {"ZOOCFGDIR": sandbox.conf_dir, "ZOO_MY_ID": my_id}
+    launch.description = "ZooKeeper 3.9 server %s (zookeeper image), client %s" % (my_id, sandbox.pod_ip)
+    return launch
+
+
+# ----------------------------------------------------------------------------------------------------------
+# ZooKeeper, registry.k8s.io/kubernetes-zookeeper (start-zookeeper)
+
+K8S_ZK_OPTIONS = {
+    "servers": "1", "data_dir": "/var/lib/zookeeper/data", "data_log_dir": "/var/lib/zookeeper/data/log",
+    "log_dir": "/var/log/zookeeper", "conf_dir": "/opt/zookeeper/conf", "client_port": "2181",
+    "election_port": "3888", "server_port": "2888", "tick_time": "2000", "init_limit": "10",
+    "sync_limit": "5", "heap": "2G", "max_client_cnxns": "60", "snap_retain_count": "3",
+    "purge_interval": "0", "max_session_timeout": "", "min_session_timeout": "", "log_level": "INFO",
+    "percentage": "", "quorum_listen_on_all_ips": "false",
+}
+
+
+def parse_start_zookeeper(container):
+    """Options of the start-zookeeper call in the container's command (``sh -c 'start-zookeeper ...'``)."""
+    parts = list(container.get("command") or []) + list(container.get("args") or [])
+    words = []
+    for i, p in enumerate(parts):
+        if p in ("-c",) and i > 0 and os.path.basename(parts[i - 1]) in ("sh", "bash"):
+            continue
+        if os.path.basename(p) in ("sh", "bash") and i == 0:
+            continue
+        words += shlex.split(p)
+    if "start-zookeeper" not in [os.path.basename(w) for w in words]:
+        raise UnsupportedImage("testbed runs the kubernetes-zookeeper image only through start-zookeeper "
+                               "(command was %r)" % " ".join(parts))
+    start = [os.path.basename(w) for w in words].index("start-zookeeper")
+    opts = dict(K8S_ZK_OPTIONS)
+    for w in words[start + 1:]:
+        if w in ("&&", ";", "|", "||"):
+            break
+        if not w.startswith("--") or "=" not in w:
+            raise ValueError("Unknown option %s" % w)
+        k, v = w[2:].split("=", 1)
+        if k not in K8S_ZK_OPTIONS:
+            raise ValueError("Unknown option --%s" % w[2:])
+        opts[k] = v
+    return opts
+
+
+def plan_kubernetes_zookeeper(container, env, sandbox):
+    launch = Launch(kind="zookeeper", description="ZooKeeper (kubernetes-zookeeper image)")
+    try:
+        o = parse_start_zookeeper(container)
+    except ValueError as exc:
+        launch.error = str(exc)
+        return launch
+    m = re.match(r"^(.*)-([0-9]+)$", sandbox.hostname)
+    if not m:
+        launch.error = "Failed to parse name and ordinal of Pod"
+        return launch
+    name, ordinal = m.group(1), int(m.group(2))
+    my_id = ordinal + 1
+    domain = "%s.%s.svc.cluster.local" % (sandbox.subdomain, sandbox.namespace) if sandbox.subdomain else ""
+    tick = int(o["tick_time"])
+    data_dir = sandbox.host_path(o["data_dir"])
+    data_log_dir = sandbox.host_path(o["data_log_dir"])
+    lines = [
+        "clientPort=" + o["client_port"],
+        "clientPortAddress=" + sandbox.pod_ip,
+        "dataDir=" + data_dir,
+        "dataLogDir=" + data_log_dir,
+        "tickTime=%d" % tick,
+        "initLimit=" + o["init_limit"],
+        "syncLimit=" + o["sync_limit"],
+        "maxClientCnxns=" + o["max_client_cnxns"],
+        "minSessionTimeout=" + (o["min_session_timeout"] or str(tick * 2)),
+        "maxSessionTimeout=" + (o["max_session_timeout"] or str(tick * 20)),
+        "autopurge.snapRetainCount=" + o["snap_retain_count"],
+        "autopurge.purgeInterval=" + o["purge_interval"],
+        "quorumListenOnAllIPs=" + o["quorum_listen_on_all_ips"],
+        # The image's ZooKeeper 3.4 answers every four-letter word; 3.9 needs them listed.
+        "4lw.commands.whitelist=*",
+        "admin.enableServer=false",
+    ]
+    servers = int(o["servers"])
+    if servers > 1:
+        for i in range(1, servers + 1):
+            lines.append("server.%d=%s-%d.%s:%s:%s" % (i, name, i - 1, domain, o["server_port"], o["election_port"]))
+        launch.files_if_missing[os.path.join(data_dir, "myid")] = "%d\n" % my_id
+    conf = os.path.join(sandbox.conf_dir, "zoo.cfg")
+    launch.files[conf] = "\n".join(lines) + "\n"
+    launch.files[os.path.join(sandbox.conf_dir, "logback.xml")] = LOGBACK_XML.replace("{level}", o["log_level"])
+    launch.dirs += [data_dir, data_log_dir]
+    flags = []
+    if o["percentage"] and sandbox.memory_limit_bytes:
+        flags.append("-Xmx%dm" % (sandbox.memory_limit_bytes * int(o["percentage"]) // 100 // 2 ** 20))
+    else:
+        flags.append("-Xmx" + o["heap"])
+    flags += ["-Dzookeeper.log.dir=" + sandbox.container_dir,
+              "-Dlogback.configurationFile=" + os.path.join(sandbox.conf_dir, "logback.xml"),
+              "-Dzookeeper.jmx.log4j.disable=true"]
+    launch.argv = _java_cmd(sandbox, "zookeeper", flags, "org.apache.zookeeper.server.quorum.QuorumPeerMain", [conf])
+    launch.env = _base_env(env, sandbox)
+    launch.env["ZOOCFGDIR"] = sandbox.conf_dir
+    launch.cwd = sandbox.container_dir
+    launch.exec_env = {"ZOOCFGDIR": sandbox.conf_dir}
+    launch.description = "ZooKeeper 3.9 server %d (kubernetes-zookeeper image), client %s" % (my_id, sandbox.pod_ip)
+    return launch
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Kafka, confluentinc/cp-kafka (ZooKeeper mode)
+
+CP_KAFKA_EXCLUDED = {
+    "KAFKA_VERSION", "KAFKA_HEAP_OPTS", "KAFKA_LOG4J_OPTS", "KAFKA_OPTS", "KAFKA_JMX_OPTS",
+    "KAFKA_JVM_PERFORMANCE_OPTS", "KAFKA_GC_LOG_OPTS", "KAFKA_LOG4J_ROOT_LOGLEVEL", "KAFKA_LOG4J_LOGGERS",
+    "KAFKA_TOOLS_LOG4J_LOGLEVEL", "KAFKA_ZOOKEEPER_CLIENT_CNXN_SOCKET",
+}
+
+
+def env_to_property(env_name, prefix="KAFKA_"):
+    """Confluent's rule: strip the prefix, lower-case, `_` -> `.`, then `...` -> `-`, `..` -> `_`."""
+    raw = env_name[len(prefix):].lower()
+    dotted = ".".join(raw.split("_"))
+    dashed = "-".join(dotted.split("..."))
+    return "_".join(dashed.split(".."))
+
+
+def kafka_properties(env):
+    """server.properties keys from the container's KAFKA_* variables, as cp-kafka's template does."""
+    props = {}
+    for k, v in env.items():
+        if not k.startswith("KAFKA_") or k in CP_KAFKA_EXCLUDED or k.startswith("KAFKA_JMX_") \
+                or k.startswith("KAFKA_LOG4J_"):
+            continue
+        props[env_to_property(k)] = v
+    if "KAFKA_ZOOKEEPER_CLIENT_CNXN_SOCKET" in env:
+        props["zookeeper.clientCnxnSocket"] = env["KAFKA_ZOOKEEPER_CLIENT_CNXN_SOCKET"]
+    for k, v in env.items():
+        if k.startswith("CONFLUENT_SUPPORT_"):
+            props["confluent.support." + env_to_property(k, "CONFLUENT_SUPPORT_")] = v
+    return props
+
+
+_LISTENER = re.compile(r"^\s*([A-Za-z0-9_]+)://(\[[^\]]*\]|[^:]*):(\d+)\s*$")
+
+
+def bind_listeners(listeners, pod_ip):
+    """Listeners with no host (or the wildcard) listen on the pod IP instead of every address."""
+    out = []
+    for item in listeners.split(","):
+        if not item.strip():
+            continue
+        m = _LISTENER.match(item)
+        if not m:
+            out.append(item.strip())
+            continue
+        name, host, port = m.groups()
+        if host in ("", "0.0.0.0", "[::]", "::"):
+            host = pod_ip
+        out.append("%s://%s:%s" % (name, host, port))
+    return ",".join(out)
+
+
+def plan_cp_kafka(container, env, sandbox):
+    text = _command_text(container)
+    if text and "/etc/confluent/docker/run" not in text:
+        raise UnsupportedImage("testbed runs the cp-kafka image only through its entrypoint "
+                               "/etc/confluent/docker/run (command was %r)" % text)
+    launch = Launch(kind="kafka", description="Kafka broker (cp-kafka image)")
+    e = dict(env)
+    if e.get("KAFKA_PROCESS_ROLES"):
+        raise UnsupportedImage("testbed runs cp-kafka in ZooKeeper mode only (KAFKA_PROCESS_ROLES is set)")
+    for required in ("KAFKA_ZOOKEEPER_CONNECT", "KAFKA_ADVERTISED_LISTENERS"):
+        if not e.get(required):
+            launch.error = "Running in Zookeeper mode...\n%s is required." % required
+            return launch
+    for deprecated, what in (("KAFKA_ADVERTISED_PORT", "advertised.port"), ("KAFKA_ADVERTISED_HOST", "advertised.host"),
+                             ("KAFKA_HOST", "host"), ("KAFKA_PORT", "port")):
+        if e.get(deprecated):
+            launch.error = "%s is deprecated. Please use KAFKA_ADVERTISED_LISTENERS instead." % what
+            return launch
+    if "SSL://" in e["KAFKA_ADVERTISED_LISTENERS"] or "SASL_" in e["KAFKA_ADVERTISED_LISTENERS"]:
+        raise UnsupportedImage("testbed cp-kafka runner has no SSL/SASL support")
+    if not e.get("KAFKA_LISTENERS"):
+        e["KAFKA_LISTENERS"] = e["KAFKA_ADVERTISED_LISTENERS"]
+    if not e.get("KAFKA_LOG_DIRS"):
+        e["KAFKA_LOG_DIRS"] = "/var/lib/kafka/data"
+    props = kafka_properties(e)
+    props["listeners"] = bind_listeners(props["listeners"], sandbox.pod_ip)
+    log_dirs = [sandbox.host_path(d.strip()) for d in props["log.dirs"].split(",") if d.strip()]
+    props["log.dirs"] = ",".join(log_dirs)
+    launch.dirs += log_dirs
+    conf = os.path.join(sandbox.conf_dir, "kafka.properties")
+    launch.files[conf] = "".join("%s=%s\n" % (k, _escape_prop(v)) for k, v in sorted(props.items()))
+    level = e.get("KAFKA_LOG4J_ROOT_LOGLEVEL", "INFO")
+    log4j = [
+        "log4j.rootLogger=%s, stdout" % level,
+        "log4j.appender.stdout=org.apache.log4j.ConsoleAppender",
+        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout",
+        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n",
+    ]
+    for item in e.get("KAFKA_LOG4J_LOGGERS", "").split(","):
+        if "=" in item:
+            k, v = item.split("=", 1)
+            log4j.append("log4j.logger.%s=%s" % (k.strip(), v.strip()))
+    log4j_file = os.path.join(sandbox.conf_dir, "log4j.properties")
+    launch.files[log4j_file] = "\n".join(log4j) + "\n"
+    heap = shlex.split(e.get("KAFKA_HEAP_OPTS") or "-Xmx1G -Xms1G")
+    perf = shlex.split(e.get("KAFKA_JVM_PERFORMANCE_OPTS", ""))
+    flags = heap + perf + shlex.split(e.get("KAFKA_OPTS", "")) + [
+        "-Dlog4j.configuration=file:" + log4j_file, "-Dkafka.logs.dir=" + sandbox.container_dir,
+        "-Djava.awt.headless=true"]
+    launch.argv = _java_cmd(sandbox, "kafka", flags, "kafka.Kafka", [conf])
+    if perf and any(f.startswith("-XX:+Use") and f.endswith("GC") for f in perf):
+        launch.argv = [a for a in launch.argv if a != "-XX:+UseSerialGC"]
+    launch.env = _base_env(env, sandbox)
+    launch.cwd = sandbox.container_dir
+    launch.exec_env = {"KAFKA_CONFIG": conf}
+    launch.description = "Kafka 3.9 broker %s (cp-kafka image), listeners %s" % (
+        props.get("broker.id", "?"), props["listeners"])
+    return launch
+
+
+def _escape_prop(value):
+    return value.replace("\\", "\\\\").replace("\n", "\\n")
