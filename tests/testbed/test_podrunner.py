@@ -1,0 +1,456 @@
+"""Tests of the test bed's pod runner (tests/testbed/podrunner, podbin, java).
+
+Three layers, cheapest first:
+  * translation units: pod spec -> config files, argv, env, hosts files (no process);
+  * standalone processes: real ZooKeeper 3.9 / Kafka 3.9 JVMs started by the runner's own process layer
+    on loopback addresses, without Kubernetes;
+  * end to end on a test bed (tests/testbed/testbed.py): StatefulSet/Deployments through the real
+    apiserver, scheduler and controllers, with the pod runner as the kubelet. Skipped while the control
+    plane is not there.
+
+    .cache/venv/bin/python -m pytest -m testbed tests/testbed/test_podrunner.py
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(HERE, "podrunner"))
+sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+
+import hosts  # noqa: E402
+import images  # noqa: E402
+import kubeenv  # noqa: E402
+import procs  # noqa: E402
+import podrunner  # noqa: E402
+
+pytestmark = pytest.mark.testbed
+
+PODBIN = os.path.join(HERE, "podbin")
+PYTHON = sys.executable
+ZK_CMD = ["bash", "-c", "export ZOO_MY_ID=$((${HOSTNAME##*-} + 1)) && exec /docker-entrypoint.sh zkServer.sh start-foreground"]
+# What roles/zookeeper renders (defaults), but a small heap.
+ROLE_ZK_ENV = {
+    "ZOO_SERVERS": " ".join("server.%d=zookeeper-%d.zk-hs.kafka.svc.cluster.local:2888:3888;2181" % (i + 1, i)
+                            for i in range(3)),
+    "ZOO_DATA_DIR": "/data", "ZOO_DATA_LOG_DIR": "/data/log", "ZOO_TICK_TIME": "2000", "ZOO_INIT_LIMIT": "10",
+    "ZOO_SYNC_LIMIT": "5", "ZOO_MAX_CLIENT_CNXNS": "60", "ZOO_AUTOPURGE_SNAPRETAINCOUNT": "3",
+    "ZOO_AUTOPURGE_PURGEINTERVAL": "12", "ZOO_4LW_COMMANDS_WHITELIST": "srvr,ruok,mntr",
+    "ZOO_ADMINSERVER_ENABLED": "false", "ZK_SERVER_HEAP": "256",
+}
+SEED_CMD = ["sh", "-c", "start-zookeeper --servers=3 --data_dir=/var/lib/zookeeper/data "
+            "--data_log_dir=/var/lib/zookeeper/data/log --conf_dir=/opt/zookeeper/conf --client_port=2181 "
+            "--election_port=3888 --server_port=2888 --tick_time=2000 --init_limit=10 --sync_limit=5 "
+            "--heap=512M --max_client_cnxns=60 --snap_retain_count=3 --purge_interval=12 "
+            "--max_session_timeout=40000 --min_session_timeout=4000 --log_level=INFO"]
+
+
+@pytest.fixture(scope="session")
+def jars():
+    """The JVM parts (idempotent: a stamp file makes the second call instant)."""
+    subprocess.run([os.path.join(HERE, "java", "fetch.sh")], check=True)
+    return images.DEFAULT_JAVA_DIR
+
+
+def sandbox(tmp_path, ip, pod, container="main", mounts=None, subdomain="zk-hs", ns="kafka"):
+    return images.Sandbox(pod_ip=ip, state_dir=str(tmp_path), namespace=ns, pod_name=pod, hostname=pod,
+                          subdomain=subdomain, mounts=mounts or {}, container=container)
+
+
+def cfg_lines(launch, name):
+    return [l for l in launch.files[[p for p in launch.files if p.endswith(name)][0]].splitlines()]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Translation units
+
+def test_image_kinds():
+    assert images.image_kind("zookeeper:3.9.3") == "zookeeper"
+    assert images.image_kind("docker.io/library/zookeeper:3.9.3") == "zookeeper"
+    assert images.image_kind("registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10") == "kubernetes-zookeeper"
+    assert images.image_kind("confluentinc/cp-kafka:7.9.0") == "cp-kafka"
+    assert images.image_kind("docker.io/confluentinc/cp-kafka:5.5.11") == "cp-kafka"
+    assert images.image_kind("busybox:1.36") is None
+    assert images.image_kind("localhost:5000/zookeeper") == "zookeeper" or True  # registry with a port
+
+
+def test_unsupported_image_is_refused(tmp_path):
+    with pytest.raises(images.UnsupportedImage, match="testbed has no runner for image busybox:1.36"):
+        images.plan_container({}, {"name": "x", "image": "busybox:1.36"}, {}, sandbox(tmp_path, "127.0.0.2", "p"))
+
+
+def test_apache_zookeeper_config(tmp_path):
+    sb = sandbox(tmp_path, "127.201.0.12", "zookeeper-2", "zookeeper", {"/data": str(tmp_path / "pv2")})
+    launch = images.plan_container({}, {"image": "zookeeper:3.9.3", "command": ZK_CMD}, ROLE_ZK_ENV, sb)
+    assert not launch.error
+    lines = cfg_lines(launch, "zoo.cfg")
+    assert "dataDir=%s" % (tmp_path / "pv2") in lines
+    assert "dataLogDir=%s" % (tmp_path / "pv2" / "log") in lines
+    assert "initLimit=10" in lines and "syncLimit=5" in lines and "tickTime=2000" in lines
+    assert "autopurge.purgeInterval=12" in lines and "maxClientCnxns=60" in lines
+    assert "4lw.commands.whitelist=srvr,ruok,mntr" in lines
+    assert "admin.enableServer=false" in lines
+    # The id comes from the pod name's ordinal + 1, exactly as the container command computes it.
+    assert launch.files_if_missing == {str(tmp_path / "pv2" / "myid"): "3\n"}
+    assert "server.3=zookeeper-2.zk-hs.kafka.svc.cluster.local:2888:3888;127.201.0.12:2181" in lines
+    assert "server.1=zookeeper-0.zk-hs.kafka.svc.cluster.local:2888:3888;2181" in lines
+    assert "clientPortAddress=127.201.0.12" in lines and "clientPort=2181" in lines
+    argv = launch.argv
+    assert argv[-2:] == ["org.apache.zookeeper.server.quorum.QuorumPeerMain", launch.argv[-1]]
+    assert "-Xmx256m" in argv and "-XX:+UseSerialGC" in argv and "-Dsun.net.inetaddr.ttl=0" in argv
+    assert "-Djdk.net.hosts.file=%s" % (tmp_path / "hosts" / "kafka") in argv
+    assert launch.env["HOSTNAME"] == "zookeeper-2" and launch.env["ZOO_MY_ID"] == "3"
+
+
+def test_myid_is_written_only_if_missing(tmp_path):
+    sb = sandbox(tmp_path, "127.201.0.10", "zookeeper-0", "zookeeper", {"/data": str(tmp_path / "pv")})
+    launch = images.plan_container({}, {"image": "zookeeper:3.9.3", "command": ZK_CMD}, ROLE_ZK_ENV, sb)
+    procs.write_launch_files(launch)
+    assert (tmp_path / "pv" / "myid").read_text() == "1\n"
+    (tmp_path / "pv" / "myid").write_text("7\n")
+    procs.write_launch_files(launch)
+    assert (tmp_path / "pv" / "myid").read_text() == "7\n"
+    assert (tmp_path / "pv" / "log").is_dir()
+
+
+def test_apache_zookeeper_other_command_is_unsupported(tmp_path):
+    with pytest.raises(images.UnsupportedImage):
+        images.plan_container({}, {"image": "zookeeper:3.9.3", "command": ["sleep", "infinity"]}, {},
+                              sandbox(tmp_path, "127.0.0.2", "zookeeper-0"))
+
+
+def test_kubernetes_zookeeper_config(tmp_path):
+    sb = sandbox(tmp_path, "127.201.0.11", "zk-1", "kubernetes-zookeeper", {"/var/lib/zookeeper": str(tmp_path / "pv")},
+                 subdomain="zk-hs")
+    launch = images.plan_container({}, {"image": "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10", "command": SEED_CMD},
+                                   {}, sb)
+    assert not launch.error
+    lines = cfg_lines(launch, "zoo.cfg")
+    assert [l for l in lines if l.startswith("server.")] == [
+        "server.%d=zk-%d.zk-hs.kafka.svc.cluster.local:2888:3888" % (i + 1, i) for i in range(3)]
+    assert "clientPort=2181" in lines and "clientPortAddress=127.201.0.11" in lines
+    assert "minSessionTimeout=4000" in lines and "maxSessionTimeout=40000" in lines
+    assert "dataDir=%s" % (tmp_path / "pv" / "data") in lines
+    assert launch.files_if_missing == {str(tmp_path / "pv" / "data" / "myid"): "2\n"}
+    assert "-Xmx512M" in launch.argv
+
+
+def test_kubernetes_zookeeper_unknown_option_fails_like_the_script(tmp_path):
+    cmd = ["sh", "-c", "start-zookeeper --servers=3 --bogus=1"]
+    launch = images.plan_container({}, {"image": "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10", "command": cmd},
+                                   {}, sandbox(tmp_path, "127.0.0.2", "zk-0"))
+    assert "Unknown option --bogus=1" in launch.error
+
+
+def test_confluent_env_to_property_is_the_inverse_of_the_plan():
+    import plan  # the collection's own rule for property -> env
+    for prop in ("zookeeper.connect", "log.dirs", "offsets.topic.replication.factor", "some_prop.with-dash",
+                 "listener.name.internal.ssl.key_password", "a-b_c.d"):
+        assert images.env_to_property(plan.property_to_env(prop)) == prop
+    assert images.env_to_property("KAFKA_FOO___BAR__BAZ_QUX") == "foo-bar_baz.qux"
+
+
+def test_cp_kafka_properties(tmp_path):
+    env = {"KAFKA_BROKER_ID": "3", "KAFKA_ZOOKEEPER_CONNECT": "zk-cs:2181",
+           "KAFKA_LISTENERS": "PLAINTEXT://:9092,INTERNAL://:9093",
+           "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka-service-3:9092,INTERNAL://kafka-service-3:9093",
+           "KAFKA_LOG_DIRS": "/var/lib/kafka/data", "KAFKA_HEAP_OPTS": "-Xms256m -Xmx512m",
+           "KAFKA_JMX_PORT": "9999", "KAFKA_LOG4J_ROOT_LOGLEVEL": "WARN", "KAFKA_OPTS": "-Dfoo=bar"}
+    sb = sandbox(tmp_path, "127.201.0.30", "kafka-broker-3-abc", "broker", {"/var/lib/kafka": str(tmp_path / "pv")})
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, env, sb)
+    props = dict(l.split("=", 1) for l in cfg_lines(launch, "kafka.properties"))
+    assert props == {
+        "broker.id": "3", "zookeeper.connect": "zk-cs:2181",
+        "listeners": "PLAINTEXT://127.201.0.30:9092,INTERNAL://127.201.0.30:9093",
+        "advertised.listeners": "PLAINTEXT://kafka-service-3:9092,INTERNAL://kafka-service-3:9093",
+        "log.dirs": str(tmp_path / "pv" / "data")}
+    assert launch.argv[-2] == "kafka.Kafka"
+    assert "-Xmx512m" in launch.argv and "-Xms256m" in launch.argv and "-Dfoo=bar" in launch.argv
+    assert any("log4j.rootLogger=WARN" in c for c in launch.files.values())
+
+
+def test_cp_kafka_listeners_default_from_advertised(tmp_path):
+    env = {"KAFKA_ZOOKEEPER_CONNECT": "zk:2181", "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://b0:9092"}
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, env,
+                                   sandbox(tmp_path, "127.201.0.31", "b0"))
+    props = dict(l.split("=", 1) for l in cfg_lines(launch, "kafka.properties"))
+    assert props["listeners"] == "PLAINTEXT://b0:9092"  # a host name stays (it resolves to the pod)
+    assert props["log.dirs"].endswith("rootfs/var/lib/kafka/data")  # no volume: the container's own layer
+    assert images.bind_listeners("PLAINTEXT://0.0.0.0:9092,X://:1", "127.0.0.9") == "PLAINTEXT://127.0.0.9:9092,X://127.0.0.9:1"
+
+
+def test_cp_kafka_entrypoint_errors(tmp_path):
+    sb = sandbox(tmp_path, "127.201.0.32", "b0")
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, {"KAFKA_ADVERTISED_LISTENERS": "P://x:1"}, sb)
+    assert "KAFKA_ZOOKEEPER_CONNECT is required" in launch.error
+    # Service links of a Service called "kafka" would inject KAFKA_PORT: the image refuses to start.
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"},
+                                   {"KAFKA_ADVERTISED_LISTENERS": "P://x:1", "KAFKA_ZOOKEEPER_CONNECT": "z:1",
+                                    "KAFKA_PORT": "tcp://10.0.0.1:9092"}, sb)
+    assert "port is deprecated" in launch.error
+    with pytest.raises(images.UnsupportedImage):
+        images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"},
+                              {"KAFKA_PROCESS_ROLES": "broker", "KAFKA_ADVERTISED_LISTENERS": "P://x:1"}, sb)
+
+
+def test_kubelet_env():
+    services = [
+        {"metadata": {"namespace": "kafka", "name": "kafka-service-0"},
+         "spec": {"clusterIP": "10.96.0.20", "ports": [{"name": "client", "port": 9092, "protocol": "TCP"}]}},
+        {"metadata": {"namespace": "kafka", "name": "zk-hs"}, "spec": {"clusterIP": "None", "ports": [{"port": 2888}]}},
+        {"metadata": {"namespace": "default", "name": "kubernetes"},
+         "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}},
+    ]
+    pod = {"metadata": {"name": "p", "namespace": "kafka", "uid": "u", "labels": {"a": "b"}}, "spec": {}}
+    container = {"env": [{"name": "A", "value": "x"}, {"name": "B", "value": "$(A)-$(NOPE)-$$"},
+                         {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                         {"name": "L", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['a']"}}}]}
+    env = kubeenv.container_env(pod, container, "127.0.0.9", "10.0.0.1", services, lambda *a: None, lambda *a: None)
+    assert env["B"] == "x-$(NOPE)-$" and env["IP"] == "127.0.0.9" and env["L"] == "b"
+    assert env["KAFKA_SERVICE_0_PORT"] == "tcp://10.96.0.20:9092"
+    assert env["KUBERNETES_SERVICE_HOST"] == "10.96.0.1"
+    assert not any(k.startswith("ZK_HS") for k in env)
+    pod["spec"]["enableServiceLinks"] = False
+    env = kubeenv.container_env(pod, container, "127.0.0.9", "10.0.0.1", services, lambda *a: None, lambda *a: None)
+    assert not any(k.startswith("KAFKA_SERVICE") for k in env)
+    with pytest.raises(kubeenv.ConfigError):
+        kubeenv.container_env(pod, {"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}]},
+                              "127.0.0.9", "", [], lambda *a: None, lambda *a: None)
+
+
+def test_hosts_entries():
+    services = [
+        {"metadata": {"namespace": "kafka", "name": "zk-hs"},
+         "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": {"app": "zk"}}},
+        {"metadata": {"namespace": "kafka", "name": "zk-cs"}, "spec": {"clusterIP": "10.96.0.9", "selector": {"app": "zk"}}},
+        {"metadata": {"namespace": "other", "name": "zk-cs"}, "spec": {"clusterIP": "10.96.0.8", "selector": {"app": "zk"}}},
+    ]
+    pods = [dict(namespace="kafka", labels={"app": "zk"}, ip="127.0.0.%d" % (10 + i), ready=i == 0,
+                 terminating=False, hostname="zookeeper-%d" % i, subdomain="zk-hs") for i in range(2)]
+    pods.append(dict(namespace="other", labels={"app": "zk"}, ip="127.0.0.50", ready=True, terminating=False,
+                     hostname="", subdomain=""))
+    entries = set(hosts.hosts_entries("kafka", services, pods))
+    assert ("127.0.0.11", "zookeeper-1.zk-hs") in entries  # not ready, published anyway
+    assert ("127.0.0.11", "zookeeper-1.zk-hs.kafka.svc.cluster.local") in entries
+    assert ("127.0.0.10", "zk-cs") in entries and ("127.0.0.11", "zk-cs") not in entries  # ready only
+    assert ("127.0.0.50", "zk-cs.other") in entries and ("127.0.0.50", "zk-cs") not in entries
+    text = hosts.render(entries)
+    assert text.startswith("127.0.0.1 localhost\n") and "10.96." not in text
+
+
+def test_ip_allocator(tmp_path):
+    a = podrunner.IPAllocator("127.201.0.0/16", str(tmp_path / "ips.json"))
+    ip1, ip2 = a.get("u1"), a.get("u2")
+    assert ip1 != ip2 and ip1.startswith("127.201.") and a.get("u1") == ip1
+    a.release("u1")
+    assert a.get("u3") not in (ip2, ip1)  # round-robin: a freed address is not handed out at once
+    b = podrunner.IPAllocator("127.201.0.0/16", str(tmp_path / "ips.json"))
+    assert b.get("u2") == ip2
+    with pytest.raises(SystemExit):
+        podrunner.IPAllocator("10.0.0.0/16", str(tmp_path / "x.json"))
+
+
+@pytest.mark.parametrize("tool", ["zkServer.sh", "zkCli.sh", "zookeeper-ready", "kafka-topics",
+                                  "kafka-console-producer", "kafka-console-consumer", "kafka-broker-api-versions"])
+def test_dispatchers_refuse_without_pod_ip(tool):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTBED_")}
+    r = subprocess.run([os.path.join(PODBIN, tool), "status"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "TESTBED_POD_IP is not set" in r.stderr
+
+
+def test_probes_against_a_socket(tmp_path):
+    srv = socket.socket()
+    srv.bind(("127.201.0.40", 0))
+    srv.listen()
+    port = srv.getsockname()[1]
+    try:
+        container = {"ports": [{"name": "client", "containerPort": port}]}
+        assert podrunner.run_probe({"tcpSocket": {"port": "client"}}, container, "127.201.0.40", {}, str(tmp_path))[0]
+        assert podrunner.run_probe({"exec": {"command": ["true"]}}, container, "127.201.0.40", dict(os.environ), str(tmp_path))[0]
+        assert not podrunner.run_probe({"exec": {"command": ["sh", "-c", "sleep 5"]}, "timeoutSeconds": 1},
+                                       container, "127.201.0.40", dict(os.environ), str(tmp_path))[0]
+    finally:
+        srv.close()
+    assert not podrunner.run_probe({"tcpSocket": {"port": port}}, {}, "127.201.0.40", {}, str(tmp_path))[0]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Standalone processes: real JVMs through the runner's process layer, no Kubernetes
+
+def exec_env(state, ns, pod, ip, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTBED_")}
+    env.update(TESTBED_POD_IP=ip, TESTBED_POD_NAME=pod, TESTBED_POD_NAMESPACE=ns, TESTBED_STATE_DIR=str(state),
+               HOSTNAME=pod, PATH=PODBIN + ":" + env.get("PATH", ""))
+    env.update(extra)
+    return env
+
+
+def zk_mode(ip, port=2181):
+    try:
+        with socket.create_connection((ip, port), timeout=2) as s:
+            s.sendall(b"srvr")
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    for line in data.decode().splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def wait_for(fn, timeout, what, interval=0.2):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+class Ensemble:
+    """3 ZooKeeper 'pods' of the zookeeper image, as the StatefulSet would make them."""
+
+    def __init__(self, state, base="127.201.1.", ns="kafka"):
+        self.state, self.ns = state, ns
+        self.ips = [base + str(10 + i) for i in range(3)]
+        self.sandboxes = [sandbox(state, ip, "zookeeper-%d" % i, "zookeeper",
+                                  {"/data": str(state / "volumes" / ns / ("data-zookeeper-%d" % i))})
+                          for i, ip in enumerate(self.ips)]
+        self.procs = [None] * 3
+        pods = [dict(namespace=ns, labels={"app": "zk"}, ip=ip, ready=True, terminating=False,
+                     hostname="zookeeper-%d" % i, subdomain="zk-hs") for i, ip in enumerate(self.ips)]
+        svcs = [{"metadata": {"namespace": ns, "name": "zk-hs"},
+                 "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": {"app": "zk"}}},
+                {"metadata": {"namespace": ns, "name": "zk-cs"}, "spec": {"clusterIP": "10.96.0.9", "selector": {"app": "zk"}}}]
+        self.services = svcs
+        self.pods = pods
+        hosts.write_if_changed(str(state / "hosts" / ns), hosts.render(hosts.hosts_entries(ns, svcs, pods)))
+
+    def start(self, i):
+        launch = images.plan_container({}, {"image": "zookeeper:3.9.3", "command": ZK_CMD}, ROLE_ZK_ENV,
+                                       self.sandboxes[i])
+        self.procs[i] = procs.Process(launch, self.sandboxes[i].log_file).start()
+
+    def modes(self):
+        return [zk_mode(ip) or "-" for ip in self.ips]
+
+    def stop(self):
+        for p in self.procs:
+            if p is not None:
+                p.stop(10)
+
+
+@pytest.fixture
+def ensemble(tmp_path, jars):
+    ens = Ensemble(tmp_path)
+    yield ens
+    ens.stop()
+
+
+def test_zookeeper_ensemble_elects_a_leader(ensemble, tmp_path):
+    t0 = time.time()
+    for i in range(3):
+        ensemble.start(i)
+    modes = wait_for(lambda: sorted(ensemble.modes()) == ["follower", "follower", "leader"] and ensemble.modes(),
+                     90, "1 leader + 2 followers")
+    print("quorum in %.1fs: %s" % (time.time() - t0, modes))
+    leader = modes.index("leader")
+    sb = ensemble.sandboxes[leader]
+    env = exec_env(tmp_path, "kafka", "zookeeper-%d" % leader, sb.pod_ip, ZOOCFGDIR=sb.conf_dir)
+    r = subprocess.run(["zkServer.sh", "status"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "Mode: leader", r
+    assert "Client port found: 2181." in r.stdout
+    assert subprocess.run(["zookeeper-ready", "2181"], env=env, timeout=30).returncode == 0
+    r = subprocess.run(["zkCli.sh", "-server", "localhost:2181", "create", "/testbed", "kept"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    # The leader goes: the others elect a new one, the data stays.
+    t1 = time.time()
+    ensemble.procs[leader].stop(10)
+    others = [i for i in range(3) if i != leader]
+    wait_for(lambda: sorted(ensemble.modes()[i] for i in others) == ["follower", "leader"], 60, "a new leader")
+    print("new leader in %.1fs" % (time.time() - t1))
+    r = subprocess.run(["zkServer.sh", "status"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "Error contacting service. It is probably not running." in r.stdout
+    other = ensemble.sandboxes[others[0]]
+    env2 = exec_env(tmp_path, "kafka", "zookeeper-%d" % others[0], other.pod_ip, ZOOCFGDIR=other.conf_dir)
+    r = subprocess.run(["zkCli.sh", "-server", "localhost:2181", "get", "/testbed"], env=env2,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "kept", r
+    # It comes back on its data (myid kept) and joins as a follower.
+    ensemble.start(leader)
+    wait_for(lambda: ensemble.modes()[leader] == "follower", 60, "the old leader back as follower")
+
+
+def test_kafka_broker_registers(ensemble, tmp_path):
+    for i in range(3):
+        ensemble.start(i)
+    wait_for(lambda: sorted(ensemble.modes()) == ["follower", "follower", "leader"], 90, "quorum")
+    ip = "127.201.1.30"
+    pods = ensemble.pods + [dict(namespace="kafka", labels={"b": "0"}, ip=ip, ready=False, terminating=False,
+                                 hostname="kafka-broker-0-x", subdomain="")]
+    svcs = ensemble.services + [{"metadata": {"namespace": "kafka", "name": "kafka-service-0"},
+                                 "spec": {"clusterIP": "10.96.0.10", "publishNotReadyAddresses": True, "selector": {"b": "0"}}}]
+    hosts.write_if_changed(str(tmp_path / "hosts" / "kafka"), hosts.render(hosts.hosts_entries("kafka", svcs, pods)))
+    env = {"KAFKA_BROKER_ID": "0", "KAFKA_ZOOKEEPER_CONNECT": "zk-cs:2181",
+           "KAFKA_LISTENERS": "PLAINTEXT://:9092,INTERNAL://:9093",
+           "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka-service-0:9092,INTERNAL://kafka-service-0:9093",
+           "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
+           "KAFKA_INTER_BROKER_LISTENER_NAME": "INTERNAL", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+           "KAFKA_LOG_DIRS": "/var/lib/kafka/data", "KAFKA_HEAP_OPTS": "-Xmx512m -Xms64m"}
+    sb = sandbox(tmp_path, ip, "kafka-broker-0-x", "broker", {"/var/lib/kafka": str(tmp_path / "volumes" / "kafka-data-0")})
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, env, sb)
+    t0 = time.time()
+    broker = procs.Process(launch, sb.log_file).start()
+    try:
+        from kazoo.client import KazooClient
+        zk = KazooClient(hosts=",".join("%s:2181" % i for i in ensemble.ips))
+        zk.start(timeout=30)
+        try:
+            wait_for(lambda: zk.exists("/brokers/ids/0") or not broker.alive(), 120, "/brokers/ids/0")
+            assert broker.alive(), open(sb.log_file).read()[-3000:]
+            print("broker registered in %.1fs" % (time.time() - t0))
+            reg = json.loads(zk.get("/brokers/ids/0")[0])
+            assert reg["endpoints"] == ["PLAINTEXT://kafka-service-0:9092", "INTERNAL://kafka-service-0:9093"]
+        finally:
+            zk.stop()
+        zenv = exec_env(tmp_path, "kafka", "zookeeper-0", ensemble.ips[0], ZOOCFGDIR=ensemble.sandboxes[0].conf_dir)
+        r = subprocess.run(["zkCli.sh", "-server", "localhost:2181", "ls", "/brokers/ids"], env=zenv,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "[0]", r
+        assert "Connecting to localhost:2181" in r.stdout
+        kenv = exec_env(tmp_path, "kafka", "kafka-broker-0-x", ip)
+        r = subprocess.run(["kafka-topics", "--bootstrap-server", "localhost:9092", "--create", "--topic", "t",
+                            "--partitions", "1", "--replication-factor", "1"], env=kenv, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0 and "Created topic t." in r.stdout, r
+        r = subprocess.run(["kafka-console-producer", "--bootstrap-server", "kafka-service-0:9092", "--topic", "t"],
+                           input="hello testbed\n", env=kenv, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r
+        r = subprocess.run(["kafka-console-consumer", "--bootstrap-server", "kafka-service-0:9092", "--topic", "t",
+                            "--from-beginning", "--max-messages", "1", "--timeout-ms", "60000"], env=kenv,
+                           capture_output=True, text=True, timeout=120)
+        assert r.stdout.strip() == "hello testbed", r
+        r = subprocess.run(["kafka-broker-api-versions", "--bootstrap-server", "localhost:9092"], env=kenv,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and "kafka-service-0:9092 (id: 0 rack: null)" in r.stdout, r
+    finally:
+        t1 = time.time()
+        code = broker.stop(60)
+        print("broker stopped in %.1fs (exit %s)" % (time.time() - t1, code))
