@@ -53,7 +53,7 @@ testbed-down:
 	$(TESTBED) down --name $(TESTBED_NAME)
 
 test-e2e: testbed-build
-	$(PYTEST) -m testbed tests/testbed molecule -q
+	$(PYTEST) -m testbed tests/testbed tests/e2e -q
 
 ## demo: test bed up, site.yml against it, bootstrap servers, one message through Kafka
 demo: testbed-up

@@ -20,7 +20,7 @@ phase "collection build + install" scripts/build-collection.sh
 phase "ansible-test sanity" scripts/sanity.sh
 if [ "${KAFKA_EKS_SKIP_E2E:-0}" != 1 ] && [ -x tests/testbed/build.sh ]; then
   phase "test bed build" tests/testbed/build.sh
-  phase "end-to-end (test bed)" python -m pytest -m testbed tests/testbed -q
+  phase "end-to-end (test bed)" python -m pytest -m testbed tests/testbed tests/e2e -q
 else
   echo "=== end-to-end: skipped (KAFKA_EKS_SKIP_E2E=1 or no test bed)"
 fi

@@ -1,0 +1,45 @@
+"""Runs each molecule scenario (molecule/<name>/) against the local test bed and fails with its log tail.
+
+The scenarios are the end-to-end tests of the collection: real kube-apiserver, scheduler and controllers,
+real ZooKeeper and Kafka processes (tests/testbed). Test beds are left running between scenarios and
+brought down at the end of the session.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lib import CACHE, ROOT, testbed_down  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.testbed
+
+SCENARIOS = ["default"]
+TESTBEDS = ["e2e"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def testbeds_down_at_the_end():
+    yield
+    for name in TESTBEDS:
+        if os.path.exists(os.path.join(CACHE, "testbeds", name)):
+            testbed_down(name)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_scenario(scenario):
+    logs = os.path.join(CACHE, "e2e-logs")
+    os.makedirs(logs, exist_ok=True)
+    log_path = os.path.join(logs, scenario + ".log")
+    env = dict(os.environ, PATH=os.path.join(CACHE, "venv", "bin") + os.pathsep + os.environ["PATH"],
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(CACHE, "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", NO_COLOR="1")
+    with open(log_path, "w") as log:
+        proc = subprocess.run([os.path.join(CACHE, "venv", "bin", "molecule"), "-c", "molecule/base.yml", "test",
+                               "-s", scenario], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              timeout=2400, check=False)
+    with open(log_path) as log:
+        tail = "".join(log.readlines()[-80:])
+    assert proc.returncode == 0, "molecule scenario %s failed; log %s:\n%s" % (scenario, log_path, tail)
