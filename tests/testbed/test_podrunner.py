@@ -454,3 +454,317 @@ def test_kafka_broker_registers(ensemble, tmp_path):
         t1 = time.time()
         code = broker.stop(60)
         print("broker stopped in %.1fs (exit %s)" % (time.time() - t1, code))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# End to end on a test bed: the real apiserver, scheduler and controllers; the pod runner as the kubelet
+
+TESTBED_PY = os.path.join(HERE, "testbed.py")
+BED_NAME = os.environ.get("PODRUNNER_E2E_BED", "podrunner-e2e")
+BED_INDEX = os.environ.get("PODRUNNER_E2E_INDEX", "7")
+NS = "kafka"
+LABELS = {"app.kubernetes.io/part-of": "kafka", "app.kubernetes.io/instance": "kafka",
+          "app.kubernetes.io/managed-by": "kafka_eks.cluster"}
+ZK_SELECTOR = {"app.kubernetes.io/component": "zookeeper", "app.kubernetes.io/instance": "kafka"}
+BROKER_SELECTOR = {"app.kubernetes.io/component": "broker", "app.kubernetes.io/instance": "kafka"}
+E2E_VARS = os.path.join(REPO, "tests", "e2e", "testbed-vars.yml")
+
+
+class Bed:
+    def __init__(self, kubeconfig, state_dir):
+        from kubernetes import client, config
+        self.kubeconfig, self.state_dir = kubeconfig, state_dir
+        self.api = config.new_client_from_config(config_file=kubeconfig)
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+
+    def pods(self, selector):
+        sel = ",".join("%s=%s" % kv for kv in sorted(selector.items()))
+        return [p for p in self.core.list_namespaced_pod(NS, label_selector=sel).items]
+
+    def ready_pods(self, selector, count):
+        pods = [p for p in self.pods(selector) if p.metadata.deletion_timestamp is None and p.status.pod_ip
+                and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+        return pods if len(pods) == count else None
+
+    def exec(self, pod, command, timeout=120):
+        """kubectl exec, through the API and kwok: (exit code, stdout, stderr)."""
+        from kubernetes.stream import stream
+        resp = stream(self.core.connect_get_namespaced_pod_exec, pod, NS, command=command, stderr=True,
+                      stdin=False, stdout=True, tty=False, _preload_content=False)
+        out, err = [], []
+        deadline = time.time() + timeout
+        while resp.is_open() and time.time() < deadline:
+            resp.update(timeout=1)
+            if resp.peek_stdout():
+                out.append(resp.read_stdout())
+            if resp.peek_stderr():
+                err.append(resp.read_stderr())
+        resp.close()
+        code = resp.returncode
+        return code, "".join(out), "".join(err)
+
+    def local_exec(self, pod, command, stdin=None, timeout=120):
+        """The same dispatchers, run here with the pod's exec env (what kwok's Exec object gives them)."""
+        ip = pod.status.pod_ip
+        env = exec_env(self.state_dir, NS, pod.metadata.name, ip)
+        for c in pod.spec.containers:
+            for e in c.env or []:
+                if e.value is not None:
+                    env[e.name] = e.value
+        return subprocess.run(command, input=stdin, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _podrunner_alive(state):
+    pid_file = os.path.join(state, "podrunner", "podrunner.pid")
+    return podrunner.running_pid(pid_file) is not None
+
+
+@pytest.fixture(scope="module")
+def bed(jars):
+    kubeconfig = os.environ.get("TESTBED_KUBECONFIG")
+    owned = False
+    if kubeconfig:
+        state = os.environ.get("TESTBED_STATE_DIR", os.path.dirname(os.path.abspath(kubeconfig)))
+    else:
+        if not os.path.exists(TESTBED_PY):
+            pytest.skip("no control plane yet: tests/testbed/testbed.py is missing (or set TESTBED_KUBECONFIG)")
+        state = os.path.join(REPO, ".cache", "testbeds", BED_NAME)
+        r = subprocess.run([PYTHON, TESTBED_PY, "up", "--name", BED_NAME, "--nodes", "4", "--index", BED_INDEX])
+        assert r.returncode == 0, "testbed.py up failed"
+        kubeconfig = os.path.join(state, "kubeconfig")
+        owned = True
+    runner = None
+    if not _podrunner_alive(state):
+        # The bed did not start a pod runner: this test starts its own.
+        log = open(os.path.join(state, "podrunner-test.log"), "ab")
+        runner = subprocess.Popen([PYTHON, os.path.join(HERE, "podrunner", "podrunner.py"), "--kubeconfig", kubeconfig,
+                                   "--state-dir", state, "--pod-cidr", "127.250.0.0/16"], stdout=log, stderr=log)
+    b = Bed(kubeconfig, state)
+    try:
+        from kubernetes import client
+        try:
+            b.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
+        except client.ApiException as exc:
+            if exc.status != 409:
+                raise
+        yield b
+    finally:
+        if os.environ.get("PODRUNNER_E2E_KEEP") != "1":
+            try:
+                b.core.delete_namespace(NS)
+            except Exception:  # noqa: BLE001
+                pass
+        if runner is not None:
+            runner.terminate()
+            runner.wait(timeout=90)
+        if owned and os.environ.get("PODRUNNER_E2E_KEEP") != "1":
+            subprocess.run([PYTHON, TESTBED_PY, "down", "--name", BED_NAME])
+
+
+def _render_manifests(tmp_dir):
+    """The collection's own manifests when render.yml works, else None."""
+    playbook = os.path.join(REPO, ".cache", "venv", "bin", "ansible-playbook")
+    if not os.path.exists(playbook):
+        return None
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"))
+    args = [playbook, os.path.join(REPO, "playbooks", "render.yml"), "-e", "kafka_render_dir=%s" % tmp_dir]
+    if os.path.exists(E2E_VARS):
+        args += ["-e", "@" + E2E_VARS]
+    r = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        print("render.yml failed, using this test's own manifests:\n" + r.stdout[-1500:])
+        return None
+    docs = []
+    for name in sorted(os.listdir(tmp_dir)):
+        if name.endswith((".yml", ".yaml")):
+            with open(os.path.join(tmp_dir, name)) as f:
+                docs += [d for d in yaml.safe_load_all(f) if d]
+    return docs
+
+
+def _own_zookeeper_manifests():
+    labels = dict(LABELS, **{"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/component": "zookeeper"})
+    env = dict(ROLE_ZK_ENV)
+    env["ZOO_SERVERS"] = " ".join("server.%d=zookeeper-%d.zk-hs.kafka.svc.cluster.local:2888:3888;2181" % (i + 1, i)
+                                  for i in range(3))
+    return [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "zk-hs", "namespace": NS, "labels": labels},
+         "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": ZK_SELECTOR,
+                  "ports": [{"name": "server", "port": 2888}, {"name": "leader-election", "port": 3888}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "zk-cs", "namespace": NS, "labels": labels},
+         "spec": {"selector": ZK_SELECTOR, "ports": [{"name": "client", "port": 2181}]}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "zookeeper", "namespace": NS, "labels": labels},
+         "spec": {"serviceName": "zk-hs", "replicas": 3, "podManagementPolicy": "Parallel",
+                  "selector": {"matchLabels": ZK_SELECTOR},
+                  "template": {"metadata": {"labels": labels}, "spec": {
+                      "enableServiceLinks": False, "terminationGracePeriodSeconds": 30,
+                      "containers": [{
+                          "name": "zookeeper", "image": "zookeeper:3.9.3", "command": ZK_CMD,
+                          "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
+                          "ports": [{"name": "client", "containerPort": 2181}, {"name": "server", "containerPort": 2888},
+                                    {"name": "leader-election", "containerPort": 3888}],
+                          "readinessProbe": {"exec": {"command": ["zkServer.sh", "status"]}, "initialDelaySeconds": 10,
+                                             "periodSeconds": 10, "timeoutSeconds": 10},
+                          "livenessProbe": {"tcpSocket": {"port": "client"}, "initialDelaySeconds": 30,
+                                            "periodSeconds": 10, "timeoutSeconds": 5},
+                          "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}},
+                  "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": labels},
+                                            "spec": {"accessModes": ["ReadWriteOnce"],
+                                                     "resources": {"requests": {"storage": "1Gi"}}}}]}},
+    ]
+
+
+def _own_broker_manifests(count=4):
+    docs = []
+    boot = ",".join("kafka-service-%d:9092" % i for i in range(count))
+    for i in range(count):
+        labels = dict(LABELS, **{"app.kubernetes.io/name": "kafka", "app.kubernetes.io/component": "broker",
+                                 "kafka-eks.cluster/broker-id": str(i)})
+        selector = dict(BROKER_SELECTOR, **{"kafka-eks.cluster/broker-id": str(i)})
+        svc = "kafka-service-%d" % i
+        props = {"broker.id": str(i), "zookeeper.connect": "zk-cs:2181",
+                 "listeners": "PLAINTEXT://:9092,INTERNAL://:9093",
+                 "advertised.listeners": "PLAINTEXT://%s:9092,INTERNAL://%s:9093" % (svc, svc),
+                 "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
+                 "inter.broker.listener.name": "INTERNAL", "log.dirs": "/var/lib/kafka/data",
+                 "auto.create.topics.enable": "false", "offsets.topic.replication.factor": "3",
+                 "default.replication.factor": "3", "min.insync.replicas": "2"}
+        import plan
+        env = [{"name": plan.property_to_env(k), "value": v} for k, v in sorted(props.items())]
+        env.append({"name": "KAFKA_HEAP_OPTS", "value": "-Xms128m -Xmx384m"})
+        docs += [
+            {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "kafka-data-%d" % i, "namespace": NS, "labels": labels},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc, "namespace": NS, "labels": labels},
+             "spec": {"selector": selector, "publishNotReadyAddresses": True,
+                      "ports": [{"name": "client", "port": 9092, "targetPort": "client"},
+                                {"name": "internal", "port": 9093, "targetPort": "internal"}]}},
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "kafka-broker-%d" % i, "namespace": NS, "labels": labels},
+             "spec": {"replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": selector},
+                      "template": {"metadata": {"labels": labels}, "spec": {
+                          "enableServiceLinks": False, "terminationGracePeriodSeconds": 60,
+                          "containers": [{"name": "broker", "image": "confluentinc/cp-kafka:7.9.0", "env": env,
+                                          "ports": [{"name": "client", "containerPort": 9092},
+                                                    {"name": "internal", "containerPort": 9093}],
+                                          "readinessProbe": {"tcpSocket": {"port": "client"}, "initialDelaySeconds": 10,
+                                                             "periodSeconds": 10, "timeoutSeconds": 5},
+                                          "livenessProbe": {"tcpSocket": {"port": "client"}, "initialDelaySeconds": 60,
+                                                            "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6},
+                                          "volumeMounts": [{"name": "data", "mountPath": "/var/lib/kafka"}]}],
+                          "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "kafka-data-%d" % i}}]}}}},
+        ]
+    docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kafka-client-config", "namespace": NS},
+                 "data": {"bootstrap.servers": boot}})
+    return docs
+
+
+def _apply(bed, docs):
+    from kubernetes import utils
+    from kubernetes.client import ApiException
+    for d in docs:
+        if d.get("kind") == "Namespace":
+            continue
+        try:
+            utils.create_from_dict(bed.api, d, namespace=NS)
+        except utils.FailToCreateError as exc:
+            if not all(isinstance(e, ApiException) and e.status == 409 for e in exc.api_exceptions):
+                raise
+
+
+@pytest.fixture(scope="module")
+def manifests(tmp_path_factory):
+    rendered = _render_manifests(str(tmp_path_factory.mktemp("render")))
+    if rendered:
+        zk = [d for d in rendered if (d.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component") == "zookeeper"]
+        rest = [d for d in rendered if d not in zk]
+        print("using the manifests of playbooks/render.yml (%d objects)" % len(rendered))
+        return {"zookeeper": zk, "brokers": rest, "source": "render.yml"}
+    return {"zookeeper": _own_zookeeper_manifests(), "brokers": _own_broker_manifests(), "source": "own"}
+
+
+def _zk_modes(bed):
+    pods = bed.ready_pods(ZK_SELECTOR, 3) or []
+    return {p.metadata.name: zk_mode(p.status.pod_ip) for p in pods}
+
+
+def test_e2e_zookeeper_statefulset(bed, manifests):
+    t0 = time.time()
+    _apply(bed, manifests["zookeeper"])
+    pods = wait_for(lambda: bed.ready_pods(ZK_SELECTOR, 3), 300, "3 ready ZooKeeper pods")
+    print("3 ZooKeeper pods ready in %.1fs (%s manifests)" % (time.time() - t0, manifests["source"]))
+    modes = wait_for(lambda: (lambda m: m if sorted(m.values()) == ["follower", "follower", "leader"] else None)(_zk_modes(bed)),
+                     120, "1 leader + 2 followers")
+    print("modes:", modes)
+    # kubectl exec through the API and kwok runs the dispatcher with the pod's env.
+    code, out, err = bed.exec("zookeeper-0", ["zkServer.sh", "status"])
+    assert out.strip().splitlines()[-1] in ("Mode: leader", "Mode: follower"), (code, out, err)
+    from kazoo.client import KazooClient
+    zk = KazooClient(hosts=",".join("%s:2181" % p.status.pod_ip for p in pods))
+    zk.start(timeout=30)
+    zk.create("/testbed-e2e", b"kept", makepath=True) if not zk.exists("/testbed-e2e") else None
+    zk.stop()
+    leader = [n for n, m in modes.items() if m == "leader"][0]
+    old = bed.core.read_namespaced_pod(leader, NS)
+    data_dir = os.path.join(bed.state_dir, "volumes", NS, "data-" + leader)
+    assert os.path.exists(os.path.join(data_dir, "myid")), os.listdir(os.path.dirname(data_dir))
+    myid = open(os.path.join(data_dir, "myid")).read()
+    before = set(os.listdir(os.path.join(data_dir, "log", "version-2")))
+    t1 = time.time()
+    bed.core.delete_namespaced_pod(leader, NS)
+    others = [n for n in modes if n != leader]
+    wait_for(lambda: sorted(zk_mode(bed.core.read_namespaced_pod(n, NS).status.pod_ip) or "-" for n in others)
+             == ["follower", "leader"], 120, "a new leader among %s" % others)
+    print("new leader after %.1fs" % (time.time() - t1))
+
+    def back():
+        p = bed.core.read_namespaced_pod(leader, NS)
+        ok = p.metadata.uid != old.metadata.uid and any(c.type == "Ready" and c.status == "True"
+                                                        for c in p.status.conditions or [])
+        return p if ok else None
+    new = wait_for(back, 240, "%s back and ready" % leader, interval=1)
+    print("%s recreated and ready after %.1fs" % (leader, time.time() - t1))
+    assert zk_mode(new.status.pod_ip) == "follower"
+    assert open(os.path.join(data_dir, "myid")).read() == myid
+    assert before <= set(os.listdir(os.path.join(data_dir, "log", "version-2")))
+    zk = KazooClient(hosts="%s:2181" % new.status.pod_ip)
+    zk.start(timeout=30)
+    try:
+        assert zk.get("/testbed-e2e")[0] == b"kept"
+    finally:
+        zk.stop()
+
+
+def test_e2e_brokers(bed, manifests):
+    wait_for(lambda: bed.ready_pods(ZK_SELECTOR, 3), 300, "3 ready ZooKeeper pods")
+    t0 = time.time()
+    _apply(bed, manifests["brokers"])
+    brokers = wait_for(lambda: bed.ready_pods(BROKER_SELECTOR, 4), 400, "4 ready brokers", interval=1)
+    print("4 brokers ready in %.1fs" % (time.time() - t0))
+    from kazoo.client import KazooClient
+    zk_pods = bed.ready_pods(ZK_SELECTOR, 3)
+    zk = KazooClient(hosts=",".join("%s:2181" % p.status.pod_ip for p in zk_pods))
+    zk.start(timeout=30)
+    try:
+        ids = wait_for(lambda: sorted(zk.get_children("/brokers/ids")) == ["0", "1", "2", "3"] and zk.get_children("/brokers/ids"),
+                       180, "4 registrations")
+    finally:
+        zk.stop()
+    print("registered: %s after %.1fs" % (sorted(ids), time.time() - t0))
+    boot = bed.core.read_namespaced_config_map("kafka-client-config", NS).data["bootstrap.servers"]
+    by_name = sorted(brokers, key=lambda p: p.metadata.name)
+    r = bed.local_exec(by_name[0], ["kafka-topics", "--bootstrap-server", boot, "--create", "--if-not-exists",
+                                    "--topic", "e2e", "--partitions", "3", "--replication-factor", "3"])
+    assert r.returncode == 0, r
+    msg = "hello through the test bed %d" % time.time()
+    r = bed.local_exec(by_name[1], ["kafka-console-producer", "--bootstrap-server", boot, "--topic", "e2e",
+                                    "--producer-property", "acks=all"], stdin=msg + "\n")
+    assert r.returncode == 0, r
+    r = bed.local_exec(by_name[2], ["kafka-console-consumer", "--bootstrap-server", boot, "--topic", "e2e",
+                                    "--from-beginning", "--max-messages", "1", "--timeout-ms", "60000"])
+    assert r.stdout.strip() == msg, r
+    # The same through kubectl exec (the API, kwok and its Exec object).
+    code, out, err = bed.exec(by_name[3].metadata.name, ["kafka-topics", "--bootstrap-server", boot, "--describe",
+                                                           "--topic", "e2e"])
+    assert "ReplicationFactor: 3" in out, (code, out, err)
+    print("message round trip and exec ok after %.1fs" % (time.time() - t0))

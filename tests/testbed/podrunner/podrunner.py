@@ -914,9 +914,12 @@ class Controller:
     def run(self):
         os.makedirs(os.path.join(self.state_dir, "podrunner"), exist_ok=True)
         LOG.info("pod runner up: state %s, java %s, jars %s", self.state_dir, self.java, self.java_dir)
+        heartbeat = os.path.join(self.state_dir, "podrunner", "heartbeat")
         while not self.stopping.is_set():
             try:
                 self.step()
+                with open(heartbeat, "w") as f:
+                    f.write(now_iso() + "\n")
             except Exception as exc:  # noqa: BLE001 -- the API may come and go; keep trying
                 LOG.warning("reconcile failed: %s", exc)
                 LOG.debug("reconcile failed", exc_info=True)
@@ -952,6 +955,14 @@ def main(argv=None):
     for lib in ("zookeeper", "kafka"):
         if not os.path.isdir(os.path.join(args.java_dir, lib, "lib")):
             LOG.warning("%s jars missing under %s: run tests/testbed/java/fetch.sh", lib, args.java_dir)
+    pid_file = os.path.join(os.path.abspath(args.state_dir), "podrunner", "podrunner.pid")
+    os.makedirs(os.path.dirname(pid_file), exist_ok=True)
+    other = running_pid(pid_file)
+    if other:
+        LOG.error("another pod runner (pid %d) serves %s: two kubelets for one bed would fight", other, args.state_dir)
+        return 1
+    with open(pid_file, "w") as f:
+        f.write("%d\n" % os.getpid())
     ctrl = Controller(args)
 
     def on_signal(signum, _frame):
@@ -960,8 +971,24 @@ def main(argv=None):
         ctrl.wake()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    ctrl.run()
+    try:
+        ctrl.run()
+    finally:
+        if running_pid(pid_file) == os.getpid():
+            os.unlink(pid_file)
     return 0
+
+
+def running_pid(pid_file):
+    """The pid in pid_file if that process is alive and is a pod runner, else None."""
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmdline = f.read()
+    except (OSError, ValueError):
+        return None
+    return pid if b"podrunner.py" in cmdline else None
 
 
 if __name__ == "__main__":
