@@ -573,7 +573,7 @@ def _render_manifests(tmp_dir):
         args += ["-e", "@" + E2E_VARS]
     r = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
-        print("render.yml failed, using this test's own manifests:\n" + r.stdout[-1500:])
+        print("render.yml failed, using this test's own manifests:\n" + (r.stdout + r.stderr)[-1500:])
         return None
     docs = []
     for name in sorted(os.listdir(tmp_dir)):
