@@ -16,7 +16,7 @@ from lib import CACHE, ROOT, testbed_down  # noqa: E402  pylint: disable=wrong-i
 
 pytestmark = pytest.mark.testbed
 
-SCENARIOS = ["default"]
+SCENARIOS = ["default", "heal"]
 TESTBEDS = ["e2e"]
 
 

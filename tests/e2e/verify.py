@@ -4,6 +4,7 @@
     verify.py SCENARIO --testbed NAME [--brokers N]
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -69,8 +70,29 @@ def scenario_default(cluster, args):
     round_trip(cluster, "e2e-default")
 
 
+def scenario_heal(cluster, args):
+    with open(args.state) as handle:
+        state = json.load(handle)
+    before, after = state["before"], state["after"]
+    assert state["missing_before_heal"] == [2], state["missing_before_heal"]
+    check_membership(cluster, 4)
+    # Only the pods of the brokers that had left were replaced: 2 (lost registration), then 1 (stale one).
+    assert state["after_way1"]["broker_pods"]["2"] != before["broker_pods"]["2"], "broker 2's pod was not replaced"
+    assert after["broker_pods"]["1"] != before["broker_pods"]["1"], "broker 1's pod was not replaced"
+    for broker in ("0", "3"):
+        assert after["broker_pods"][broker] == before["broker_pods"][broker], "broker %s's pod was touched" % broker
+    for kind in ("deployments", "pvcs", "statefulsets"):
+        assert after[kind] == before[kind], "%s changed: %s -> %s" % (kind, before[kind], after[kind])
+    received = cluster.consume(state["topic"], len(state["messages"]))
+    assert sorted(received) == sorted(state["messages"]), "messages lost: %s" % (
+        sorted(set(state["messages"]) - set(received)))
+    print("heal: only brokers 2 and 1 were replaced; deployments, claims and other pods untouched;"
+          " %d messages intact" % len(received))
+
+
 SCENARIOS = {
     "default": scenario_default,
+    "heal": scenario_heal,
 }
 
 
@@ -80,6 +102,7 @@ def main():
     parser.add_argument("--testbed", required=True)
     parser.add_argument("--namespace", default="kafka")
     parser.add_argument("--brokers", type=int, default=4)
+    parser.add_argument("--state", help="state file written by faults.py")
     args = parser.parse_args()
     SCENARIOS[args.scenario](Cluster(args.testbed, args.namespace), args)
     print("verify %s: ok" % args.scenario)
