@@ -768,3 +768,51 @@ def test_e2e_brokers(bed, manifests):
                                                            "--topic", "e2e"])
     assert "ReplicationFactor: 3" in out, (code, out, err)
     print("message round trip and exec ok after %.1fs" % (time.time() - t0))
+
+
+def test_e2e_crashloop_and_no_runner(bed):
+    """A container whose entrypoint refuses to start shows CrashLoopBackOff; an image with no runner never
+    runs; a liveness probe that fails restarts the process."""
+    from kubernetes.client import ApiException
+    pods = {
+        "e2e-crash": {"name": "broker", "image": "confluentinc/cp-kafka:7.9.0",
+                      "env": [{"name": "KAFKA_ADVERTISED_LISTENERS", "value": "PLAINTEXT://x:9092"}]},
+        "e2e-norunner": {"name": "main", "image": "busybox:1.36", "command": ["sleep", "3600"]},
+        "e2e-liveness": {"name": "zk", "image": "zookeeper:3.9.3",
+                         "env": [{"name": "ZK_SERVER_HEAP", "value": "64"}],
+                         # Nothing listens on 2999: the process is restarted after 2 failed probes.
+                         "livenessProbe": {"tcpSocket": {"port": 2999}, "initialDelaySeconds": 2, "periodSeconds": 1,
+                                           "failureThreshold": 2, "terminationGracePeriodSeconds": 5}},
+    }
+    for name, container in pods.items():
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS},
+                "spec": {"enableServiceLinks": False, "terminationGracePeriodSeconds": 5, "containers": [container]}}
+        try:
+            bed.core.create_namespaced_pod(NS, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    try:
+        def crashlooping():
+            cs = (bed.core.read_namespaced_pod("e2e-crash", NS).status.container_statuses or [None])[0]
+            return cs if cs and cs.restart_count >= 2 and cs.state.waiting and cs.state.waiting.reason == "CrashLoopBackOff" else None
+        cs = wait_for(crashlooping, 90, "CrashLoopBackOff", interval=1)
+        assert cs.last_state.terminated.exit_code == 1 and not cs.ready
+        log = open(os.path.join(bed.state_dir, "pods", NS, "e2e-crash", "broker.log")).read()
+        assert "KAFKA_ZOOKEEPER_CONNECT is required" in log
+        p = bed.core.read_namespaced_pod("e2e-norunner", NS)
+        w = p.status.container_statuses[0].state.waiting
+        assert p.status.phase == "Pending" and w.reason == "ErrImagePull"
+        assert w.message == "testbed has no runner for image busybox:1.36"
+        cs = wait_for(lambda: (lambda c: c if c and c.restart_count >= 1 else None)(
+            (bed.core.read_namespaced_pod("e2e-liveness", NS).status.container_statuses or [None])[0]), 90,
+            "a restart after failed liveness probes", interval=1)
+        assert cs.last_state.terminated is not None
+    finally:
+        for name in pods:
+            try:
+                bed.core.delete_namespaced_pod(name, NS)
+            except ApiException:
+                pass
+    wait_for(lambda: not [p for p in bed.core.list_namespaced_pod(NS).items if p.metadata.name in pods], 60,
+             "the pods gone", interval=1)
