@@ -395,9 +395,11 @@ class PodWorker(threading.Thread):
         for i, c in enumerate(pod["spec"].get("containers", [])):
             r = ContainerRunner(self, c, i)
             if c["name"] in previous:
-                # The pod runner was restarted: the processes it had are gone, this is a restart.
-                r.restart_count = previous[c["name"]].get("restartCount", 0) + (
-                    1 if "running" in (previous[c["name"]].get("state") or {}) else 0)
+                # The pod runner was restarted: the processes it had are gone, so this start is a restart.
+                prev = previous[c["name"]]
+                state = prev.get("state") or {}
+                r.restart_count = prev.get("restartCount", 0) + (1 if ("running" in state or "terminated" in state) else 0)
+                r.last_terminated = state.get("terminated") or (prev.get("lastState") or {}).get("terminated")
             self.containers.append(r)
         self.init_unsupported = [c.get("image", "") for c in pod["spec"].get("initContainers") or []]
         self.last_status = None
