@@ -816,3 +816,47 @@ def test_e2e_crashloop_and_no_runner(bed):
                 pass
     wait_for(lambda: not [p for p in bed.core.list_namespaced_pod(NS).items if p.metadata.name in pods], 60,
              "the pods gone", interval=1)
+
+
+def test_e2e_kubernetes_zookeeper_image(bed):
+    """The seed's image: start-zookeeper from the command, probes through `zookeeper-ready`."""
+    from kubernetes import utils
+    ns = "podrunner-seed"
+    sel = {"app": "zk-seed"}
+    bed.core.create_namespace({"metadata": {"name": ns}})
+    try:
+        docs = [
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "zk-hs", "namespace": ns},
+             "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": sel,
+                      "ports": [{"port": 2888, "name": "server"}, {"port": 3888, "name": "leader-election"}]}},
+            {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "zk", "namespace": ns},
+             "spec": {"serviceName": "zk-hs", "replicas": 3, "podManagementPolicy": "Parallel",
+                      "selector": {"matchLabels": sel},
+                      "template": {"metadata": {"labels": sel}, "spec": {"containers": [{
+                          "name": "kubernetes-zookeeper", "image": "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10",
+                          "command": [SEED_CMD[0], SEED_CMD[1], SEED_CMD[2].replace("--heap=512M", "--heap=128M")],
+                          "readinessProbe": {"exec": {"command": ["sh", "-c", "zookeeper-ready 2181"]},
+                                             "initialDelaySeconds": 2, "periodSeconds": 2},
+                          "livenessProbe": {"exec": {"command": ["sh", "-c", "zookeeper-ready 2181"]},
+                                            "initialDelaySeconds": 15, "periodSeconds": 5},
+                          "volumeMounts": [{"name": "datadir", "mountPath": "/var/lib/zookeeper"}]}]}},
+                      "volumeClaimTemplates": [{"metadata": {"name": "datadir"}, "spec": {
+                          "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}},
+        ]
+        for d in docs:
+            utils.create_from_dict(bed.api, d)
+        t0 = time.time()
+
+        def ready():
+            pods = [p for p in bed.core.list_namespaced_pod(ns).items if p.status.pod_ip and any(
+                c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+            return pods if len(pods) == 3 else None
+        pods = wait_for(ready, 180, "3 ready kubernetes-zookeeper pods", interval=1)
+        modes = wait_for(lambda: (lambda m: m if sorted(m) == ["follower", "follower", "leader"] else None)(
+            [zk_mode(p.status.pod_ip) or "-" for p in pods]), 60, "a quorum")
+        print("kubernetes-zookeeper: 3 ready in %.1fs, %s" % (time.time() - t0, modes))
+        myids = sorted(open(os.path.join(bed.state_dir, "volumes", ns, "datadir-zk-%d" % i, "data", "myid")).read()
+                       for i in range(3))
+        assert myids == ["1\n", "2\n", "3\n"]
+    finally:
+        bed.core.delete_namespace(ns)
