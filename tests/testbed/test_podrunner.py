@@ -447,6 +447,23 @@ def test_kafka_broker_registers(ensemble, tmp_path):
                             "--from-beginning", "--max-messages", "1", "--timeout-ms", "60000"], env=kenv,
                            capture_output=True, text=True, timeout=120)
         assert r.stdout.strip() == "hello testbed", r
+        # `kubectl exec -i` through KWOK: the input pipe is never closed. The producer still ends, after
+        # TESTBED_STDIN_IDLE_SECONDS without input.
+        t1 = time.time()
+        p = subprocess.Popen(["kafka-console-producer", "--bootstrap-server", "localhost:9092", "--topic", "t"],
+                             stdin=subprocess.PIPE, env=dict(kenv, TESTBED_STDIN_IDLE_SECONDS="2"))
+        p.stdin.write(b"second\n")
+        p.stdin.flush()
+        try:
+            assert p.wait(timeout=60) == 0
+        finally:
+            p.kill() if p.poll() is None else None
+            p.stdin.close()
+        print("producer with a never-closed stdin ended in %.1fs" % (time.time() - t1))
+        r = subprocess.run(["kafka-console-consumer", "--bootstrap-server", "kafka-service-0:9092", "--topic", "t",
+                            "--from-beginning", "--max-messages", "2", "--timeout-ms", "60000"], env=kenv,
+                           capture_output=True, text=True, timeout=120)
+        assert r.stdout.split() == ["hello", "testbed", "second"], r
         r = subprocess.run(["kafka-broker-api-versions", "--bootstrap-server", "localhost:9092"], env=kenv,
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and "kafka-service-0:9092 (id: 0 rack: null)" in r.stdout, r
@@ -487,12 +504,16 @@ class Bed:
                 and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
         return pods if len(pods) == count else None
 
-    def exec(self, pod, command, timeout=120):
-        """kubectl exec, through the API and kwok: (exit code, stdout, stderr)."""
+    def exec(self, pod, command, stdin=None, timeout=120):
+        """kubectl exec [-i], through the API and kwok: (error channel, stdout, stderr). KWOK does not pass
+        non-zero exit codes back: a failure comes as a Failure status on the error channel."""
         from kubernetes.stream import stream
+        from kubernetes.stream.ws_client import ERROR_CHANNEL
         resp = stream(self.core.connect_get_namespaced_pod_exec, pod, NS, command=command, stderr=True,
-                      stdin=False, stdout=True, tty=False, _preload_content=False)
+                      stdin=stdin is not None, stdout=True, tty=False, _preload_content=False)
         out, err = [], []
+        if stdin is not None:
+            resp.write_stdin(stdin)
         deadline = time.time() + timeout
         while resp.is_open() and time.time() < deadline:
             resp.update(timeout=1)
@@ -500,9 +521,9 @@ class Bed:
                 out.append(resp.read_stdout())
             if resp.peek_stderr():
                 err.append(resp.read_stderr())
+        status = resp.read_channel(ERROR_CHANNEL)
         resp.close()
-        code = resp.returncode
-        return code, "".join(out), "".join(err)
+        return status, "".join(out), "".join(err)
 
     def local_exec(self, pod, command, stdin=None, timeout=120):
         """The same dispatchers, run here with the pod's exec env (what kwok's Exec object gives them)."""
@@ -697,8 +718,8 @@ def test_e2e_zookeeper_statefulset(bed, manifests):
                      120, "1 leader + 2 followers")
     print("modes:", modes)
     # kubectl exec through the API and kwok runs the dispatcher with the pod's env.
-    code, out, err = bed.exec("zookeeper-0", ["zkServer.sh", "status"])
-    assert out.strip().splitlines()[-1] in ("Mode: leader", "Mode: follower"), (code, out, err)
+    status, out, err = bed.exec("zookeeper-0", ["zkServer.sh", "status"])
+    assert out.strip().splitlines()[-1] in ("Mode: leader", "Mode: follower"), (status, out, err)
     from kazoo.client import KazooClient
     zk = KazooClient(hosts=",".join("%s:2181" % p.status.pod_ip for p in pods))
     zk.start(timeout=30)
@@ -763,10 +784,19 @@ def test_e2e_brokers(bed, manifests):
     r = bed.local_exec(by_name[2], ["kafka-console-consumer", "--bootstrap-server", boot, "--topic", "e2e",
                                     "--from-beginning", "--max-messages", "1", "--timeout-ms", "60000"])
     assert r.stdout.strip() == msg, r
-    # The same through kubectl exec (the API, kwok and its Exec object).
-    code, out, err = bed.exec(by_name[3].metadata.name, ["kafka-topics", "--bootstrap-server", boot, "--describe",
-                                                           "--topic", "e2e"])
-    assert "ReplicationFactor: 3" in out, (code, out, err)
+    # The same through kubectl exec (the API, kwok and its Exec object), input through exec -i.
+    msg2 = "through kubectl exec -i %d" % time.time()
+    status, out, err = bed.exec(by_name[3].metadata.name, ["kafka-console-producer", "--bootstrap-server", boot,
+                                                             "--topic", "e2e", "--producer-property", "acks=all"],
+                                stdin=msg2 + "\n")
+    assert '"Success"' in status, (status, out, err)
+    status, out, err = bed.exec(by_name[0].metadata.name, ["kafka-console-consumer", "--bootstrap-server", boot,
+                                                             "--topic", "e2e", "--from-beginning", "--max-messages", "2",
+                                                             "--timeout-ms", "60000"])
+    assert sorted(out.strip().splitlines()) == sorted([msg, msg2]), (status, out, err)
+    status, out, err = bed.exec(by_name[3].metadata.name, ["kafka-topics", "--bootstrap-server", boot, "--describe",
+                                                             "--topic", "e2e"])
+    assert "ReplicationFactor: 3" in out, (status, out, err)
     print("message round trip and exec ok after %.1fs" % (time.time() - t0))
 
 

@@ -11,6 +11,7 @@ Standard library only (any python3 runs it).
 import os
 import socket
 import sys
+import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -140,7 +141,52 @@ def local_hosts_file(ip):
     return path
 
 
-def run_java(lib, main, args, ip, extra_flags=()):
+def _stdin_needs_idle_eof():
+    """KWOK v0.8 copies `kubectl exec -i` input into a pipe that it never closes, so a tool reading stdin
+    until EOF would never end. True when stdin is such a pipe (not a terminal, not a file)."""
+    if os.environ.get("TESTBED_STDIN_IDLE_SECONDS", "5") in ("", "0"):
+        return False
+    try:
+        import stat
+        mode = os.fstat(0).st_mode
+    except OSError:
+        return False
+    return not os.isatty(0) and (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode))
+
+
+def _run_with_idle_eof(argv):
+    """Run argv with our stdin forwarded; after TESTBED_STDIN_IDLE_SECONDS (default 5) without input, close
+    its stdin as if the input had ended. Returns its exit code."""
+    import select
+    import signal
+    import subprocess
+    idle = float(os.environ.get("TESTBED_STDIN_IDLE_SECONDS", "5"))
+    child = subprocess.Popen(argv, stdin=subprocess.PIPE)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, _f: child.send_signal(s))
+    last = time.time()
+    try:
+        while child.poll() is None:
+            ready, _, _ = select.select([0], [], [], 0.2)
+            if ready:
+                data = os.read(0, 65536)
+                if not data:
+                    break
+                child.stdin.write(data)
+                child.stdin.flush()
+                last = time.time()
+            elif time.time() - last > idle:
+                break
+    except (BrokenPipeError, OSError):
+        pass
+    try:
+        child.stdin.close()
+    except OSError:
+        pass
+    return child.wait()
+
+
+def run_java(lib, main, args, ip, extra_flags=(), stdin_idle_eof=False):
     java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
     lib_dir = os.path.join(JAVA_DIR, lib, "lib")
     if not os.path.isdir(lib_dir):
@@ -148,6 +194,8 @@ def run_java(lib, main, args, ip, extra_flags=()):
     hosts = local_hosts_file(ip)
     argv = [java] + TOOL_JVM_FLAGS + ["-Djdk.net.hosts.file=" + hosts] + list(extra_flags) + [
         "-cp", os.path.join(lib_dir, "*"), main] + list(args)
+    if stdin_idle_eof and _stdin_needs_idle_eof():
+        sys.exit(_run_with_idle_eof(argv))
     # The JVM replaces this process: stdin, signals and the exit code pass straight through.
     os.execvp(argv[0], argv)
 
@@ -187,7 +235,8 @@ def zk_cli(args):
                     '</configuration>\n')
         os.replace(logback + ".%d" % os.getpid(), logback)
     run_java("zookeeper", "org.apache.zookeeper.ZooKeeperMain", args, ip,
-             ["-Xmx128m", "-Dlogback.configurationFile=" + logback, "-Dzookeeper.jmx.log4j.disable=true"])
+             ["-Xmx128m", "-Dlogback.configurationFile=" + logback, "-Dzookeeper.jmx.log4j.disable=true"],
+             stdin_idle_eof=len([a for a in args if not a.startswith("-")]) <= 1)  # interactive: reads stdin
 
 
 def kafka_tool(name, args):
@@ -208,7 +257,8 @@ def kafka_tool(name, args):
                     "log4j.appender.stderr.layout.ConversionPattern=[%%d] %%p %%m (%%c)%%n\n"
                     "log4j.appender.stderr.Target=System.err\n" % os.environ.get("KAFKA_TOOLS_LOG4J_LOGLEVEL", "WARN"))
         os.replace(log4j + ".%d" % os.getpid(), log4j)
-    run_java("kafka", KAFKA_TOOLS[name], args, ip, ["-Xmx256m", "-Dlog4j.configuration=file:" + log4j])
+    run_java("kafka", KAFKA_TOOLS[name], args, ip, ["-Xmx256m", "-Dlog4j.configuration=file:" + log4j],
+             stdin_idle_eof=name == "kafka-console-producer")
 
 
 def main():
