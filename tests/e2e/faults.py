@@ -33,11 +33,8 @@ def snapshot(cluster):
 
 def run_site(cluster, *extra, check=True):
     """site.yml against the bed, as a user runs it; returns the completed process."""
-    argv = [ANSIBLE_PLAYBOOK, os.path.join(ROOT, "site.yml"), "-e", "@" + TESTBED_VARS,
-            "-e", "kafka_k8s_kubeconfig=" + cluster.kubeconfig] + list(extra)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(CACHE, "collections"), ANSIBLE_NOCOLOR="1",
-               PATH=os.path.join(CACHE, "venv", "bin") + os.pathsep + os.environ["PATH"])
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    proc = subprocess.run(site_argv(cluster, *extra), cwd=ROOT, env=site_env(), capture_output=True, text=True,
+                          timeout=1800, check=False)
     print(proc.stdout[-6000:])
     if check and proc.returncode != 0:
         raise AssertionError("site.yml failed (%d):\n%s\n%s" % (proc.returncode, proc.stdout[-4000:], proc.stderr))
@@ -104,6 +101,12 @@ def write_messages(cluster, topic, count=20):
     return messages
 
 
+def save(state, state_file):
+    os.makedirs(os.path.dirname(state_file), exist_ok=True)
+    with open(state_file, "w") as handle:
+        json.dump(state, handle, indent=2)
+
+
 def heal(cluster, state_file):
     state = {"before": snapshot(cluster), "topic": "e2e-heal"}
     state["messages"] = write_messages(cluster, state["topic"])
@@ -118,11 +121,134 @@ def heal(cluster, state_file):
     proc = run_site(cluster)
     state["site_output_way2"] = proc.stdout[-20000:]
     state["after"] = snapshot(cluster)
-    with open(state_file, "w") as handle:
-        json.dump(state, handle, indent=2)
+    save(state, state_file)
 
 
-ACTIONS = {"heal": heal}
+def heal_refuses(cluster, state_file):
+    """ZooKeeper below quorum: the module must delete nothing and say why."""
+    state = {"before": snapshot(cluster)}
+    drop_registration(cluster, 3)
+    # Two of three servers gone (the StatefulSet scaled to 1, claims kept): no quorum.
+    cluster.kubectl("scale", "statefulset/zookeeper", "--replicas=1")
+    wait_for(lambda: len(cluster.pods("app.kubernetes.io/component=zookeeper")) == 1, 120, "one ZooKeeper pod")
+    proc = run_module(cluster, "broker_membership", {
+        "namespace": cluster.namespace, "expected_broker_ids": [0, 1, 2, 3], "heal": True,
+        "zookeeper_pod_selector": "app.kubernetes.io/component=zookeeper,app.kubernetes.io/instance=kafka"})
+    state["module_rc"] = proc.returncode
+    state["module_output"] = proc.stdout[-8000:]
+    state["after"] = snapshot(cluster)
+    # Put the ensemble back the way a user would: site.yml.
+    state["site_rc"] = run_site(cluster).returncode
+    state["after_site"] = snapshot(cluster)
+    save(state, state_file)
+
+
+def run_module(cluster, module, args):
+    """One module of the collection, run ad hoc as a user would from the command line."""
+    argv = [os.path.join(CACHE, "venv", "bin", "ansible"), "localhost", "-m", "kafka_eks.cluster." + module,
+            "-a", json.dumps(dict(args, kubeconfig=cluster.kubeconfig)),
+            "-e", "ansible_python_interpreter=" + os.path.join(CACHE, "venv", "bin", "python")]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(CACHE, "collections"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    print(proc.stdout[-4000:])
+    return proc
+
+
+def zookeeper_leader(cluster):
+    modes = cluster.srvr_modes()
+    leaders = [pod for pod, mode in modes.items() if mode == "leader"]
+    return leaders[0] if leaders else None
+
+
+def faults(cluster, state_file):
+    state = {}
+    # 1. The ZooKeeper leader's pod is deleted while the brokers roll out; the rollout still succeeds.
+    site = subprocess.Popen(site_argv(cluster), cwd=ROOT, env=site_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    wait_for(lambda: cluster.get("deployments", BROKER_SELECTOR), 900, "the broker Deployments")
+    leader = wait_for(lambda: zookeeper_leader(cluster), 120, "a ZooKeeper leader")
+    cluster.kubectl("delete", "pod", leader, "--wait=false")
+    state["deleted_leader"] = leader
+    output, _ = site.communicate(timeout=1800)
+    state["rollout_rc"] = site.returncode
+    state["rollout_output"] = output[-8000:]
+    # 2. A broker pod killed (forced, as when its node dies): the next site.yml restores full membership.
+    state["messages"] = write_messages(cluster, "e2e-faults")
+    pod = cluster.pods(BROKER_SELECTOR + ",kafka-eks.cluster/broker-id=1")[0]["metadata"]["name"]
+    cluster.kubectl("delete", "pod", pod, "--grace-period=0", "--force")
+    state["killed_broker_pod"] = pod
+    state["rerun_rc"] = run_site(cluster, check=False).returncode
+    # 3. An API error: a context that does not exist fails clearly; the next run converges.
+    bad = run_site(cluster, "-e", "kafka_k8s_context=no-such-context", check=False)
+    state["bad_context_rc"] = bad.returncode
+    state["bad_context_output"] = bad.stdout[-4000:] + bad.stderr[-2000:]
+    state["after_bad_context_rc"] = run_site(cluster, check=False).returncode
+    save(state, state_file)
+
+
+def site_argv(cluster, *extra):
+    return [ANSIBLE_PLAYBOOK, os.path.join(ROOT, "site.yml"), "-e", "@" + TESTBED_VARS,
+            "-e", "kafka_k8s_kubeconfig=" + cluster.kubeconfig] + list(extra)
+
+
+def site_env():
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(CACHE, "collections"), ANSIBLE_NOCOLOR="1",
+                PATH=os.path.join(CACHE, "venv", "bin") + os.pathsep + os.environ["PATH"])
+
+
+def scale_out(cluster, state_file):
+    state = {"before": snapshot(cluster)}
+    state["site_rc"] = run_site(cluster, "-e", "kafka_broker_count=5").returncode
+    state["after"] = snapshot(cluster)
+    save(state, state_file)
+
+
+def teardown(cluster, state_file):
+    state = {"before": snapshot(cluster), "messages": write_messages(cluster, "e2e-teardown")}
+    state["teardown_rc"] = run_playbook(cluster, "playbooks/teardown.yml").returncode
+    state["after_teardown"] = {kind: [o["metadata"]["name"] for o in cluster.get(kind)]
+                               for kind in ("deployments", "statefulsets", "services", "pods", "pvc", "configmaps")}
+    state["site_rc"] = run_site(cluster).returncode
+    state["after_site"] = snapshot(cluster)
+    state["received"] = cluster.consume("e2e-teardown", len(state["messages"]))
+    state["teardown_data_rc"] = run_playbook(cluster, "playbooks/teardown.yml", "-e",
+                                             "kafka_teardown_delete_data=true").returncode
+    state["after_teardown_data"] = {kind: [o["metadata"]["name"] for o in cluster.get(kind)]
+                                    for kind in ("deployments", "statefulsets", "pvc")}
+    save(state, state_file)
+
+
+def run_playbook(cluster, playbook, *extra):
+    argv = [ANSIBLE_PLAYBOOK, os.path.join(ROOT, playbook), "-e", "@" + TESTBED_VARS,
+            "-e", "kafka_k8s_kubeconfig=" + cluster.kubeconfig] + list(extra)
+    proc = subprocess.run(argv, cwd=ROOT, env=site_env(), capture_output=True, text=True, timeout=1800, check=False)
+    print(proc.stdout[-4000:])
+    return proc
+
+
+def anti_affinity(cluster, state_file):
+    state = {}
+    required = run_site(cluster, "-e", "zookeeper_anti_affinity=required", check=False)
+    state["required_rc"] = required.returncode
+    state["required_output"] = required.stdout[-6000:]
+    namespaces = json.loads(cluster.kubectl("get", "namespaces", "-o", "json").stdout)["items"]
+    state["namespace_exists_after_required"] = any(n["metadata"]["name"] == cluster.namespace for n in namespaces)
+    preferred = run_site(cluster, check=False)
+    state["preferred_rc"] = preferred.returncode
+    state["preferred_output"] = preferred.stdout[-30000:]
+    state["zookeeper_nodes"] = {p["metadata"]["name"]: p["spec"].get("nodeName")
+                                for p in cluster.pods("app.kubernetes.io/component=zookeeper")}
+    save(state, state_file)
+
+
+ACTIONS = {
+    "anti_affinity": anti_affinity,
+    "faults": faults,
+    "heal": heal,
+    "heal_refuses": heal_refuses,
+    "scale_out": scale_out,
+    "teardown": teardown,
+}
 
 
 def main():

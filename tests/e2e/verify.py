@@ -90,9 +90,88 @@ def scenario_heal(cluster, args):
           " %d messages intact" % len(received))
 
 
+def scenario_heal_refuses(cluster, args):
+    with open(args.state) as handle:
+        state = json.load(handle)
+    assert state["module_rc"] != 0, "the module did not fail without a quorum"
+    assert "quorum" in state["module_output"].lower(), state["module_output"]
+    assert state["after"]["broker_pods"] == state["before"]["broker_pods"], "a pod was deleted without a quorum"
+    for kind in ("deployments", "pvcs", "statefulsets"):
+        assert state["after"][kind] == state["before"][kind]
+    assert state["site_rc"] == 0
+    check_quorum(cluster)
+    check_membership(cluster, 4)
+    print("heal refused without a quorum and deleted nothing; site.yml restored quorum and membership")
+
+
+def load(args):
+    with open(args.state) as handle:
+        return json.load(handle)
+
+
+def scenario_faults(cluster, args):
+    state = load(args)
+    assert state["rollout_rc"] == 0, "rollout failed after the ZooKeeper leader %s was deleted:\n%s" % (
+        state["deleted_leader"], state["rollout_output"])
+    assert state["rerun_rc"] == 0, "site.yml did not restore membership after a broker pod was killed"
+    assert state["bad_context_rc"] != 0 and "no-such-context" in state["bad_context_output"], state["bad_context_output"]
+    assert state["after_bad_context_rc"] == 0
+    check_quorum(cluster)
+    check_membership(cluster, 4)
+    received = cluster.consume("e2e-faults", len(state["messages"]))
+    assert sorted(received) == sorted(state["messages"])
+    print("faults: leader %s deleted mid-rollout, broker pod %s killed, bad context: all recovered, no data lost"
+          % (state["deleted_leader"], state["killed_broker_pod"]))
+
+
+def scenario_scale_out(cluster, args):
+    state = load(args)
+    assert state["site_rc"] == 0
+    check_membership(cluster, 5)
+    check_bootstrap(cluster, 5)
+    before, after = state["before"]["broker_pods"], state["after"]["broker_pods"]
+    assert set(after) == {"0", "1", "2", "3", "4"}, after
+    for broker in ("0", "1", "2", "3"):
+        assert after[broker] == before[broker], "broker %s's pod was restarted by the scale-out" % broker
+    print("scale out: broker 4 joined, brokers 0-3 kept their pods")
+
+
+def scenario_teardown(cluster, args):
+    state = load(args)
+    assert state["teardown_rc"] == 0
+    gone = state["after_teardown"]
+    assert gone["deployments"] == [] and gone["statefulsets"] == [] and gone["configmaps"] in ([], ["kube-root-ca.crt"])
+    assert [s for s in gone["services"]] == [], gone["services"]
+    assert sorted(gone["pvc"]) == sorted(state["before"]["pvcs"]), "claims were deleted without being asked"
+    assert state["site_rc"] == 0
+    assert sorted(state["received"]) == sorted(state["messages"]), "data did not survive the teardown"
+    assert state["after_site"]["pvcs"] == state["before"]["pvcs"], "the redeploy did not reuse the same claims"
+    assert state["teardown_data_rc"] == 0 and state["after_teardown_data"]["pvc"] == []
+    print("teardown: workloads removed, claims kept, redeploy found %d messages; delete_data removed the claims"
+          % len(state["received"]))
+
+
+def scenario_anti_affinity(cluster, args):
+    state = load(args)
+    assert state["required_rc"] != 0
+    assert "zookeeper_anti_affinity" in state["required_output"] and "Pending" in state["required_output"]
+    assert not state["namespace_exists_after_required"], "objects were created although the preflight failed"
+    assert state["preferred_rc"] == 0, state["preferred_output"][-3000:]
+    assert "share a node" in state["preferred_output"], "no warning that ZooKeeper pods share a node"
+    nodes = state["zookeeper_nodes"]
+    assert len(nodes) == 3 and len(set(nodes.values())) == 2, nodes
+    check_quorum(cluster)
+    print("anti-affinity: required refused before creating anything; preferred rolled out on 2 nodes and warned")
+
+
 SCENARIOS = {
+    "anti_affinity": scenario_anti_affinity,
+    "faults": scenario_faults,
+    "scale_out": scenario_scale_out,
+    "teardown": scenario_teardown,
     "default": scenario_default,
     "heal": scenario_heal,
+    "heal_refuses": scenario_heal_refuses,
 }
 
 
