@@ -241,8 +241,26 @@ def anti_affinity(cluster, state_file):
     save(state, state_file)
 
 
+def multi_cluster(cluster, state_file, second):
+    """First cluster fails its preflight (an even ensemble): the second must not be touched."""
+    inventory = os.path.join(os.path.dirname(state_file), "multi_cluster_failing_inventory.yml")
+    with open(inventory, "w") as handle:
+        json.dump({"kafka_clusters": {"hosts": {
+            cluster.name: {"kafka_k8s_kubeconfig": cluster.kubeconfig, "zookeeper_replicas": 2},
+            second.name: {"kafka_k8s_kubeconfig": second.kubeconfig, "kafka_namespace": "kafka-untouched"},
+        }, "vars": {"ansible_connection": "local"}}}, handle)
+    argv = [ANSIBLE_PLAYBOOK, "-i", inventory, os.path.join(ROOT, "playbooks", "multi_cluster.yml"),
+            "-e", "@" + TESTBED_VARS]
+    proc = subprocess.run(argv, cwd=ROOT, env=site_env(), capture_output=True, text=True, timeout=1800, check=False)
+    print(proc.stdout[-4000:])
+    namespaces = json.loads(Cluster(second.name, "default").kubectl("get", "namespaces", "-o", "json").stdout)
+    save({"rc": proc.returncode, "output": proc.stdout[-8000:],
+          "second_namespaces": [n["metadata"]["name"] for n in namespaces["items"]]}, state_file)
+
+
 ACTIONS = {
     "anti_affinity": anti_affinity,
+    "multi_cluster": multi_cluster,
     "faults": faults,
     "heal": heal,
     "heal_refuses": heal_refuses,
@@ -257,8 +275,10 @@ def main():
     parser.add_argument("--testbed", required=True)
     parser.add_argument("--namespace", default="kafka")
     parser.add_argument("--state", required=True)
+    parser.add_argument("--second-testbed", help="multi_cluster: the cluster that must stay untouched")
     args = parser.parse_args()
-    ACTIONS[args.action](Cluster(args.testbed, args.namespace), args.state)
+    extra = (Cluster(args.second_testbed, args.namespace),) if args.second_testbed else ()
+    ACTIONS[args.action](Cluster(args.testbed, args.namespace), args.state, *extra)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from lib import CACHE, ROOT, testbed_down  # noqa: E402  pylint: disable=wrong-i
 
 pytestmark = pytest.mark.testbed
 
-SCENARIOS = ["default", "heal", "heal_refuses", "faults", "scale_out", "teardown", "anti_affinity"]
-TESTBEDS = ["e2e", "e2e-two"]
+SCENARIOS = ["default", "heal", "heal_refuses", "faults", "scale_out", "teardown", "multi_cluster", "anti_affinity"]
+TESTBEDS = ["e2e", "e2e-b", "e2e-two"]
 
 
 @pytest.fixture(scope="module", autouse=True)

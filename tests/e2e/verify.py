@@ -164,8 +164,21 @@ def scenario_anti_affinity(cluster, args):
     print("anti-affinity: required refused before creating anything; preferred rolled out on 2 nodes and warned")
 
 
+def scenario_multi_cluster(cluster, args):
+    brokers = {"e2e": 4, "e2e-b": 3}[cluster.name]
+    check_quorum(cluster)
+    check_membership(cluster, brokers)
+    check_bootstrap(cluster, brokers)
+    if cluster.name == "e2e":
+        state = load(args)
+        assert state["rc"] != 0 and "zookeeper_replicas" in state["output"], state["output"][-2000:]
+        assert "kafka-untouched" not in state["second_namespaces"], "the second cluster was touched"
+    print("multi-cluster %s: %d brokers; a failing first cluster left the second untouched" % (cluster.name, brokers))
+
+
 SCENARIOS = {
     "anti_affinity": scenario_anti_affinity,
+    "multi_cluster": scenario_multi_cluster,
     "faults": scenario_faults,
     "scale_out": scenario_scale_out,
     "teardown": scenario_teardown,
