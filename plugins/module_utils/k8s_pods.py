@@ -1,0 +1,256 @@
+# -*- coding: utf-8 -*-
+# Copyright: kafka_eks.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pods through the Kubernetes API: list by selector, delete one pod with a uid precondition, exec a command;
+and ``pod_facts()``, the pure summary of a pod that ``membership.decide()`` works on.
+
+The API client comes from kubernetes.core (``k8s.client.get_api_client``) so the modules take the same auth
+options, with the same ``K8S_AUTH_*`` environment fallbacks, as ``kubernetes.core.k8s``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import calendar
+import re
+import time
+import traceback
+
+try:
+    from kubernetes.client import CoreV1Api, V1DeleteOptions, V1Preconditions
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import stream as k8s_stream
+
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError:
+    CoreV1Api = V1DeleteOptions = V1Preconditions = k8s_stream = None
+    ApiException = Exception
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+
+# Waiting reasons that deleting the pod does not cure: the same spec fails the same way.
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+
+NOT_HEALABLE_WAITING = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError",
+                        "CreateContainerError", "RunContainerError")
+
+
+class PodApiError(Exception):
+    """A pod API call failed; the message names the pod and the call."""
+
+
+class PodChanged(PodApiError):
+    """The pod's uid differs from the one given: it was replaced meanwhile (nothing was deleted)."""
+
+
+def parse_time_ms(value):
+    """RFC 3339 (``2026-11-25T07:00:00Z``, fractions and offsets allowed) or datetime -> epoch ms; None."""
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return int(value.timestamp() * 1000)
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$",
+                     str(value).strip())
+    if not match:
+        return None
+    seconds = calendar.timegm(tuple(int(match.group(i)) for i in range(1, 7)) + (0, 0, 0))
+    millis = int(float(match.group(7)) * 1000) if match.group(7) else 0
+    zone = match.group(8)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return seconds * 1000 + millis
+
+
+def _describe_state(state):
+    """``{"terminated": {"reason": "Error", "exitCode": 1, ...}}`` -> ``terminated (Error, exit 1)``."""
+    if not state:
+        return None
+    for kind in ("running", "waiting", "terminated"):
+        detail = state.get(kind)
+        if detail is None:
+            continue
+        bits = []
+        if detail.get("reason"):
+            bits.append(detail["reason"])
+        if detail.get("exitCode") is not None:
+            bits.append("exit %s" % detail["exitCode"])
+        if kind == "running" and detail.get("startedAt"):
+            bits.append("since %s" % detail["startedAt"])
+        if detail.get("message"):
+            bits.append(str(detail["message"]).strip().splitlines()[0][:200])
+        return "%s (%s)" % (kind, ", ".join(bits)) if bits else kind
+    return None
+
+
+def pod_facts(pod, id_label=None, container=None):
+    """The facts of one pod (its API JSON) that the membership decision needs.
+
+    Returns ``name``, ``uid``, ``broker_id`` (int from ``id_label``, or None), ``phase``, ``deleting``,
+    ``created_at`` (ms), ``started_at`` (ms the running container started, or None), ``running``,
+    ``ready``, ``restart_count``, ``unschedulable`` (the scheduler's message, or None), ``waiting_reason``,
+    ``last_started_at`` (ms of the last terminated run), ``state`` and ``last_state`` (text),
+    ``node`` (node name).
+    """
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    labels = meta.get("labels") or {}
+    broker_id = None
+    if id_label and labels.get(id_label) is not None:
+        try:
+            broker_id = int(str(labels[id_label]).strip())
+        except ValueError:
+            broker_id = None
+    statuses = status.get("containerStatuses") or []
+    chosen = None
+    for item in statuses:
+        if container is None or item.get("name") == container:
+            chosen = item
+            break
+    state = (chosen or {}).get("state") or {}
+    last_state = (chosen or {}).get("lastState") or {}
+    running = state.get("running")
+    waiting = state.get("waiting")
+    unschedulable = None
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            unschedulable = "%s: %s" % (cond.get("reason") or "Unschedulable", cond.get("message") or "")
+    terminated_last = last_state.get("terminated") or state.get("terminated") or {}
+    return {
+        "name": meta.get("name"),
+        "uid": meta.get("uid"),
+        "broker_id": broker_id,
+        "phase": status.get("phase"),
+        "deleting": bool(meta.get("deletionTimestamp")),
+        "created_at": parse_time_ms(meta.get("creationTimestamp")),
+        "started_at": parse_time_ms(running.get("startedAt")) if running else None,
+        "running": running is not None,
+        "ready": bool((chosen or {}).get("ready")),
+        "restart_count": int((chosen or {}).get("restartCount") or 0),
+        "unschedulable": unschedulable,
+        "waiting_reason": (waiting or {}).get("reason"),
+        "last_started_at": parse_time_ms(terminated_last.get("startedAt")),
+        "state": _describe_state(state) or status.get("reason") or status.get("phase"),
+        "last_state": _describe_state(last_state),
+        "node": spec.get("nodeName"),
+    }
+
+
+def describe_pod(facts):
+    """``kafka-broker-1-abc (Running, running (since ...), last: terminated (Error, exit 1), 3 restarts)``."""
+    if not facts:
+        return "no pod"
+    bits = [facts.get("phase") or "unknown phase"]
+    if facts.get("deleting"):
+        bits.append("being deleted")
+    if facts.get("unschedulable"):
+        bits.append(facts["unschedulable"])
+    if facts.get("state"):
+        bits.append(facts["state"])
+    if facts.get("last_state"):
+        bits.append("last: %s" % facts["last_state"])
+    if facts.get("restart_count"):
+        bits.append("%d restarts" % facts["restart_count"])
+    return "%s (%s)" % (facts.get("name"), ", ".join(bits))
+
+
+class PodApi:
+    """The few pod calls the modules make, on a ``kubernetes.client.ApiClient``."""
+
+    def __init__(self, api_client, core_v1=None, stream=None):
+        self.api_client = api_client
+        self.core = core_v1 or CoreV1Api(api_client)
+        self._stream = stream or k8s_stream
+
+    def _plain(self, obj):
+        return self.api_client.sanitize_for_serialization(obj)
+
+    def list_pods(self, namespace, selector):
+        try:
+            result = self.core.list_namespaced_pod(namespace, label_selector=selector)
+        except ApiException as exc:
+            raise PodApiError("listing pods %s in namespace %s failed: %s" % (selector, namespace, _api_error(exc)))
+        return [self._plain(item) for item in result.items]
+
+    def delete_pod(self, namespace, name, uid):
+        """Delete one pod, only if it still has ``uid``, with its normal grace period (never forced).
+
+        Returns True when deleted, False when it was already gone; raises PodChanged on another uid."""
+        body = V1DeleteOptions(preconditions=V1Preconditions(uid=uid))
+        try:
+            self.core.delete_namespaced_pod(name, namespace, body=body)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            if exc.status == 409:
+                raise PodChanged("pod %s/%s no longer has uid %s (replaced meanwhile); not deleted"
+                                 % (namespace, name, uid))
+            raise PodApiError("deleting pod %s/%s failed: %s" % (namespace, name, _api_error(exc)))
+        return True
+
+    def exec(self, namespace, name, argv, container=None, timeout=60, clock=time.monotonic):
+        """Run ``argv`` in the pod (no shell, no tty); returns ``(rc, stdout, stderr)``."""
+        kwargs = {}
+        if container:
+            kwargs["container"] = container
+        try:
+            resp = self._stream(self.core.connect_get_namespaced_pod_exec, name, namespace, command=list(argv),
+                                stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False,
+                                **kwargs)
+        except Exception as exc:
+            raise PodApiError("exec `%s` in pod %s/%s failed: %s" % (" ".join(argv), namespace, name,
+                                                                   _api_error(exc)))
+        out, err = [], []
+        deadline = clock() + timeout
+        try:
+            while resp.is_open():
+                if clock() >= deadline:
+                    raise PodApiError("exec `%s` in pod %s/%s did not finish within %ss" % (
+                        " ".join(argv), namespace, name, timeout))
+                resp.update(timeout=1)
+                if resp.peek_stdout():
+                    out.append(resp.read_stdout())
+                if resp.peek_stderr():
+                    err.append(resp.read_stderr())
+            rc = resp.returncode
+        finally:
+            try:
+                resp.close()
+            except Exception:  # closing is best effort
+                pass
+        return rc, "".join(out), "".join(err)
+
+
+def _api_error(exc):
+    status = getattr(exc, "status", None)
+    reason = getattr(exc, "reason", None)
+    body = getattr(exc, "body", None)
+    if status:
+        text = "HTTP %s %s" % (status, reason or "")
+        if body:
+            text += ": %s" % (body if len(str(body)) < 400 else str(body)[:400] + "...")
+        return text
+    return str(exc)
+
+
+def auth_params(params):
+    """The kubernetes.core auth options out of a module's parameters."""
+    return dict((key, params.get(key)) for key in AUTH_ARG_SPEC if params.get(key) is not None)
+
+
+def make_pod_api(params):
+    """A PodApi from the auth options (and their ``K8S_AUTH_*`` fallbacks), through kubernetes.core's
+    ``get_api_client``. Raises PodApiError with the reason when no client can be made."""
+    if not HAS_KUBERNETES:
+        raise PodApiError("the Python library kubernetes is required on the host that runs the module "
+                          "(pip install kubernetes)")
+    try:
+        k8s = get_api_client(**auth_params(params))
+    except Exception as exc:  # CoreException, ConfigException, missing kubeconfig file, ...
+        raise PodApiError("cannot create a Kubernetes API client: %s" % exc)
+    return PodApi(k8s.client.client)

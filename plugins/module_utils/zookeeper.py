@@ -1,0 +1,639 @@
+# -*- coding: utf-8 -*-
+# Copyright: kafka_eks.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ZooKeeper: the ``srvr`` / ``zkServer.sh status`` / ``zkCli.sh`` parsers, the quorum decision, and two ways
+to reach an ensemble behind one small interface:
+
+- ``DirectAccess``: ``host:port`` list; ``srvr`` over a plain TCP socket and kazoo for znodes.
+- ``ExecAccess``: Kubernetes ``pods/exec`` into the ZooKeeper pods; ``zkServer.sh status`` in each pod for its
+  mode and ``zkCli.sh -server localhost:<port> <cmd>`` for znodes.
+
+Both offer ``servers()``, ``get_children(path)``, ``get(path)`` and ``delete(path, version)`` and raise
+``ZooKeeperError`` (``NoNodeError``, ``BadVersionError``) with messages that name the server or pod and the
+command. A bare ``ruok`` is never used: a server that lost its quorum still answers ``imok``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import calendar
+import re
+import socket
+import time
+import traceback
+
+try:
+    from kazoo.client import KazooClient
+    from kazoo import exceptions as kazoo_exceptions
+
+    HAS_KAZOO = True
+    KAZOO_IMPORT_ERROR = None
+except ImportError:
+    KazooClient = None
+    kazoo_exceptions = None
+    HAS_KAZOO = False
+    KAZOO_IMPORT_ERROR = traceback.format_exc()
+
+NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
+VOTING_MODES = ("leader", "follower")
+KNOWN_MODES = ("leader", "follower", "standalone", "observer", "read-only")
+
+
+class ZooKeeperError(Exception):
+    """A ZooKeeper server, tool or connection failed; the message says which and how."""
+
+
+class NoNodeError(ZooKeeperError):
+    """The znode does not exist."""
+
+
+class BadVersionError(ZooKeeperError):
+    """The znode exists with another version than the one given."""
+
+
+# --------------------------------------------------------------------------------------------- parsers
+
+_INT_FIELDS = {
+    "received": "received",
+    "sent": "sent",
+    "connections": "connections",
+    "outstanding": "outstanding",
+    "node count": "node_count",
+}
+
+
+def _to_int(value):
+    try:
+        return int(value.strip())
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def parse_srvr(text):
+    """Parse the answer to the ``srvr`` four-letter word, or the output of ``zkServer.sh status``.
+
+    Returns a dict with ``serving`` (bool), ``mode`` (``leader``, ``follower``, ``standalone``, ``observer``,
+    ``read-only`` or None), ``version``, ``latency_min``/``latency_avg``/``latency_max``, ``received``,
+    ``sent``, ``connections``, ``outstanding``, ``zxid``, ``node_count`` (None when absent) and ``error``
+    (why the server does not serve, or None).
+    """
+    text = text if isinstance(text, str) else (text or b"").decode("utf-8", "replace")
+    result = {
+        "serving": False,
+        "mode": None,
+        "version": None,
+        "latency_min": None,
+        "latency_avg": None,
+        "latency_max": None,
+        "received": None,
+        "sent": None,
+        "connections": None,
+        "outstanding": None,
+        "zxid": None,
+        "node_count": None,
+        "error": None,
+    }
+    errors = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if NOT_SERVING.lower() in line.lower():
+            errors.append(NOT_SERVING)
+            continue
+        if line.startswith("Error contacting service"):
+            errors.append(line)
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.strip().lower()
+        value = value.strip()
+        if key == "zookeeper version":
+            result["version"] = value
+        elif key == "mode":
+            mode = value.split()[0].lower() if value else None
+            result["mode"] = mode
+        elif key == "zxid":
+            result["zxid"] = value
+        elif key == "latency min/avg/max":
+            parts = value.split("/")
+            if len(parts) == 3:
+                result["latency_min"] = _to_number(parts[0])
+                result["latency_avg"] = _to_number(parts[1])
+                result["latency_max"] = _to_number(parts[2])
+        elif key in _INT_FIELDS:
+            result[_INT_FIELDS[key]] = _to_int(value)
+    if result["mode"] is not None and not errors:
+        result["serving"] = True
+    elif errors:
+        result["mode"] = None
+        result["error"] = "; ".join(errors)
+    elif not text.strip():
+        result["error"] = "no answer"
+    else:
+        result["error"] = "no Mode in the answer: %s" % _tail(text)
+    return result
+
+
+def _to_number(value):
+    value = value.strip()
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+
+
+def _tail(text, limit=400):
+    text = (text or "").strip()
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def quorum_state(answers, expected_servers):
+    """Decide from every server's answer whether the ensemble has a quorum (pure).
+
+    ``answers`` maps a server name (``host:port`` or pod name) to ``parse_srvr()``'s dict, or to an error
+    (an exception or a string) when the server could not be asked. Quorum means exactly one ``leader`` and
+    every other expected server a ``follower``; a one-server ensemble must say ``standalone`` (or ``leader``
+    when ``standaloneEnabled=false``).
+
+    Returns ``quorum`` (bool), ``majority`` (a leader exists and it and its answering followers are a
+    majority of ``expected_servers``: the ensemble serves writes and expires sessions, even if a server is
+    down), ``leader``, ``followers``, ``servers`` (name -> {mode, serving, error, zxid, version}) and
+    ``problems`` (sentences).
+    """
+    servers = {}
+    problems = []
+    leaders = []
+    followers = []
+    standalone = []
+    for name in sorted(answers):
+        answer = answers[name]
+        if isinstance(answer, dict):
+            entry = {
+                "mode": answer.get("mode"),
+                "serving": bool(answer.get("serving")),
+                "error": answer.get("error"),
+                "zxid": answer.get("zxid"),
+                "version": answer.get("version"),
+            }
+        else:
+            entry = {"mode": None, "serving": False, "error": str(answer) or "no answer", "zxid": None,
+                     "version": None}
+        servers[name] = entry
+        mode = entry["mode"] if entry["serving"] else None
+        if mode == "leader":
+            leaders.append(name)
+        elif mode == "follower":
+            followers.append(name)
+        elif mode == "standalone":
+            standalone.append(name)
+        if mode is None:
+            problems.append("%s: not serving (%s)" % (name, entry["error"] or "no mode"))
+        elif expected_servers > 1 and mode not in VOTING_MODES:
+            problems.append("%s: mode %s, expected leader or follower" % (name, mode))
+
+    if expected_servers < 1:
+        problems.append("expected_servers must be at least 1, got %s" % expected_servers)
+    if len(servers) < expected_servers:
+        problems.append("%d of %d expected servers found" % (len(servers), expected_servers))
+    elif len(servers) > expected_servers:
+        problems.append("%d servers found, %d expected" % (len(servers), expected_servers))
+
+    leader = leaders[0] if len(leaders) == 1 else None
+    if len(leaders) > 1:
+        problems.append("%d servers say leader: %s" % (len(leaders), ", ".join(leaders)))
+
+    if expected_servers == 1:
+        single = standalone + leaders
+        quorum = len(servers) == 1 and len(single) == 1
+        if standalone and not leader:
+            leader = standalone[0]
+        majority = quorum
+        if len(servers) == 1 and not single:
+            problems.append("the only server is not standalone")
+    else:
+        if not leaders:
+            problems.append("no server says leader")
+        quorum = (len(leaders) == 1 and len(followers) == expected_servers - 1
+                  and len(servers) == expected_servers)
+        majority = len(leaders) == 1 and (len(followers) + 1) * 2 > max(expected_servers, 1)
+    return {
+        "quorum": bool(quorum),
+        "majority": bool(majority),
+        "leader": leader,
+        "followers": followers,
+        "servers": servers,
+        "problems": problems,
+    }
+
+
+def describe_quorum(state):
+    """One line per server, for failure messages."""
+    parts = []
+    for name in sorted(state["servers"]):
+        entry = state["servers"][name]
+        if entry["serving"] and entry["mode"]:
+            parts.append("%s=%s" % (name, entry["mode"]))
+        else:
+            parts.append("%s=not serving (%s)" % (name, entry["error"] or "no mode"))
+    return ", ".join(parts) if parts else "no servers found"
+
+
+# ---------------------------------------------------------------------------------------- zkCli parser
+
+_LOG_LINE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}|\[\d{4}-\d{2}-\d{2}|log4j:|SLF4J:|"
+    r"Connecting to |WATCHER::|WatchedEvent |JLine support|Welcome to ZooKeeper|"
+    r"ZooKeeper JMX|Using config:|Client port found|\[zk: )"
+)
+_CHILDREN_LINE = re.compile(r"^\[([^\[\]]*)\]$")
+_STAT_LINE = re.compile(r"^(cZxid|ctime|mZxid|mtime|pZxid|cversion|dataVersion|aclVersion|ephemeralOwner|"
+                        r"dataLength|numChildren)\s*=\s*(.*)$")
+_NO_NODE = re.compile(r"Node does not exist|KeeperErrorCode = NoNode|NoNodeException")
+_BAD_VERSION = re.compile(r"version No is not valid|KeeperErrorCode = BadVersion|BadVersionException")
+_KEEPER_ERROR = re.compile(r"KeeperErrorCode = (\w+)|(ConnectionLoss|SessionExpired|AuthFailed|NoAuth)")
+_OLD_SYNTAX = re.compile(r"Path must start with / character|IllegalArgumentException: Path")
+
+
+def _content_lines(text):
+    lines = []
+    for raw in (text or "").splitlines():
+        line = raw.rstrip("\r\n")
+        stripped = line.strip()
+        if not stripped or _LOG_LINE.match(stripped):
+            continue
+        lines.append(line)
+    return lines
+
+
+def zkcli_error(output, path=None):
+    """The ZooKeeperError that zkCli's output reports, or None."""
+    if _NO_NODE.search(output):
+        return NoNodeError("no znode %s" % path if path else "no such znode")
+    if _BAD_VERSION.search(output):
+        return BadVersionError("%s has another version than the one given" % (path or "the znode"))
+    match = _KEEPER_ERROR.search(output)
+    if match:
+        return ZooKeeperError("ZooKeeper error %s" % (match.group(1) or match.group(2)))
+    return None
+
+
+def parse_zkcli_ls(text):
+    """Children from ``zkCli.sh ls <path>`` output (log noise, WATCHER lines and prompts ignored)."""
+    found = None
+    for line in _content_lines(text):
+        match = _CHILDREN_LINE.match(line.strip())
+        if match:
+            inner = match.group(1).strip()
+            found = [c.strip() for c in inner.split(",") if c.strip()] if inner else []
+    if found is None:
+        raise ZooKeeperError("no children list ([...]) in the output: %s" % _tail(text))
+    return found
+
+
+def _parse_ctime(value):
+    """zkCli prints ctime as Java's Date.toString(); return epoch ms when the zone is UTC/GMT, else None."""
+    value = value.strip()
+    match = re.match(r"^\w{3} (\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (UTC|GMT|Z) (\d{4})$", value)
+    if not match:
+        return None
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    try:
+        month = months.index(match.group(1)) + 1
+    except ValueError:
+        return None
+    seconds = calendar.timegm((int(match.group(7)), month, int(match.group(2)), int(match.group(3)),
+                               int(match.group(4)), int(match.group(5)), 0, 0, 0))
+    return seconds * 1000
+
+
+def parse_zkcli_get(text):
+    """Data and stat from ``zkCli.sh get -s <path>`` (3.5+) or ``get <path>`` (3.4) output.
+
+    Returns ``(data, stat)``: ``data`` is the node's text (the last content line before the stat block; a
+    JSON line starting with ``{`` wins over other lines), ``stat`` a dict with ``version`` (dataVersion),
+    ``ephemeral_owner`` (int; 0 for a persistent node), ``ctime`` (epoch ms, or None when zkCli printed it
+    in a zone other than UTC), ``ctime_text``, ``czxid``, ``mzxid``, ``data_length``, ``num_children``.
+    """
+    lines = _content_lines(text)
+    first_stat = None
+    raw = {}
+    for index, line in enumerate(lines):
+        match = _STAT_LINE.match(line.strip())
+        if match:
+            if first_stat is None:
+                first_stat = index
+            raw[match.group(1)] = match.group(2).strip()
+    if first_stat is None or "dataVersion" not in raw:
+        raise ZooKeeperError("no stat (dataVersion = ...) in the output: %s" % _tail(text))
+    before = [line for line in lines[:first_stat] if line.strip()]
+    data = None
+    for line in before:
+        if line.strip().startswith("{"):
+            data = line.strip()
+    if data is None and before:
+        data = before[-1].strip()
+        if data == "null":
+            data = None
+    owner_text = raw.get("ephemeralOwner", "0")
+    try:
+        owner = int(owner_text, 16) if owner_text.lower().startswith("0x") else int(owner_text)
+    except ValueError:
+        owner = None
+    stat = {
+        "version": _to_int(raw.get("dataVersion")),
+        "ephemeral_owner": owner,
+        "ctime": _parse_ctime(raw.get("ctime", "")),
+        "ctime_text": raw.get("ctime"),
+        "czxid": raw.get("cZxid"),
+        "mzxid": raw.get("mZxid"),
+        "data_length": _to_int(raw.get("dataLength")),
+        "num_children": _to_int(raw.get("numChildren")),
+    }
+    return data, stat
+
+
+# ------------------------------------------------------------------------------------------ direct access
+
+def four_letter_word(host, port, word, timeout=5.0, connect=None):
+    """Send a four-letter word and return the whole answer as text; raise ZooKeeperError on socket errors."""
+    connect = connect or socket.create_connection
+    try:
+        sock = connect((host, int(port)), timeout)
+    except (OSError, ValueError) as exc:
+        raise ZooKeeperError("cannot connect to %s:%s: %s" % (host, port, exc))
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(word.encode("ascii"))
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    except OSError as exc:
+        raise ZooKeeperError("%s to %s:%s failed: %s" % (word, host, port, exc))
+    finally:
+        sock.close()
+    answer = b"".join(chunks).decode("utf-8", "replace")
+    if "is not executed because it is not in the whitelist" in answer:
+        raise ZooKeeperError("%s:%s refuses %s: add it to 4lw.commands.whitelist (ZOO_4LW_COMMANDS_WHITELIST)"
+                             % (host, port, word))
+    return answer
+
+
+def split_host_port(item, default_port=2181):
+    item = item.strip()
+    if item.startswith("["):
+        host, _, rest = item[1:].partition("]")
+        port = rest.lstrip(":") or default_port
+    elif item.count(":") == 1:
+        host, port = item.split(":")
+    else:
+        host, port = item, default_port
+    return host, int(port)
+
+
+class DirectAccess:
+    """ZooKeeper reached over TCP from the controller: ``srvr`` per host, kazoo for znodes."""
+
+    def __init__(self, hosts, timeout=10.0, client_port=2181, fourlw=None, kazoo_factory=None):
+        if not hosts:
+            raise ZooKeeperError("zookeeper_access=direct needs zookeeper_hosts (host:port list)")
+        self.hosts = list(hosts)
+        self.timeout = float(timeout)
+        self.client_port = client_port
+        self._fourlw = fourlw or four_letter_word
+        self._kazoo_factory = kazoo_factory
+        self._zk = None
+
+    def servers(self):
+        answers = {}
+        for item in self.hosts:
+            try:
+                host, port = split_host_port(item, self.client_port)
+                answers[item] = parse_srvr(self._fourlw(host, port, "srvr", self.timeout))
+            except (ZooKeeperError, ValueError) as exc:
+                answers[item] = "srvr: %s" % exc
+        return answers
+
+    def _client(self):
+        if self._zk is None:
+            if self._kazoo_factory is None:
+                if not HAS_KAZOO:
+                    raise ZooKeeperError("zookeeper_access=direct needs the Python library kazoo on the host "
+                                         "that runs the module (pip install kazoo)")
+                self._kazoo_factory = KazooClient
+            zk = self._kazoo_factory(hosts=",".join(self.hosts), timeout=self.timeout, read_only=False)
+            try:
+                zk.start(timeout=self.timeout)
+            except Exception as exc:  # kazoo raises its own timeout error class
+                raise ZooKeeperError("cannot open a ZooKeeper session to %s: %s" % (",".join(self.hosts), exc))
+            self._zk = zk
+        return self._zk
+
+    def _call(self, what, path, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            name = type(exc).__name__
+            if name == "NoNodeError":
+                raise NoNodeError("no znode %s" % path)
+            if name == "BadVersionError":
+                raise BadVersionError("%s has another version than the one given" % path)
+            raise ZooKeeperError("%s %s on %s failed: %s: %s" % (what, path, ",".join(self.hosts), name, exc))
+
+    def get_children(self, path):
+        zk = self._client()
+        return sorted(self._call("ls", path, zk.get_children, path))
+
+    def get(self, path):
+        zk = self._client()
+        data, stat = self._call("get", path, zk.get, path)
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        return text, {
+            "version": stat.version,
+            "ephemeral_owner": stat.ephemeralOwner,
+            "ctime": stat.ctime,
+            "ctime_text": None,
+            "czxid": hex(stat.czxid) if isinstance(stat.czxid, int) else stat.czxid,
+            "mzxid": hex(stat.mzxid) if isinstance(stat.mzxid, int) else stat.mzxid,
+            "data_length": stat.dataLength,
+            "num_children": stat.numChildren,
+        }
+
+    def delete(self, path, version):
+        zk = self._client()
+        self._call("delete", path, zk.delete, path, version=int(version))
+
+    def close(self):
+        if self._zk is not None:
+            try:
+                self._zk.stop()
+                self._zk.close()
+            except Exception:  # closing is best effort
+                pass
+            self._zk = None
+
+
+# -------------------------------------------------------------------------------------------- exec access
+
+class ExecAccess:
+    """ZooKeeper reached through ``pods/exec`` into its pods.
+
+    ``pod_api`` offers ``list_pods(namespace, selector)`` (pod dicts as the API returns them) and
+    ``exec(namespace, pod, argv, container=None, timeout=...)`` returning ``(rc, stdout, stderr)``
+    (see ``k8s_pods.PodApi``).
+    """
+
+    def __init__(self, pod_api, namespace, selector, client_port=2181, timeout=60,
+                 status_command=("zkServer.sh", "status"), cli_command=("zkCli.sh",)):
+        self.pod_api = pod_api
+        self.namespace = namespace
+        self.selector = selector
+        self.client_port = int(client_port)
+        self.timeout = timeout
+        self.status_command = list(status_command)
+        self.cli_command = list(cli_command)
+        self._cli_pod = None
+        self._old_syntax = False
+
+    def _pods(self):
+        pods = self.pod_api.list_pods(self.namespace, self.selector)
+        return sorted(pods, key=lambda p: p["metadata"]["name"])
+
+    def _container(self, pod):
+        containers = (pod.get("spec") or {}).get("containers") or []
+        return containers[0]["name"] if containers else None
+
+    def _exec(self, pod, argv):
+        name = pod["metadata"]["name"]
+        try:
+            rc, out, err = self.pod_api.exec(self.namespace, name, argv, container=self._container(pod),
+                                             timeout=self.timeout)
+        except Exception as exc:
+            raise ZooKeeperError("pod %s/%s: `%s` failed: %s" % (self.namespace, name, " ".join(argv), exc))
+        if rc in (126, 127) or "executable file not found" in (err or ""):
+            raise ZooKeeperError("pod %s/%s: `%s` could not run (rc %s): %s" % (
+                self.namespace, name, " ".join(argv), rc, _tail(err or out)))
+        return rc, out or "", err or ""
+
+    def servers(self):
+        pods = self._pods()
+        if not pods:
+            raise ZooKeeperError("no ZooKeeper pod matches %s in namespace %s" % (self.selector, self.namespace))
+        answers = {}
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            phase = (pod.get("status") or {}).get("phase")
+            if pod["metadata"].get("deletionTimestamp"):
+                answers[name] = "pod is being deleted"
+                continue
+            if phase != "Running":
+                answers[name] = "pod is %s" % (phase or "not started")
+                continue
+            try:
+                rc, out, err = self._exec(pod, self.status_command)
+            except ZooKeeperError as exc:
+                answers[name] = str(exc)
+                continue
+            parsed = parse_srvr(out + "\n" + err)
+            if not parsed["serving"] and parsed["error"] and rc not in (0, None):
+                parsed["error"] = "%s (`%s` rc %s)" % (parsed["error"], " ".join(self.status_command), rc)
+            answers[name] = parsed
+            if parsed["serving"] and self._cli_pod is None:
+                self._cli_pod = pod
+        return answers
+
+    def _pick_cli_pod(self):
+        if self._cli_pod is None:
+            self.servers()
+        if self._cli_pod is None:
+            raise ZooKeeperError("no ZooKeeper pod matching %s in namespace %s is serving; cannot run zkCli.sh"
+                                 % (self.selector, self.namespace))
+        return self._cli_pod
+
+    def _cli(self, args, path):
+        pod = self._pick_cli_pod()
+        argv = self.cli_command + ["-server", "localhost:%d" % self.client_port] + list(args)
+        rc, out, err = self._exec(pod, argv)
+        both = out + "\n" + err
+        error = zkcli_error(both, path)
+        if error is not None:
+            raise type(error)("pod %s/%s: `%s`: %s" % (self.namespace, pod["metadata"]["name"], " ".join(argv),
+                                                       error))
+        return rc, out, both, argv, pod
+
+    def _fail(self, pod, argv, rc, detail):
+        return ZooKeeperError("pod %s/%s: `%s` (rc %s): %s" % (self.namespace, pod["metadata"]["name"],
+                                                              " ".join(argv), rc, detail))
+
+    def get_children(self, path):
+        rc, out, both, argv, pod = self._cli(["ls", path], path)
+        try:
+            return sorted(parse_zkcli_ls(out if "[" in out else both))
+        except ZooKeeperError as exc:
+            raise self._fail(pod, argv, rc, exc)
+
+    def get(self, path):
+        args = ["get", path] if self._old_syntax else ["get", "-s", path]
+        rc, out, both, argv, pod = self._cli(args, path)
+        if not self._old_syntax and _OLD_SYNTAX.search(both):
+            self._old_syntax = True  # ZooKeeper 3.4: `get <path>` prints data and stat
+            return self.get(path)
+        try:
+            return parse_zkcli_get(out if "dataVersion" in out else both)
+        except ZooKeeperError as exc:
+            raise self._fail(pod, argv, rc, exc)
+
+    def delete(self, path, version):
+        if self._old_syntax:
+            args = ["delete", path, str(int(version))]
+        else:
+            args = ["delete", "-v", str(int(version)), path]
+        rc, out, both, argv, pod = self._cli(args, path)
+        if not self._old_syntax and _OLD_SYNTAX.search(both):
+            self._old_syntax = True  # ZooKeeper 3.4: `delete <path> [version]`
+            return self.delete(path, version)
+        if rc not in (0, None) or "Exception" in both:
+            raise self._fail(pod, argv, rc, _tail(both))
+        return None
+
+    def close(self):
+        return None
+
+
+def make_access(params, pod_api_factory=None, fourlw=None, kazoo_factory=None):
+    """The access object for the module parameters (``zookeeper_access``, ``zookeeper_hosts``, ...)."""
+    if params.get("zookeeper_access") == "direct":
+        return DirectAccess(params.get("zookeeper_hosts") or [], timeout=params.get("zookeeper_timeout", 10),
+                            client_port=params.get("client_port") or 2181, fourlw=fourlw,
+                            kazoo_factory=kazoo_factory)
+    return ExecAccess(pod_api_factory(), params.get("namespace"), params.get("zookeeper_pod_selector"),
+                      client_port=params.get("client_port") or 2181)
+
+
+def wait_for_quorum(access, expected_servers, timeout, sleep_seconds, clock=time.monotonic, sleep=time.sleep,
+                    need="quorum"):
+    """Poll ``access.servers()`` until ``quorum_state()[need]`` or ``timeout`` seconds; returns the last state
+    and the number of polls. ``timeout`` 0 asks once."""
+    deadline = clock() + max(timeout, 0)
+    polls = 0
+    while True:
+        polls += 1
+        try:
+            answers = access.servers()
+        except ZooKeeperError as exc:
+            answers = {}
+            state = quorum_state(answers, expected_servers)
+            state["problems"].insert(0, str(exc))
+        else:
+            state = quorum_state(answers, expected_servers)
+        if state[need] or clock() >= deadline:
+            return state, polls
+        sleep(max(0, min(sleep_seconds, deadline - clock())))
