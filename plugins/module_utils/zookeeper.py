@@ -35,6 +35,18 @@ except ImportError:
     HAS_KAZOO = False
     KAZOO_IMPORT_ERROR = traceback.format_exc()
 
+# The options both modules take to reach ZooKeeper (documented in the kafka_eks.cluster.zookeeper_access
+# doc fragment).
+ZOOKEEPER_ARG_SPEC = dict(
+    namespace=dict(type="str", default="kafka"),
+    zookeeper_access=dict(type="str", choices=["exec", "direct"], default="exec"),
+    zookeeper_hosts=dict(type="list", elements="str", default=[]),
+    zookeeper_pod_selector=dict(type="str",
+                                default="app.kubernetes.io/component=zookeeper,app.kubernetes.io/instance=kafka"),
+    client_port=dict(type="int", default=2181),
+    exec_timeout=dict(type="int", default=60),
+)
+
 NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 VOTING_MODES = ("leader", "follower")
 KNOWN_MODES = ("leader", "follower", "standalone", "observer", "read-only")
@@ -609,13 +621,16 @@ class ExecAccess:
 
 
 def make_access(params, pod_api_factory=None, fourlw=None, kazoo_factory=None):
-    """The access object for the module parameters (``zookeeper_access``, ``zookeeper_hosts``, ...)."""
+    """The access object for the module parameters (``zookeeper_access``, ``zookeeper_hosts``,
+    ``zookeeper_pod_selector``, ``client_port``, ``exec_timeout``, ``namespace``). ``pod_api_factory`` is
+    called only for ``exec``."""
+    timeout = params.get("exec_timeout") or 60
+    port = params.get("client_port") or 2181
     if params.get("zookeeper_access") == "direct":
-        return DirectAccess(params.get("zookeeper_hosts") or [], timeout=params.get("zookeeper_timeout", 10),
-                            client_port=params.get("client_port") or 2181, fourlw=fourlw,
+        return DirectAccess(params.get("zookeeper_hosts") or [], timeout=timeout, client_port=port, fourlw=fourlw,
                             kazoo_factory=kazoo_factory)
     return ExecAccess(pod_api_factory(), params.get("namespace"), params.get("zookeeper_pod_selector"),
-                      client_port=params.get("client_port") or 2181)
+                      client_port=port, timeout=timeout)
 
 
 def wait_for_quorum(access, expected_servers, timeout, sleep_seconds, clock=time.monotonic, sleep=time.sleep,

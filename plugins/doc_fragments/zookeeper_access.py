@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright: kafka_eks.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # How the modules reach ZooKeeper (kafka_eks.cluster.zookeeper_access).
+    DOCUMENTATION = r"""
+options:
+  namespace:
+    description:
+      - Namespace of the ZooKeeper and broker pods.
+    type: str
+    default: kafka
+  zookeeper_access:
+    description:
+      - How to reach ZooKeeper.
+      - C(exec) runs ZooKeeper's own tools inside the ZooKeeper pods through the Kubernetes API (C(pods/exec)),
+        so it works from any controller that reaches the API server, AWX included. Each server's mode comes
+        from C(zkServer.sh status) in its pod; znodes are read and deleted with
+        C(zkCli.sh -server localhost:<client_port> ...) in a serving pod.
+      - C(direct) connects from the host that runs the module to I(zookeeper_hosts) over TCP, asks each server
+        with the C(srvr) four-letter word (it must be in C(4lw.commands.whitelist)) and uses the Python library
+        kazoo for znodes.
+    type: str
+    choices: [exec, direct]
+    default: exec
+  zookeeper_hosts:
+    description:
+      - ZooKeeper servers as C(host:port), one entry per server, for I(zookeeper_access=direct).
+      - A C(host) without a port uses I(client_port).
+    type: list
+    elements: str
+    default: []
+  zookeeper_pod_selector:
+    description:
+      - Label selector of the ZooKeeper pods in I(namespace), for I(zookeeper_access=exec).
+    type: str
+    default: app.kubernetes.io/component=zookeeper,app.kubernetes.io/instance=kafka
+  client_port:
+    description:
+      - ZooKeeper's client port, used inside the pods (C(localhost:<client_port>)) and for I(zookeeper_hosts)
+        entries without a port.
+    type: int
+    default: 2181
+  exec_timeout:
+    description:
+      - Seconds one command run in a pod (or one C(srvr) request, or opening a kazoo session) may take.
+    type: int
+    default: 60
+"""

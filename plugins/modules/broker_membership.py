@@ -1,0 +1,305 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kafka_eks.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: broker_membership
+short_description: Check that every Kafka broker joined the cluster, and heal those that did not
+version_added: 0.1.0
+description:
+  - Compares the broker ids registered in ZooKeeper (C(/brokers/ids)) with I(expected_broker_ids) and with the
+    broker pods (found by I(broker_pod_selector), their id in the I(broker_id_label) label).
+  - A broker is C(missing) when it has no registration, and C(stale) when it has one that no running container
+    of its current pod can have written (the registration is older than the container's start, or the
+    container is not running), so the old process's ZooKeeper session still holds C(/brokers/ids/<id>) and
+    the live broker cannot register (C(NodeExists)) until that session expires.
+  - Checks the ZooKeeper quorum first. Without a quorum it fails and deletes nothing, because no broker can
+    register and no stale registration can expire until ZooKeeper has one.
+  - Without I(heal) it only reports; it does not fail because brokers are missing (see RV(all_joined)).
+  - With I(heal) it takes the brokers that are not in the cluster one at a time and deletes only that broker's
+    pod (with a uid precondition and its normal grace period), so its Deployment starts a fresh one; it never
+    deletes a Deployment, a PersistentVolumeClaim or a pod of a broker that joined. It then waits for the pod
+    to be gone, for the stale registration to expire (or removes it, see I(remove_stale_registration)) and for
+    the new pod to register, and checks again. It gives up with an error naming the broker, its pod's state
+    and its last container state after I(max_attempts) deletions of that broker's pods.
+  - A pod that deleting would not cure (Pending and unschedulable, image pull errors, two pods with one id)
+    is reported in RV(blocked), not deleted. A container that started less than 30 seconds ago, or a pod
+    that is still being created, is given time to register first.
+author:
+  - kafka_eks.cluster maintainers (@kafka-eks)
+requirements:
+  - kubernetes >= 24.2.0
+  - kazoo (only for I(zookeeper_access=direct))
+extends_documentation_fragment:
+  - kafka_eks.cluster.zookeeper_access
+  - kubernetes.core.k8s_auth_options
+options:
+  expected_broker_ids:
+    description:
+      - The broker ids that must be registered (C(broker.id) of every broker deployed).
+    type: list
+    elements: int
+    required: true
+  broker_pod_selector:
+    description:
+      - Label selector of the broker pods in I(namespace).
+    type: str
+    default: app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka
+  broker_id_label:
+    description:
+      - Label of a broker pod whose value is its broker id.
+    type: str
+    default: kafka-eks.cluster/broker-id
+  heal:
+    description:
+      - Delete the pod of each broker that is not in the cluster, one broker at a time, and wait for it to join.
+    type: bool
+    default: false
+  max_attempts:
+    description:
+      - Pod deletions per broker before giving up with an error.
+    type: int
+    default: 3
+  register_timeout:
+    description:
+      - Seconds to wait, per attempt, for a deleted pod to be gone and its replacement to register; also how
+        long a broker that is starting is waited for.
+      - Give it more than the broker's C(zookeeper.session.timeout.ms) (18 s by default) plus its start time.
+    type: int
+    default: 300
+  wait_sleep:
+    description:
+      - Seconds between two polls while waiting.
+    type: int
+    default: 5
+  remove_stale_registration:
+    description:
+      - Once the pod is proven gone (deleted normally by this module, never force-deleted, and no longer
+        listed, so its processes ended), delete the stale C(/brokers/ids/<id>) node it left, passing the
+        node's version so that a fresh registration is never removed, instead of waiting up to the
+        session timeout for ZooKeeper to expire it.
+      - Only a node that was already stale before the pod was deleted, and still has the same session owner,
+        is removed.
+    type: bool
+    default: false
+notes:
+  - The Kubernetes user needs C(list) and C(delete) on pods and, for I(zookeeper_access=exec), C(create) on
+    C(pods/exec) in I(namespace).
+  - In check mode nothing is deleted; RV(would_delete) lists the pods a heal would delete and C(changed) is
+    true when there is one.
+attributes:
+  check_mode:
+    description: Reports what it would delete and deletes nothing.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Report which brokers are not in the cluster
+  kafka_eks.cluster.broker_membership:
+    namespace: kafka
+    expected_broker_ids: [0, 1, 2, 3]
+  register: membership
+
+- name: Fail when one is missing
+  ansible.builtin.assert:
+    that: membership.all_joined
+    fail_msg: "{{ membership.msg }}"
+
+- name: Heal (delete only the pod of a broker that did not register), removing stale registrations
+  kafka_eks.cluster.broker_membership:
+    namespace: kafka
+    expected_broker_ids: [0, 1, 2, 3]
+    heal: true
+    remove_stale_registration: true
+    register_timeout: 180
+"""
+
+RETURN = r"""
+expected:
+  description: The expected broker ids, sorted.
+  returned: always
+  type: list
+  elements: int
+  sample: [0, 1, 2, 3]
+registered:
+  description: Every broker id registered in C(/brokers/ids), at the end.
+  returned: always
+  type: list
+  elements: int
+  sample: [0, 1, 3]
+joined:
+  description: Expected brokers whose registration belongs to their running broker, at the end.
+  returned: always
+  type: list
+  elements: int
+  sample: [0, 1, 3]
+missing:
+  description: Expected brokers with no registration, at the end.
+  returned: always
+  type: list
+  elements: int
+  sample: [2]
+unexpected:
+  description: Registered broker ids that are not expected (reported only).
+  returned: always
+  type: list
+  elements: int
+  sample: []
+stale:
+  description: Expected brokers whose registration was not written by their running container, at the end.
+  returned: always
+  type: list
+  elements: int
+  sample: []
+waiting:
+  description: Brokers not in the cluster yet that are left to start (container just started, pod being created
+    or an old pod still terminating), with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{broker_id: 2, pod: kafka-broker-2-7d9f-abcde, reason: "it is not registered; pod ... is Pending"}]
+blocked:
+  description: Brokers not in the cluster that deleting a pod would not heal, with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{broker_id: 3, pod: kafka-broker-3-6c5b-xyz12, reason: "... cannot be scheduled ..."}]
+would_delete:
+  description: Pods a heal would delete now (check mode, or I(heal=false)), with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{broker_id: 2, pod: kafka-broker-2-7d9f-abcde, uid: 4f1c..., reason: "it is not registered; ..."}]
+deleted_pods:
+  description: Pods deleted, in order.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{broker_id: 2, pod: kafka-broker-2-7d9f-abcde, uid: 4f1c0b4e-1f7c-4a8e-9a57-2b8d3c1f9e10}]
+removed_registrations:
+  description: Stale registrations removed (I(remove_stale_registration)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{broker_id: 2, path: /brokers/ids/2, version: 0, ephemeral_owner: "0x100000b2f5d0001"}]
+all_joined:
+  description: Every expected broker is in the cluster, at the end.
+  returned: always
+  type: bool
+  sample: true
+attempts:
+  description: Pod deletions per broker id (keys are the ids as strings).
+  returned: always
+  type: dict
+  sample: {"2": 1}
+quorum:
+  description: The ZooKeeper leader, followers and each server's state, as checked before anything was done.
+  returned: always
+  type: dict
+  sample: {leader: zookeeper-1, followers: [zookeeper-0, zookeeper-2],
+           servers: "zookeeper-0=follower, zookeeper-1=leader, zookeeper-2=follower"}
+msg:
+  description: What was found and done, and why a broker is not in the cluster.
+  returned: always
+  type: str
+  sample: all 4 expected brokers are registered.
+"""
+
+import copy
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    PodApiError,
+    make_pod_api,
+)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership import (
+    HealError,
+    Membership,
+    QuorumError,
+)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
+    HAS_KAZOO,
+    KAZOO_IMPORT_ERROR,
+    ZOOKEEPER_ARG_SPEC,
+    ZooKeeperError,
+    make_access,
+)
+
+def argument_spec():
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
+    spec.update(
+        expected_broker_ids=dict(type="list", elements="int", required=True),
+        broker_pod_selector=dict(type="str", default="app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka"),
+        broker_id_label=dict(type="str", default="kafka-eks.cluster/broker-id"),
+        heal=dict(type="bool", default=False),
+        max_attempts=dict(type="int", default=3),
+        register_timeout=dict(type="int", default=300),
+        wait_sleep=dict(type="int", default=5),
+        remove_stale_registration=dict(type="bool", default=False),
+    )
+    return spec
+
+
+def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.sleep, wall=time.time):
+    params = module.params
+    if params["max_attempts"] < 1:
+        module.fail_json(msg="max_attempts must be at least 1, got %d" % params["max_attempts"])
+    if params["zookeeper_access"] == "direct" and not params["zookeeper_hosts"]:
+        module.fail_json(msg="zookeeper_access=direct needs zookeeper_hosts (a host:port list)")
+    try:
+        if pod_api is None:
+            if not HAS_KUBERNETES:
+                module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+            pod_api = make_pod_api(params)
+        if zk is None:
+            if params["zookeeper_access"] == "direct" and not HAS_KAZOO:
+                module.fail_json(msg=missing_required_lib("kazoo", reason="for zookeeper_access=direct"),
+                                 exception=KAZOO_IMPORT_ERROR)
+            zk = make_access(params, pod_api_factory=lambda: pod_api)
+    except (ZooKeeperError, PodApiError) as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    membership = Membership(
+        zk, pod_api, params["namespace"], params["expected_broker_ids"], params["broker_pod_selector"],
+        params["broker_id_label"], heal=params["heal"], check_mode=module.check_mode,
+        max_attempts=params["max_attempts"], register_timeout=params["register_timeout"],
+        wait_sleep=params["wait_sleep"], remove_stale_registration=params["remove_stale_registration"],
+        clock=clock, sleep=sleep, wall=wall)
+    try:
+        result = membership.run()
+    except QuorumError as exc:
+        module.fail_json(msg=str(exc), changed=False, deleted_pods=[])
+    except HealError as exc:
+        result = dict(exc.result)
+        result["msg"] = str(exc)
+        module.fail_json(**result)
+    except (ZooKeeperError, PodApiError) as exc:
+        module.fail_json(msg="%s (deleted so far: %s)" % (exc, ", ".join(d["pod"] for d in membership.deleted_pods)
+                                                           or "nothing"),
+                         changed=membership.changed, deleted_pods=membership.deleted_pods,
+                         removed_registrations=membership.removed_registrations)
+    finally:
+        zk.close()
+    module.exit_json(**result)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_module(module)
+
+
+if __name__ == "__main__":
+    main()
