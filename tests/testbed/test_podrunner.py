@@ -573,9 +573,13 @@ def bed(jars):
     finally:
         if os.environ.get("PODRUNNER_E2E_KEEP") != "1":
             try:
+                # Brokers first, while ZooKeeper is still there for their controlled shutdown (else each
+                # one waits out its 60 s grace period and is killed).
+                b.apps.delete_collection_namespaced_deployment(NS)
+                wait_for(lambda: not b.pods(BROKER_SELECTOR), 120, "the brokers gone", interval=1)
                 b.core.delete_namespace(NS)
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception as exc:  # noqa: BLE001
+                print("teardown: %s" % exc)
         if runner is not None:
             runner.terminate()
             runner.wait(timeout=90)
