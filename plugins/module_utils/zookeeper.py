@@ -259,7 +259,7 @@ def describe_quorum(state):
 # ---------------------------------------------------------------------------------------- zkCli parser
 
 _LOG_LINE = re.compile(
-    r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}|\[\d{4}-\d{2}-\d{2}|log4j:|SLF4J:|"
+    r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}|\d{2}:\d{2}:\d{2}[.,]\d{3} |\[\d{4}-\d{2}-\d{2}|log4j:|SLF4J:|"
     r"Connecting to |WATCHER::|WatchedEvent |JLine support|Welcome to ZooKeeper|"
     r"ZooKeeper JMX|Using config:|Client port found|\[zk: )"
 )

@@ -1,0 +1,56 @@
+"""Shared set-up of the unit tests: make `ansible_collections.kafka_eks.cluster` importable (the checkout linked
+as .cache/collections/ansible_collections/kafka_eks/cluster, the same link `make setup` makes), and helpers to
+run a module's code with a real AnsibleModule but without exiting the interpreter."""
+import json
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
+LINK = os.path.join(COLLECTIONS, "ansible_collections", "kafka_eks", "cluster")
+
+if not os.path.exists(LINK):
+    os.makedirs(os.path.dirname(LINK), exist_ok=True)
+    os.symlink(ROOT, LINK)
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
+
+
+class ModuleExit(Exception):
+    """exit_json or fail_json was called; `result` holds its arguments, `failed` says which."""
+
+    def __init__(self, result, failed):
+        super().__init__(result.get("msg", ""))
+        self.result = result
+        self.failed = failed
+
+
+@pytest.fixture
+def make_module():
+    """make_module(argument_spec, args, check_mode=False) -> a real AnsibleModule whose exit_json/fail_json raise
+    ModuleExit (results are JSON round-tripped, as Ansible would see them)."""
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+
+    def factory(argument_spec, args, check_mode=False):
+        args = dict(args)
+        if check_mode:
+            args["_ansible_check_mode"] = True
+        with patch_module_args(args):
+            module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+
+        def exit_json(**kwargs):
+            raise ModuleExit(json.loads(json.dumps(kwargs)), failed=False)
+
+        def fail_json(msg, **kwargs):
+            kwargs["msg"] = msg
+            kwargs["failed"] = True
+            raise ModuleExit(json.loads(json.dumps(kwargs)), failed=True)
+
+        module.exit_json = exit_json
+        module.fail_json = fail_json
+        return module
+
+    return factory

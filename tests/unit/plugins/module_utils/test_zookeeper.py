@@ -1,0 +1,549 @@
+"""ZooKeeper parsers, the quorum decision and both access paths, against recorded and real-looking outputs."""
+import os
+
+import pytest
+
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import zookeeper as zkmod
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
+    BadVersionError,
+    DirectAccess,
+    ExecAccess,
+    NoNodeError,
+    ZooKeeperError,
+    parse_srvr,
+    parse_zkcli_get,
+    parse_zkcli_ls,
+    quorum_state,
+    wait_for_quorum,
+    zkcli_error,
+)
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+LEADER_38 = """Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25 08:49 UTC
+Latency min/avg/max: 0/0.0/0
+Received: 3
+Sent: 2
+Connections: 1
+Outstanding: 0
+Zxid: 0x100000000
+Mode: leader
+Node count: 5
+Proposal sizes last/min/max: -1/-1/-1
+"""
+FOLLOWER_38 = """Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25 08:49 UTC
+Latency min/avg/max: 0/0.4286/2
+Received: 14
+Sent: 13
+Connections: 2
+Outstanding: 0
+Zxid: 0x100000003
+Mode: follower
+Node count: 7
+"""
+# A real answer of ZooKeeper 3.9.3 started alone (recorded on this machine).
+STANDALONE_39 = """Zookeeper version: 3.9.3-c26634f34490bb0ea7a09cc51e05ede3b4e320ee, built on 2024-10-17 23:21 UTC
+Latency min/avg/max: 0/0.0/0
+Received: 1
+Sent: 0
+Connections: 1
+Outstanding: 0
+Zxid: 0x0
+Mode: standalone
+Node count: 5
+"""
+NOT_SERVING = "This ZooKeeper instance is not currently serving requests\n"
+STATUS_FOLLOWER = """ZooKeeper JMX enabled by default
+Using config: /conf/zoo.cfg
+Client port found: 2181. Client address: localhost. Client SSL: false.
+Mode: follower
+"""
+STATUS_DOWN = """ZooKeeper JMX enabled by default
+Using config: /conf/zoo.cfg
+Client port found: 2181. Client address: localhost. Client SSL: false.
+Error contacting service. It is probably not running.
+"""
+STATUS_34 = """ZooKeeper JMX enabled by default
+Using config: /opt/zookeeper/bin/../conf/zoo.cfg
+Mode: leader
+"""
+# zkCli.sh of ZooKeeper 3.4 (kubernetes-zookeeper image): log4j to stdout, `get` prints data and stat.
+ZKCLI_34_GET = """Connecting to localhost:2181
+2026-11-25 07:00:01,123 [myid:] - INFO  [main:Environment@100] - Client environment:zookeeper.version=3.4.10-39d3a4f269333c922ed3db283be479f9deacaa0f, built on 03/23/2017 10:13 GMT
+2026-11-25 07:00:01,130 [myid:] - INFO  [main:ZooKeeper@438] - Initiating client connection, connectString=localhost:2181 sessionTimeout=30000 watcher=org.apache.zookeeper.ZooKeeperMain$MyWatcher@1a86f2f1
+2026-11-25 07:00:01,160 [myid:] - INFO  [main-SendThread(localhost:2181):ClientCnxn$SendThread@1032] - Opening socket connection to server localhost/127.0.0.1:2181. Will not attempt to authenticate using SASL (unknown error)
+2026-11-25 07:00:01,250 [myid:] - INFO  [main-SendThread(localhost:2181):ClientCnxn$SendThread@1299] - Session establishment complete on server localhost/127.0.0.1:2181, sessionid = 0x15ffb0a6c3a0003, negotiated timeout = 30000
+
+WATCHER::
+
+WatchedEvent state:SyncConnected type:None path:null
+{"listener_security_protocol_map":{"INTERNAL":"PLAINTEXT","PLAINTEXT":"PLAINTEXT"},"endpoints":["INTERNAL://kafka-service-2:9093","PLAINTEXT://kafka-service-2:9092"],"jmx_port":-1,"host":"kafka-service-2","timestamp":"1795590000123","port":9092,"version":4}
+cZxid = 0x100000031
+ctime = Wed Nov 25 07:00:00 UTC 2026
+mZxid = 0x100000031
+mtime = Wed Nov 25 07:00:00 UTC 2026
+pZxid = 0x100000031
+cversion = 0
+dataVersion = 0
+aclVersion = 0
+ephemeralOwner = 0x15ffb0a6c3a0002
+dataLength = 231
+numChildren = 0
+"""
+ZKCLI_34_GET_S = """Connecting to localhost:2181
+Exception in thread "main" java.lang.IllegalArgumentException: Path must start with / character
+\tat org.apache.zookeeper.common.PathUtils.validatePath(PathUtils.java:51)
+"""
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return handle.read()
+
+
+# ------------------------------------------------------------------------------------------- srvr
+
+
+def test_srvr_leader_38():
+    parsed = parse_srvr(LEADER_38)
+    assert parsed["serving"] is True
+    assert parsed["mode"] == "leader"
+    assert parsed["version"].startswith("3.8.0-")
+    assert (parsed["latency_min"], parsed["latency_avg"], parsed["latency_max"]) == (0, 0.0, 0)
+    assert (parsed["received"], parsed["sent"], parsed["connections"], parsed["outstanding"]) == (3, 2, 1, 0)
+    assert parsed["zxid"] == "0x100000000"
+    assert parsed["node_count"] == 5
+    assert parsed["error"] is None
+
+
+def test_srvr_follower_has_no_proposal_line():
+    parsed = parse_srvr(FOLLOWER_38)
+    assert parsed["mode"] == "follower"
+    assert parsed["latency_avg"] == pytest.approx(0.4286)
+    assert parsed["node_count"] == 7
+
+
+def test_srvr_standalone_39_real_answer():
+    parsed = parse_srvr(STANDALONE_39)
+    assert parsed["mode"] == "standalone" and parsed["serving"]
+    assert parsed["version"].startswith("3.9.3-")
+
+
+def test_srvr_not_serving():
+    parsed = parse_srvr(NOT_SERVING)
+    assert parsed["serving"] is False
+    assert parsed["mode"] is None
+    assert "not currently serving" in parsed["error"]
+
+
+def test_srvr_empty_and_bytes():
+    assert parse_srvr("")["error"] == "no answer"
+    assert parse_srvr(LEADER_38.encode())["mode"] == "leader"
+
+
+def test_zkserver_status_outputs():
+    assert parse_srvr(STATUS_FOLLOWER)["mode"] == "follower"
+    assert parse_srvr(STATUS_34)["mode"] == "leader"
+    down = parse_srvr(STATUS_DOWN)
+    assert down["serving"] is False and down["mode"] is None
+    assert down["error"].startswith("Error contacting service")
+
+
+# ------------------------------------------------------------------------------------------ quorum
+
+
+def answers(*modes):
+    out = {}
+    for index, mode in enumerate(modes):
+        name = "zookeeper-%d" % index
+        if mode is None:
+            out[name] = parse_srvr(NOT_SERVING)
+        elif isinstance(mode, Exception):
+            out[name] = mode
+        else:
+            out[name] = parse_srvr("Zxid: 0x1\nMode: %s\n" % mode)
+    return out
+
+
+def test_quorum_one_leader_two_followers():
+    state = quorum_state(answers("follower", "leader", "follower"), 3)
+    assert state["quorum"] and state["majority"]
+    assert state["leader"] == "zookeeper-1"
+    assert state["followers"] == ["zookeeper-0", "zookeeper-2"]
+    assert state["problems"] == []
+
+
+def test_no_quorum_when_a_server_does_not_serve_but_still_a_majority():
+    state = quorum_state(answers("follower", "leader", None), 3)
+    assert state["quorum"] is False
+    assert state["majority"] is True
+    assert any("zookeeper-2: not serving" in p for p in state["problems"])
+
+
+def test_two_of_three_down_is_neither_quorum_nor_majority():
+    state = quorum_state(answers(None, "leader", None), 3)
+    assert not state["quorum"] and not state["majority"]
+    state = quorum_state(answers(None, None, None), 3)
+    assert not state["quorum"] and "no server says leader" in state["problems"]
+
+
+def test_two_leaders_is_no_quorum():
+    state = quorum_state(answers("leader", "leader", "follower"), 3)
+    assert not state["quorum"] and state["leader"] is None
+    assert any("2 servers say leader" in p for p in state["problems"])
+
+
+def test_missing_server_is_no_quorum():
+    state = quorum_state(answers("leader", "follower"), 3)
+    assert not state["quorum"]
+    assert state["majority"]
+    assert "2 of 3 expected servers found" in state["problems"]
+
+
+def test_standalone_server_in_an_ensemble_is_a_problem():
+    state = quorum_state(answers("standalone", "leader", "follower"), 3)
+    assert not state["quorum"]
+    assert any("mode standalone" in p for p in state["problems"])
+
+
+def test_single_server_must_be_standalone():
+    assert quorum_state(answers("standalone"), 1)["quorum"]
+    assert quorum_state(answers("standalone"), 1)["leader"] == "zookeeper-0"
+    assert quorum_state(answers("leader"), 1)["quorum"]  # standaloneEnabled=false
+    assert not quorum_state(answers("follower"), 1)["quorum"]
+    assert not quorum_state(answers(None), 1)["quorum"]
+
+
+def test_errors_are_kept_per_server():
+    state = quorum_state(answers("leader", "follower", ZooKeeperError("pod is Pending")), 3)
+    assert state["servers"]["zookeeper-2"] == {"mode": None, "serving": False, "error": "pod is Pending",
+                                               "zxid": None, "version": None}
+    assert "zookeeper-2=not serving (pod is Pending)" in zkmod.describe_quorum(state)
+
+
+# ------------------------------------------------------------------------------------------- zkCli
+
+
+def test_zkcli_ls_real_39_output_with_log_noise():
+    assert parse_zkcli_ls(fixture("zkcli-3.9-ls.stdout")) == ["0", "1"]
+
+
+def test_zkcli_ls_ignores_bracketed_log_text_and_reads_empty_lists():
+    text = ("07:40:00.557 [main] INFO org.apache.zookeeper.common.X509Util - supported TLS protocols are "
+            "[TLSv1.3, TLSv1.2]\n[zk: localhost:2181(CONNECTED) 0] ls /brokers/ids\n[]\n")
+    assert parse_zkcli_ls(text) == []
+    with pytest.raises(ZooKeeperError):
+        parse_zkcli_ls("Connecting to localhost:2181\n")
+
+
+def test_zkcli_get_real_39_output():
+    data, stat = parse_zkcli_get(fixture("zkcli-3.9-get.stdout"))
+    assert data == '{"timestamp":"1700000000000"}'
+    assert stat["version"] == 0
+    assert stat["ephemeral_owner"] == 0
+    assert stat["ctime_text"] == "Wed Nov 25 07:39:57 UTC 2026"
+    assert stat["ctime"] == 1795592397000
+    assert stat["czxid"] == "0x5" and stat["data_length"] == 29 and stat["num_children"] == 0
+
+
+def test_zkcli_get_34_output_with_log4j_on_stdout():
+    data, stat = parse_zkcli_get(ZKCLI_34_GET)
+    assert data.startswith('{"listener_security_protocol_map"')
+    assert '"timestamp":"1795590000123"' in data
+    assert stat["ephemeral_owner"] == 0x15ffb0a6c3a0002
+    assert stat["version"] == 0
+
+
+def test_zkcli_get_without_stat_is_an_error():
+    # 3.9's `get` without -s prints the data only.
+    with pytest.raises(ZooKeeperError, match="no stat"):
+        parse_zkcli_get(fixture("zkcli-3.9-get-without-s.stdout"))
+
+
+def test_zkcli_error_outputs_recorded_from_39():
+    assert isinstance(zkcli_error(fixture("zkcli-3.9-get-nonode.stderr"), "/brokers/ids/9"), NoNodeError)
+    assert isinstance(zkcli_error(fixture("zkcli-3.9-ls-nonode.stderr")), NoNodeError)
+    assert isinstance(zkcli_error(fixture("zkcli-3.9-delete-badversion.stderr")), BadVersionError)
+    assert isinstance(zkcli_error("KeeperErrorCode = NoNode for /brokers/ids/3"), NoNodeError)
+    assert isinstance(zkcli_error("KeeperErrorCode = BadVersion for /brokers/ids/3"), BadVersionError)
+    err = zkcli_error("Exception: KeeperErrorCode = ConnectionLoss for /brokers/ids")
+    assert type(err) is ZooKeeperError and "ConnectionLoss" in str(err)
+    assert zkcli_error(fixture("zkcli-3.9-ls.stdout")) is None
+
+
+# --------------------------------------------------------------------------------------- exec access
+
+
+class FakeExecPods:
+    """Pods and canned exec answers: (pod, argv tuple) -> (rc, stdout, stderr) or an exception."""
+
+    def __init__(self, pods, answers):
+        self.pods = pods
+        self.answers = answers
+        self.calls = []
+
+    def list_pods(self, namespace, selector):
+        return self.pods
+
+    def exec(self, namespace, name, argv, container=None, timeout=60):
+        self.calls.append((name, tuple(argv), container))
+        answer = self.answers.get((name, tuple(argv)))
+        if answer is None:
+            answer = self.answers.get(tuple(argv), (127, "", "exec: \"%s\": executable file not found in $PATH"
+                                                    % argv[0]))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def zk_pod(name, phase="Running", deleting=False):
+    meta = {"name": name}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-11-25T07:00:00Z"
+    return {"metadata": meta, "spec": {"containers": [{"name": "zookeeper"}]}, "status": {"phase": phase}}
+
+
+def test_exec_servers_modes_and_pod_states():
+    pods = FakeExecPods(
+        [zk_pod("zookeeper-0"), zk_pod("zookeeper-1"), zk_pod("zookeeper-2", phase="Pending")],
+        {("zookeeper-0", ("zkServer.sh", "status")): (0, STATUS_FOLLOWER, ""),
+         ("zookeeper-1", ("zkServer.sh", "status")): (1, STATUS_DOWN, "")})
+    access = ExecAccess(pods, "kafka", "app=zk")
+    got = access.servers()
+    assert got["zookeeper-0"]["mode"] == "follower"
+    assert got["zookeeper-1"]["serving"] is False and "rc 1" in got["zookeeper-1"]["error"]
+    assert got["zookeeper-2"] == "pod is Pending"
+    assert pods.calls[0] == ("zookeeper-0", ("zkServer.sh", "status"), "zookeeper")
+
+
+def test_exec_missing_tool_names_pod_and_command():
+    pods = FakeExecPods([zk_pod("zookeeper-0")], {})
+    got = ExecAccess(pods, "kafka", "app=zk").servers()
+    assert "pod kafka/zookeeper-0" in got["zookeeper-0"] and "zkServer.sh status" in got["zookeeper-0"]
+
+
+def test_exec_no_pods_is_an_error():
+    with pytest.raises(ZooKeeperError, match="no ZooKeeper pod matches app=zk in namespace kafka"):
+        ExecAccess(FakeExecPods([], {}), "kafka", "app=zk").servers()
+
+
+def test_exec_zkcli_runs_in_a_serving_pod():
+    cli = ("zkCli.sh", "-server", "localhost:2181")
+    pods = FakeExecPods(
+        [zk_pod("zookeeper-0"), zk_pod("zookeeper-1")],
+        {("zookeeper-0", ("zkServer.sh", "status")): (1, STATUS_DOWN, ""),
+         ("zookeeper-1", ("zkServer.sh", "status")): (0, STATUS_FOLLOWER, ""),
+         ("zookeeper-1", cli + ("ls", "/brokers/ids")): (0, fixture("zkcli-3.9-ls.stdout"), ""),
+         ("zookeeper-1", cli + ("get", "-s", "/brokers/ids/1")): (0, fixture("zkcli-3.9-get.stdout"), ""),
+         ("zookeeper-1", cli + ("get", "-s", "/brokers/ids/9")): (
+             1, fixture("zkcli-3.9-get-nonode.stdout"), fixture("zkcli-3.9-get-nonode.stderr")),
+         ("zookeeper-1", cli + ("delete", "-v", "7", "/brokers/ids/1")): (
+             1, fixture("zkcli-3.9-delete-badversion.stdout"), fixture("zkcli-3.9-delete-badversion.stderr")),
+         ("zookeeper-1", cli + ("delete", "-v", "0", "/brokers/ids/1")): (0, "Connecting to localhost:2181\n", "")})
+    access = ExecAccess(pods, "kafka", "app=zk")
+    assert access.get_children("/brokers/ids") == ["0", "1"]
+    data, stat = access.get("/brokers/ids/1")
+    assert stat["version"] == 0
+    with pytest.raises(NoNodeError, match=r"pod kafka/zookeeper-1: `zkCli.sh -server localhost:2181 get -s "
+                                          r"/brokers/ids/9`"):
+        access.get("/brokers/ids/9")
+    with pytest.raises(BadVersionError):
+        access.delete("/brokers/ids/1", 7)
+    access.delete("/brokers/ids/1", 0)
+
+
+def test_exec_zkcli_falls_back_to_34_syntax():
+    cli = ("zkCli.sh", "-server", "localhost:2181")
+    pods = FakeExecPods(
+        [zk_pod("zk-0")],
+        {("zkServer.sh", "status"): (0, STATUS_34, ""),
+         cli + ("get", "-s", "/brokers/ids/2"): (1, ZKCLI_34_GET_S, ""),
+         cli + ("get", "/brokers/ids/2"): (0, ZKCLI_34_GET, ""),
+         cli + ("delete", "/brokers/ids/2", "0"): (0, "", "")})
+    access = ExecAccess(pods, "kafka", "app=zk")
+    data, stat = access.get("/brokers/ids/2")
+    assert stat["ephemeral_owner"] == 0x15ffb0a6c3a0002
+    access.delete("/brokers/ids/2", 0)
+    assert pods.calls[-1][1] == cli + ("delete", "/brokers/ids/2", "0")
+
+
+def test_exec_zkcli_connection_loss_is_an_error():
+    cli = ("zkCli.sh", "-server", "localhost:2181")
+    pods = FakeExecPods([zk_pod("zk-0")], {
+        ("zkServer.sh", "status"): (0, STATUS_FOLLOWER, ""),
+        cli + ("ls", "/brokers/ids"): (1, "", "KeeperErrorCode = ConnectionLoss for /brokers/ids")})
+    with pytest.raises(ZooKeeperError, match="ConnectionLoss"):
+        ExecAccess(pods, "kafka", "app=zk").get_children("/brokers/ids")
+
+
+def test_exec_without_serving_pod_refuses_zkcli():
+    pods = FakeExecPods([zk_pod("zk-0")], {("zkServer.sh", "status"): (1, STATUS_DOWN, "")})
+    with pytest.raises(ZooKeeperError, match="is serving; cannot run zkCli.sh"):
+        ExecAccess(pods, "kafka", "app=zk").get_children("/brokers/ids")
+
+
+# ------------------------------------------------------------------------------------- direct access
+
+
+def test_direct_servers_with_fake_socket():
+    def fourlw(host, port, word, timeout):
+        assert word == "srvr"
+        if port == 2182:
+            raise ZooKeeperError("cannot connect to %s:%s: refused" % (host, port))
+        return LEADER_38 if host == "zk1" else FOLLOWER_38
+
+    access = DirectAccess(["zk1:2181", "zk2", "zk3:2182"], fourlw=fourlw)
+    got = access.servers()
+    assert got["zk1:2181"]["mode"] == "leader"
+    assert got["zk2"]["mode"] == "follower"
+    assert "refused" in got["zk3:2182"]
+    assert not quorum_state(got, 3)["quorum"]
+
+
+def test_four_letter_word_reads_until_close_and_reports_whitelist():
+    class Sock:
+        def __init__(self, chunks):
+            self.chunks = list(chunks)
+            self.sent = b""
+
+        def settimeout(self, value):
+            pass
+
+        def sendall(self, data):
+            self.sent += data
+
+        def recv(self, size):
+            return self.chunks.pop(0) if self.chunks else b""
+
+        def close(self):
+            pass
+
+    sock = Sock([LEADER_38[:20].encode(), LEADER_38[20:].encode()])
+    assert zkmod.four_letter_word("h", 2181, "srvr", connect=lambda addr, timeout: sock) == LEADER_38
+    assert sock.sent == b"srvr"
+    refused = Sock([b"srvr is not executed because it is not in the whitelist.\n"])
+    with pytest.raises(ZooKeeperError, match="4lw.commands.whitelist"):
+        zkmod.four_letter_word("h", 2181, "srvr", connect=lambda addr, timeout: refused)
+
+    def refuse(addr, timeout):
+        raise OSError("Connection refused")
+
+    with pytest.raises(ZooKeeperError, match="cannot connect to h:2181"):
+        zkmod.four_letter_word("h", 2181, "srvr", connect=refuse)
+
+
+class FakeStat:
+    version = 2
+    ephemeralOwner = 0x100003bf4250007
+    ctime = 1795592426098
+    czxid = 15
+    mzxid = 16
+    dataLength = 30
+    numChildren = 0
+
+
+class NoNodeError_(Exception):
+    pass
+
+
+NoNodeError_.__name__ = "NoNodeError"
+
+
+class FakeKazoo:
+    def __init__(self, hosts, timeout, read_only):
+        self.hosts = hosts
+        self.deleted = []
+
+    def start(self, timeout):
+        pass
+
+    def get_children(self, path):
+        return ["3", "1"]
+
+    def get(self, path):
+        if path.endswith("/9"):
+            raise NoNodeError_()
+        return b'{"timestamp":"1"}', FakeStat()
+
+    def delete(self, path, version):
+        self.deleted.append((path, version))
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_direct_znodes_through_kazoo_interface():
+    access = DirectAccess(["zk1:2181", "zk2:2181"], kazoo_factory=FakeKazoo)
+    assert access.get_children("/brokers/ids") == ["1", "3"]
+    data, stat = access.get("/brokers/ids/1")
+    assert data == '{"timestamp":"1"}'
+    assert stat["version"] == 2 and stat["ephemeral_owner"] == 0x100003bf4250007 and stat["czxid"] == "0xf"
+    with pytest.raises(NoNodeError):
+        access.get("/brokers/ids/9")
+    access.delete("/brokers/ids/1", 2)
+    assert access._zk.deleted == [("/brokers/ids/1", 2)]
+    assert access._zk.hosts == "zk1:2181,zk2:2181"
+    access.close()
+
+
+def test_direct_without_kazoo_says_so(monkeypatch):
+    monkeypatch.setattr(zkmod, "HAS_KAZOO", False)
+    with pytest.raises(ZooKeeperError, match="needs the Python library kazoo"):
+        DirectAccess(["zk1:2181"]).get_children("/brokers/ids")
+
+
+def test_direct_needs_hosts():
+    with pytest.raises(ZooKeeperError, match="zookeeper_hosts"):
+        DirectAccess([])
+
+
+# ---------------------------------------------------------------------------------------------- wait
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Sequence:
+    def __init__(self, *results):
+        self.results = list(results)
+
+    def servers(self):
+        result = self.results.pop(0) if len(self.results) > 1 else self.results[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+def test_wait_for_quorum_polls_until_leader_elected():
+    clock = Clock()
+    access = Sequence(ZooKeeperError("no ZooKeeper pod matches"), answers(None, None, None),
+                      answers("follower", "leader", "follower"))
+    state, polls = wait_for_quorum(access, 3, 300, 5, clock=clock, sleep=clock.sleep)
+    assert state["quorum"] and polls == 3 and clock.sleeps == [5, 5]
+
+
+def test_wait_for_quorum_gives_up_at_timeout_without_oversleeping():
+    clock = Clock()
+    state, polls = wait_for_quorum(Sequence(answers("leader", None, None)), 3, 12, 5, clock=clock,
+                                   sleep=clock.sleep)
+    assert not state["quorum"]
+    assert clock.sleeps == [5, 5, 2] and clock.now == 12 and polls == 4
+
+
+def test_wait_for_quorum_timeout_zero_asks_once():
+    clock = Clock()
+    state, polls = wait_for_quorum(Sequence(ZooKeeperError("boom")), 3, 0, 5, clock=clock, sleep=clock.sleep)
+    assert polls == 1 and clock.sleeps == [] and state["problems"][0] == "boom"
