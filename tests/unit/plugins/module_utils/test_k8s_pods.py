@@ -1,0 +1,167 @@
+"""Pod facts from real-looking pod JSON, and the pod API calls against fake Kubernetes clients."""
+import pytest
+
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import k8s_pods
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
+    PodApi,
+    PodApiError,
+    PodChanged,
+    describe_pod,
+    parse_time_ms,
+    pod_facts,
+)
+
+RUNNING = {
+    "metadata": {"name": "kafka-broker-2-5d8f7c9b6-x2x7q", "uid": "0f9d3c52-6c1e-4a0e-8d3f-6b1f0c4a7e21",
+                 "creationTimestamp": "2026-11-25T07:00:00Z",
+                 "labels": {"app.kubernetes.io/component": "broker", "kafka-eks.cluster/broker-id": "2"}},
+    "spec": {"nodeName": "node-b", "containers": [{"name": "broker"}]},
+    "status": {
+        "phase": "Running",
+        "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}],
+        "containerStatuses": [{
+            "name": "broker", "ready": True, "restartCount": 2,
+            "state": {"running": {"startedAt": "2026-11-25T07:00:12Z"}},
+            "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "startedAt": "2026-11-25T07:00:03Z",
+                                         "finishedAt": "2026-11-25T07:00:09Z"}}}]},
+}
+PENDING = {
+    "metadata": {"name": "kafka-broker-3-6c5b-xyz12", "uid": "u3", "deletionTimestamp": None,
+                 "labels": {"kafka-eks.cluster/broker-id": "3"}},
+    "spec": {"containers": [{"name": "broker"}]},
+    "status": {"phase": "Pending", "conditions": [{
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": "0/3 nodes are available: 3 Insufficient memory."}]},
+}
+
+
+def test_time_parsing():
+    assert parse_time_ms("2026-11-25T07:00:12Z") == 1795590012000
+    assert parse_time_ms("2026-11-25T07:00:12.250Z") == 1795590012250
+    assert parse_time_ms("2026-11-25T09:00:12+02:00") == 1795590012000
+    assert parse_time_ms(None) is None and parse_time_ms("yesterday") is None
+
+
+def test_running_pod_facts():
+    facts = pod_facts(RUNNING, "kafka-eks.cluster/broker-id")
+    assert facts["broker_id"] == 2 and facts["phase"] == "Running" and facts["running"] and facts["ready"]
+    assert facts["started_at"] == 1795590012000
+    assert facts["last_started_at"] == 1795590003000
+    assert facts["restart_count"] == 2 and facts["deleting"] is False and facts["unschedulable"] is None
+    assert facts["last_state"] == "terminated (Error, exit 1)"
+    text = describe_pod(facts)
+    assert text.startswith("kafka-broker-2-5d8f7c9b6-x2x7q (Running") and "2 restarts" in text
+
+
+def test_pending_unschedulable_pod_facts():
+    facts = pod_facts(PENDING, "kafka-eks.cluster/broker-id")
+    assert facts["broker_id"] == 3 and not facts["running"] and facts["started_at"] is None
+    assert facts["unschedulable"] == "Unschedulable: 0/3 nodes are available: 3 Insufficient memory."
+
+
+def test_bad_id_label_gives_none():
+    pod = {"metadata": {"name": "x", "labels": {"kafka-eks.cluster/broker-id": "two"}}, "status": {}}
+    assert pod_facts(pod, "kafka-eks.cluster/broker-id")["broker_id"] is None
+    assert pod_facts(pod, None)["broker_id"] is None
+
+
+class ApiException(Exception):
+    def __init__(self, status, reason="", body=None):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.body = body
+
+
+class FakeCore:
+    def __init__(self, delete_error=None):
+        self.delete_error = delete_error
+        self.deleted = []
+
+    def delete_namespaced_pod(self, name, namespace, body):
+        self.deleted.append((name, namespace, body.preconditions.uid, body.grace_period_seconds))
+        if self.delete_error:
+            raise self.delete_error
+
+    def connect_get_namespaced_pod_exec(self, *args, **kwargs):
+        raise AssertionError("called through stream only")
+
+
+def test_delete_pod_uses_uid_precondition_and_no_force(monkeypatch):
+    monkeypatch.setattr(k8s_pods, "ApiException", ApiException)
+    core = FakeCore()
+    assert PodApi(None, core_v1=core, stream=object()).delete_pod("kafka", "p", "u1") is True
+    assert core.deleted == [("p", "kafka", "u1", None)]
+    gone = PodApi(None, core_v1=FakeCore(ApiException(404, "Not Found")), stream=object())
+    assert gone.delete_pod("kafka", "p", "u1") is False
+    replaced = PodApi(None, core_v1=FakeCore(ApiException(409, "Conflict")), stream=object())
+    with pytest.raises(PodChanged, match="no longer has uid u1"):
+        replaced.delete_pod("kafka", "p", "u1")
+    forbidden = PodApi(None, core_v1=FakeCore(ApiException(403, "Forbidden", "pods is forbidden")), stream=object())
+    with pytest.raises(PodApiError, match="HTTP 403 Forbidden"):
+        forbidden.delete_pod("kafka", "p", "u1")
+
+
+class FakeWs:
+    def __init__(self, out, err, rc, never_closes=False):
+        self.out, self.err, self.rc = list(out), list(err), rc
+        self.never_closes = never_closes
+        self.closed = False
+
+    def is_open(self):
+        return self.never_closes or bool(self.out or self.err)
+
+    def update(self, timeout=0):
+        pass
+
+    def peek_stdout(self):
+        return bool(self.out)
+
+    def read_stdout(self):
+        return self.out.pop(0)
+
+    def peek_stderr(self):
+        return bool(self.err)
+
+    def read_stderr(self):
+        return self.err.pop(0)
+
+    @property
+    def returncode(self):
+        return self.rc
+
+    def close(self):
+        self.closed = True
+
+
+def test_exec_collects_output_and_return_code():
+    calls = []
+    ws = FakeWs(["Mode: ", "leader\n"], ["ZooKeeper JMX enabled by default\n"], 0)
+
+    def stream(func, name, namespace, **kwargs):
+        calls.append((name, namespace, kwargs))
+        return ws
+
+    api = PodApi(None, core_v1=FakeCore(), stream=stream)
+    assert api.exec("kafka", "zookeeper-0", ["zkServer.sh", "status"], container="zookeeper") == (
+        0, "Mode: leader\n", "ZooKeeper JMX enabled by default\n")
+    assert calls[0][2]["command"] == ["zkServer.sh", "status"] and calls[0][2]["container"] == "zookeeper"
+    assert calls[0][2]["tty"] is False and calls[0][2]["stdin"] is False
+    assert ws.closed
+
+
+def test_exec_timeout_names_pod_and_command():
+    ticks = iter(range(0, 1000, 10))
+    api = PodApi(None, core_v1=FakeCore(), stream=lambda *a, **k: FakeWs([], [], None, never_closes=True))
+    with pytest.raises(PodApiError, match=r"exec `zkCli.sh ls /` in pod kafka/zookeeper-1 did not finish"):
+        api.exec("kafka", "zookeeper-1", ["zkCli.sh", "ls", "/"], timeout=30, clock=lambda: next(ticks))
+
+
+def test_auth_params_keep_only_kubernetes_core_auth_options():
+    params = {"kubeconfig": "/k", "context": None, "namespace": "kafka", "validate_certs": False}
+    assert k8s_pods.auth_params(params) == {"kubeconfig": "/k", "validate_certs": False}
+
+
+def test_make_pod_api_reports_a_bad_kubeconfig(tmp_path):
+    with pytest.raises(PodApiError, match="cannot create a Kubernetes API client"):
+        k8s_pods.make_pod_api({"kubeconfig": str(tmp_path / "missing-kubeconfig")})
