@@ -649,6 +649,10 @@ def bring_up(bed, args, total):
     nodes = [node_manifest(bed, i) for i in range(args.nodes)]
     kubectl(bed, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
     names = {n["metadata"]["name"] for n in nodes}
+    # nodes of an earlier `up --nodes M` (data kept) beyond N go
+    for extra in kubectl(bed, "get", "nodes", "-l", "kafka-eks.testbed/name=" + bed.name, "-o", "name").stdout.split():
+        if extra.split("/", 1)[1] not in names:
+            kubectl(bed, "delete", extra, "--wait=false")
 
     def nodes_ready():
         items = json.loads(kubectl(bed, "get", "nodes", "-o", "json").stdout)["items"]
@@ -687,6 +691,10 @@ def bring_up(bed, args, total):
 def down(bed, keep_data):
     t0 = time.time()
     stopped = [c for c in COMPONENTS if stop(bed, c)]
+    try:
+        os.unlink(bed.p("env"))  # scripts read its presence as "the bed is up"
+    except OSError:
+        pass
     left = listening(ports=set(bed.ports().values())) if bed.index is not None else []
     pods_left = listening(net=ipaddress.ip_network(bed.pod_cidr)) if bed.index is not None else []
     if not keep_data and os.path.isdir(bed.dir):
@@ -750,7 +758,7 @@ def cmd_status(args):
         running = bed.running()
         meta = bed.meta() or {}
         if bed.index is None:
-            print("%-20s (no metadata) %s" % (bed.name, bed.dir))
+            print("%-20s down (%s)" % (bed.name, "logs kept" if os.path.isdir(bed.p("logs")) else bed.dir))
             continue
         ready = bool(running.get("kube-apiserver")) and \
             bool(probe(lambda: https_get(bed, bed.apiserver + "/readyz", timeout=2)[0] == 200))
