@@ -394,11 +394,13 @@ class Membership:
                 if self.attempts.get(broker_id, 0) >= self.max_attempts:
                     pods = snapshot["pods"].get(broker_id, [])
                     raise HealError(
-                        "Broker %d did not join the cluster after %d pod deletion(s); giving up. Last attempt: "
-                        "%s. Pod now: %s. Check its log (kubectl -n %s logs %s --previous) for NodeExists, "
+                        "Broker %d did not join the cluster after %d pod deletion(s); giving up. %s. Check its "
+                        "log (kubectl -n %s logs %s, and --previous after a restart) for NodeExists, "
                         "InconsistentBrokerIdException or ZooKeeper connection errors."
-                        % (broker_id, self.attempts.get(broker_id, 0), failures.get(broker_id, "-"),
-                           "; ".join(describe_pod(p) for p in pods) or "none", self.namespace, item["pod"]),
+                        % (broker_id, self.attempts.get(broker_id, 0),
+                           ("Last attempt: %s" % failures[broker_id]) if broker_id in failures else
+                           "Pod now: %s" % ("; ".join(describe_pod(p) for p in pods) or "none"),
+                           self.namespace, item["pod"]),
                         self.result(snapshot, would_delete=[]))
                 self.check_quorum()
                 self.attempts[broker_id] = self.attempts.get(broker_id, 0) + 1
