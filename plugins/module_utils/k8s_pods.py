@@ -203,8 +203,8 @@ class PodApi:
                                 stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False,
                                 **kwargs)
         except Exception as exc:
-            raise PodApiError("exec `%s` in pod %s/%s failed: %s" % (" ".join(argv), namespace, name,
-                                                                   _api_error(exc)))
+            raise PodApiError("exec `%s` in pod %s/%s failed: %s"
+                              % (" ".join(argv), namespace, name, _api_error(exc)))
         out, err = [], []
         deadline = clock() + timeout
         try:

@@ -141,8 +141,8 @@ def decide(expected_ids, registrations, pods, now_ms=None, startup_grace_ms=0, t
             result["blocked"].append({
                 "broker_id": broker_id, "pod": None,
                 "reason": "%s and %d pods carry its id (%s); refusing to choose one: two pods of one broker "
-                          "share its id and volume" % (what, len(live), ", ".join(sorted(p.get("name") or "?"
-                                                                                          for p in live)))})
+                          "share its id and volume"
+                          % (what, len(live), ", ".join(sorted(p.get("name") or "?" for p in live)))})
             continue
         pod = live[0]
         phase = pod.get("phase")
@@ -172,8 +172,8 @@ def decide(expected_ids, registrations, pods, now_ms=None, startup_grace_ms=0, t
             else:
                 result["waiting"].append({
                     "broker_id": broker_id, "pod": pod.get("name"),
-                    "reason": "%s; pod %s is Pending (%s)" % (what, pod.get("name"),
-                                                             pod.get("waiting_reason") or "being created")})
+                    "reason": "%s; pod %s is Pending (%s)"
+                              % (what, pod.get("name"), pod.get("waiting_reason") or "being created")})
         else:
             result["blocked"].append({
                 "broker_id": broker_id, "pod": pod.get("name"),
@@ -370,9 +370,9 @@ class Membership:
             self.sleep(self.wait_sleep)
         state = "; ".join(describe_pod(p) for p in pods) or "no pod"
         if last and broker_id in last["stale"]:
-            detail = ("its old registration is still there (session not expired%s)"
-                      % ("" if self.remove_stale_registration else "; remove_stale_registration=true removes it "
-                                                                  "once the old pod is gone"))
+            hint = "" if self.remove_stale_registration else (
+                "; remove_stale_registration=true removes it once the old pod is gone")
+            detail = "its old registration is still there (session not expired%s)" % hint
         else:
             detail = "it did not register"
         return "broker %d: %s within %ss after deleting pod %s; now: %s" % (
@@ -456,4 +456,3 @@ class Membership:
             "quorum": self.quorum,
             "msg": " ".join(m.rstrip(".") + "." for m in msgs),
         }
-

@@ -25,13 +25,11 @@ import traceback
 
 try:
     from kazoo.client import KazooClient
-    from kazoo import exceptions as kazoo_exceptions
 
     HAS_KAZOO = True
     KAZOO_IMPORT_ERROR = None
 except ImportError:
     KazooClient = None
-    kazoo_exceptions = None
     HAS_KAZOO = False
     KAZOO_IMPORT_ERROR = traceback.format_exc()
 
@@ -402,7 +400,7 @@ def four_letter_word(host, port, word, timeout=5.0, connect=None):
 def split_host_port(item, default_port=2181):
     item = item.strip()
     if item.startswith("["):
-        host, _, rest = item[1:].partition("]")
+        host, dummy, rest = item[1:].partition("]")
         port = rest.lstrip(":") or default_port
     elif item.count(":") == 1:
         host, port = item.split(":")
@@ -582,8 +580,8 @@ class ExecAccess:
         return rc, out, both, argv, pod
 
     def _fail(self, pod, argv, rc, detail):
-        return ZooKeeperError("pod %s/%s: `%s` (rc %s): %s" % (self.namespace, pod["metadata"]["name"],
-                                                              " ".join(argv), rc, detail))
+        return ZooKeeperError("pod %s/%s: `%s` (rc %s): %s"
+                              % (self.namespace, pod["metadata"]["name"], " ".join(argv), rc, detail))
 
     def get_children(self, path):
         rc, out, both, argv, pod = self._cli(["ls", path], path)

@@ -238,6 +238,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import
     make_access,
 )
 
+
 def argument_spec():
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
@@ -287,8 +288,8 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
         result["msg"] = str(exc)
         module.fail_json(**result)
     except (ZooKeeperError, PodApiError) as exc:
-        module.fail_json(msg="%s (deleted so far: %s)" % (exc, ", ".join(d["pod"] for d in membership.deleted_pods)
-                                                           or "nothing"),
+        deleted = ", ".join(d["pod"] for d in membership.deleted_pods) or "nothing"
+        module.fail_json(msg="%s (deleted so far: %s)" % (exc, deleted),
                          changed=membership.changed, deleted_pods=membership.deleted_pods,
                          removed_registrations=membership.removed_registrations)
     finally:

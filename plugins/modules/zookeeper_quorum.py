@@ -148,6 +148,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import
     wait_for_quorum,
 )
 
+
 def argument_spec():
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
