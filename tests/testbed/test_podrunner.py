@@ -734,7 +734,12 @@ def test_e2e_zookeeper_statefulset(bed, manifests):
     data_dir = os.path.join(bed.state_dir, "volumes", NS, "data-" + leader)
     assert os.path.exists(os.path.join(data_dir, "myid")), os.listdir(os.path.dirname(data_dir))
     myid = open(os.path.join(data_dir, "myid")).read()
-    before = set(os.listdir(os.path.join(data_dir, "log", "version-2")))
+    def zk_files():
+        """Every snapshot and transaction log file on the server's volume (dataDir and dataLogDir)."""
+        return {os.path.relpath(os.path.join(d, f), data_dir) for d, _, files in os.walk(data_dir)
+                if os.path.basename(d) == "version-2" for f in files}
+    before = zk_files()
+    assert any(f.split("/")[-1].startswith("log.") for f in before), before
     t1 = time.time()
     bed.core.delete_namespaced_pod(leader, NS)
     others = [n for n in modes if n != leader]
@@ -751,7 +756,7 @@ def test_e2e_zookeeper_statefulset(bed, manifests):
     print("%s recreated and ready after %.1fs" % (leader, time.time() - t1))
     assert zk_mode(new.status.pod_ip) == "follower"
     assert open(os.path.join(data_dir, "myid")).read() == myid
-    assert before <= set(os.listdir(os.path.join(data_dir, "log", "version-2")))
+    assert before <= zk_files()  # the same volume, nothing lost
     zk = KazooClient(hosts="%s:2181" % new.status.pod_ip)
     zk.start(timeout=30)
     try:
