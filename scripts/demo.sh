@@ -15,14 +15,15 @@ ansible-playbook site.yml -e kafka_k8s_kubeconfig="$KUBECONFIG" -e @tests/e2e/te
 echo "demo: site.yml took $((SECONDS - start))s"
 bootstrap=$(kubectl -n kafka get configmap kafka-client-config -o jsonpath='{.data.bootstrap\.servers}')
 echo "demo: bootstrap.servers=$bootstrap"
-kubectl -n kafka exec deploy/kafka-broker-0 -- kafka-topics --bootstrap-server "$bootstrap" \
-  --create --if-not-exists --topic demo --partitions 3 --replication-factor 3
+topic="demo-$(date +%s)"
 message="hello from kafka_eks.cluster $(date -u +%FT%TZ)"
+kubectl -n kafka exec deploy/kafka-broker-0 -- kafka-topics --bootstrap-server "$bootstrap" \
+  --create --if-not-exists --topic "$topic" --partitions 3 --replication-factor 3
 echo "$message" | kubectl -n kafka exec -i deploy/kafka-broker-1 -- kafka-console-producer \
-  --bootstrap-server "$bootstrap" --topic demo --producer-property acks=all
+  --bootstrap-server "$bootstrap" --topic "$topic" --producer-property acks=all
 received=$(kubectl -n kafka exec deploy/kafka-broker-2 -- kafka-console-consumer --bootstrap-server "$bootstrap" \
-  --topic demo --from-beginning --max-messages 1 --timeout-ms 60000 2>/dev/null | tail -1)
+  --topic "$topic" --from-beginning --max-messages 1 --timeout-ms 60000 2>/dev/null | tail -1)
 echo "demo: sent     '$message'"
 echo "demo: received '$received'"
 [ "$received" = "$message" ] || { echo "demo: the message did not come back"; exit 1; }
-echo "demo: a message went through Kafka (topic demo, replication factor 3)"
+echo "demo: a message went through Kafka (topic $topic, replication factor 3)"
