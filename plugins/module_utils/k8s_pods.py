@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
+import json
 import re
 import time
 import traceback
@@ -217,13 +218,42 @@ class PodApi:
                     out.append(resp.read_stdout())
                 if resp.peek_stderr():
                     err.append(resp.read_stderr())
-            rc = resp.returncode
+            rc = exit_code(resp.read_channel(ERROR_CHANNEL))
         finally:
             try:
                 resp.close()
             except Exception:  # closing is best effort
                 pass
         return rc, "".join(out), "".join(err)
+
+
+ERROR_CHANNEL = 3
+_EXIT_STATUS = re.compile(r"exit (?:status|code)[: ]+(\d+)")
+
+
+def exit_code(status_text):
+    """Exit code of an exec from the status the API server sends on its error channel.
+
+    A kubelet reports a non-zero exit as ``details.causes[{reason: ExitCode, message: "<n>"}]``; other
+    runtimes (KWOK among them) only say ``... exit status <n>`` in the message, where the client library's
+    own ``returncode`` fails with a KeyError. An empty channel means the stream ended without a status.
+    """
+    if not status_text:
+        return None
+    try:
+        status = json.loads(status_text)
+    except ValueError:
+        status = {"status": "Failure", "message": status_text}
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message"))
+            except (TypeError, ValueError):
+                break
+    match = _EXIT_STATUS.search(status.get("message") or "")
+    return int(match.group(1)) if match else 1
 
 
 def _api_error(exc):

@@ -126,9 +126,14 @@ class FakeWs:
     def read_stderr(self):
         return self.err.pop(0)
 
-    @property
-    def returncode(self):
-        return self.rc
+    def read_channel(self, channel):
+        assert channel == k8s_pods.ERROR_CHANNEL
+        if self.rc is None:
+            return ""
+        if self.rc == 0:
+            return '{"metadata":{},"status":"Success"}'
+        return ('{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code",'
+                '"reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"%d"}]}}' % self.rc)
 
     def close(self):
         self.closed = True
@@ -148,6 +153,23 @@ def test_exec_collects_output_and_return_code():
     assert calls[0][2]["command"] == ["zkServer.sh", "status"] and calls[0][2]["container"] == "zookeeper"
     assert calls[0][2]["tty"] is False and calls[0][2]["stdin"] is False
     assert ws.closed
+
+
+def test_exec_returns_a_non_zero_exit_code():
+    api = PodApi(None, core_v1=FakeCore(), stream=lambda *a, **k: FakeWs([], ["Error contacting service.\n"], 1))
+    assert api.exec("kafka", "zookeeper-0", ["zkServer.sh", "status"])[0] == 1
+
+
+@pytest.mark.parametrize("status, code", [
+    ('{"metadata":{},"status":"Success"}', 0),
+    ('{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}', 3),
+    # KWOK runs the command itself and only names the exit status in the message.
+    ('{"status":"Failure","message":"error executing command [zkServer.sh status], exit status 1"}', 1),
+    ('{"status":"Failure","message":"something else went wrong"}', 1),
+    ("", None),
+])
+def test_exit_code_from_the_error_channel(status, code):
+    assert k8s_pods.exit_code(status) == code
 
 
 def test_exec_timeout_names_pod_and_command():
