@@ -569,8 +569,9 @@ def cmd_up(args):
     bed = Bed(args.name, args.index)
     meta = bed.meta()
     running = bed.running()
-    if meta and meta.get("index") != args.index and running:
-        raise Fail("test bed %s is running with --index %s; bring it down first" % (args.name, meta.get("index")))
+    if meta and meta.get("index") != args.index and (running or os.path.isdir(bed.p("etcd"))):
+        raise Fail("test bed %s %s --index %s (its nodes point at that index's ports); `down --name %s` first"
+                   % (args.name, "is running with" if running else "has data kept from", meta.get("index"), args.name))
     if running and set(running) >= set(COMPONENTS) - ({"podrunner"} if not os.path.exists(PODRUNNER) else set()) \
             and probe(lambda: https_get(bed, bed.apiserver + "/readyz")[0] == 200):
         note = "" if (meta or {}).get("nodes") == args.nodes else " (with %s nodes, not %d)" % ((meta or {}).get("nodes"), args.nodes)
