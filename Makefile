@@ -63,7 +63,7 @@ bench: testbed-build
 	bench/run.sh
 
 bench-smoke: testbed-build
-	bench/run.sh --repeat 1 --smoke
+	bench/run.sh --smoke
 
 clean:
 	-$(TESTBED) down --all

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Benchmark of kafka_eks.cluster on the local test bed; writes docs/benchmarks.md.
+
+    bench/run.py [--repeat N] [--sizes 4,16,32] [--only rollout,noop,growth,heal,multi] [--smoke]
+
+Each measurement is repeated --repeat times and reported as median and spread (min-max):
+  rollout  seed cluster (3 ZooKeeper, 4 brokers) from an empty namespace: site.yml versus the same rendered
+           manifests applied with `kubectl apply --server-side` followed by the same readiness check
+           (bench/wait.yml: the collection's zookeeper_quorum and broker_membership modules)
+  noop     a rerun on the converged cluster: site.yml versus `kubectl apply --server-side`
+  growth   noop and rollout at each broker count of --sizes; the controller's peak memory at the largest
+  heal     a broker made to leave (its registration deleted from another session) until it is registered
+           again, through site.yml; split into the wait for its old ZooKeeper session and the rest
+  multi    1 versus 3 test beds rolled out in parallel (kafka_serial=100%, forks 3)
+--smoke runs one repetition of rollout and noop only (part of make test); it does not write the docs.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, ".cache")
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+
+from lib import Cluster, testbed_down, testbed_up, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+
+VENV_BIN = os.path.join(CACHE, "venv", "bin")
+KUBECTL = os.path.join(CACHE, "bin", "kubectl")
+TESTBED_VARS = os.path.join(ROOT, "tests", "e2e", "testbed-vars.yml")
+BED = "bench"
+BED_INDEX = 5
+MULTI_BEDS = [("bench", 5), ("bench-b", 6), ("bench-c", 8)]
+
+
+def env():
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(CACHE, "collections"), ANSIBLE_NOCOLOR="1",
+                PATH=VENV_BIN + os.pathsep + os.path.join(CACHE, "bin") + os.pathsep + os.environ["PATH"])
+
+
+def timed(argv, **kwargs):
+    start = time.monotonic()
+    proc = subprocess.run(argv, cwd=ROOT, env=env(), capture_output=True, text=True, check=False, **kwargs)
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed (%d):\n%s\n%s" % (" ".join(argv[:3]), proc.returncode, proc.stdout[-3000:],
+                                                        proc.stderr[-2000:]))
+    return elapsed, proc
+
+
+def site(kubeconfig, brokers, *extra):
+    return timed([os.path.join(VENV_BIN, "ansible-playbook"), "site.yml", "-e", "@" + TESTBED_VARS,
+                  "-e", "kafka_k8s_kubeconfig=" + kubeconfig, "-e", "kafka_broker_count=%d" % brokers] + list(extra))
+
+
+def render(brokers, directory):
+    timed([os.path.join(VENV_BIN, "ansible-playbook"), "playbooks/render.yml", "-e", "@" + TESTBED_VARS,
+           "-e", "kafka_render_dir=" + directory, "-e", "kafka_broker_count=%d" % brokers])
+
+
+def kubectl_apply(kubeconfig, directory):
+    elapsed, _ = timed([KUBECTL, "--kubeconfig", kubeconfig, "apply", "--server-side", "--field-manager",
+                        "bench-kubectl", "-f", directory])
+    return elapsed
+
+
+def wait_ready(kubeconfig, brokers):
+    elapsed, _ = timed([os.path.join(VENV_BIN, "ansible-playbook"), "bench/wait.yml",
+                        "-e", "kafka_k8s_kubeconfig=" + kubeconfig, "-e", "bench_brokers=%d" % brokers])
+    return elapsed
+
+
+def empty_namespace(kubeconfig):
+    subprocess.run([KUBECTL, "--kubeconfig", kubeconfig, "delete", "namespace", "kafka", "--ignore-not-found",
+                    "--wait=true", "--timeout=300s"], check=True, capture_output=True)
+
+
+def stats(values):
+    values = sorted(values)
+    return {"median": statistics.median(values), "min": values[0], "max": values[-1], "n": len(values),
+            "runs": [round(v, 2) for v in values]}
+
+
+def measure_rollout(kubeconfig, brokers, repeat, results, key):
+    site_times, baseline_times = [], []
+    with tempfile.TemporaryDirectory() as directory:
+        render(brokers, directory)
+        for _ in range(repeat):
+            empty_namespace(kubeconfig)
+            site_times.append(site(kubeconfig, brokers)[0])
+            empty_namespace(kubeconfig)
+            applied = kubectl_apply(kubeconfig, directory)
+            baseline_times.append(applied + wait_ready(kubeconfig, brokers))
+    results[key] = {"site": stats(site_times), "baseline": stats(baseline_times),
+                    "ratio": statistics.median(site_times) / statistics.median(baseline_times)}
+
+
+def measure_noop(kubeconfig, brokers, repeat, results, key):
+    site(kubeconfig, brokers)  # converge first
+    site_times, kubectl_times = [], []
+    with tempfile.TemporaryDirectory() as directory:
+        render(brokers, directory)
+        for _ in range(repeat):
+            elapsed, proc = site(kubeconfig, brokers)
+            assert "changed=0" in proc.stdout, "a no-op rerun changed something"
+            site_times.append(elapsed)
+            kubectl_times.append(kubectl_apply(kubeconfig, directory))
+    results[key] = {"site": stats(site_times), "kubectl": stats(kubectl_times),
+                    "ratio": statistics.median(site_times) / statistics.median(kubectl_times)}
+
+
+def measure_growth(kubeconfig, sizes, repeat, rollout_repeat, results):
+    for brokers in sizes:
+        empty_namespace(kubeconfig)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        measure_rollout(kubeconfig, brokers, rollout_repeat, results, "rollout_%d" % brokers)
+        measure_noop(kubeconfig, brokers, repeat, results, "noop_%d" % brokers)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        results["controller_peak_rss_mib_%d" % brokers] = round(max(peak, before) / 1024.0, 1)
+    empty_namespace(kubeconfig)
+
+
+def measure_heal(kubeconfig, repeat, results):
+    """Broker 2's registration is taken over by a stale session of a killed process (tests/e2e/faults.py):
+    from then until broker 2 registers again through site.yml. The stale part is until ZooKeeper expires
+    that session; the rest is ours (membership check, pod deletion, the new pod's start and registration)."""
+    from faults import kazoo_client, stale_registration  # pylint: disable=import-outside-toplevel
+    cluster = Cluster(BED)
+    site(kubeconfig, 4)
+    totals, stale_waits, overheads = [], [], []
+    for _ in range(repeat):
+        start = stale_registration(cluster, 2)
+        client = kazoo_client(cluster)
+        marks = {}
+        try:
+            stale_owner = client.exists("/brokers/ids/2").ephemeralOwner
+
+            def watch():
+                node = client.exists("/brokers/ids/2")
+                if node is None and "expired" not in marks:
+                    marks["expired"] = time.time()
+                if node is not None and node.ephemeralOwner != stale_owner:
+                    marks.setdefault("expired", time.time())
+                    marks["registered"] = time.time()
+                    return True
+                return False
+
+            runner = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), "site.yml", "-e",
+                                       "@" + TESTBED_VARS, "-e", "kafka_k8s_kubeconfig=" + kubeconfig],
+                                      cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            wait_for(watch, 600, "broker 2 registered by a new session", interval=0.2)
+            if runner.wait(timeout=900) != 0:
+                raise RuntimeError("site.yml failed during the heal benchmark")
+        finally:
+            client.stop()
+            client.close()
+        totals.append(marks["registered"] - start)
+        stale_waits.append(marks["expired"] - start)
+        overheads.append(marks["registered"] - marks["expired"])
+    results["heal"] = {"total": stats(totals), "stale_session": stats(stale_waits), "ours": stats(overheads)}
+
+
+def measure_multi(repeat, results):
+    single, parallel = [], []
+    beds = [(name, index, testbed_up(name, 3, index)) for name, index in MULTI_BEDS]
+    inventory = {"kafka_clusters": {"hosts": {name: {"kafka_k8s_kubeconfig": kc} for name, _, kc in beds},
+                                    "vars": {"ansible_connection": "local"}}}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(inventory, handle)
+    try:
+        for _ in range(repeat):
+            for _, _, kc in beds:
+                empty_namespace(kc)
+            single.append(site(beds[0][2], 4)[0])
+            empty_namespace(beds[0][2])
+            parallel.append(timed([os.path.join(VENV_BIN, "ansible-playbook"), "-i", handle.name, "-f", "3",
+                                   "playbooks/multi_cluster.yml", "-e", "@" + TESTBED_VARS,
+                                   "-e", "kafka_serial=100%"])[0])
+    finally:
+        os.unlink(handle.name)
+        for name, _, kc in beds:
+            empty_namespace(kc)
+            if name != BED:
+                testbed_down(name)
+    results["multi"] = {"one": stats(single), "three_parallel": stats(parallel),
+                        "ratio": statistics.median(parallel) / statistics.median(single)}
+
+
+def machine():
+    with open("/proc/meminfo") as handle:
+        mem = int(handle.readline().split()[1]) // (1024 * 1024)
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return "%d cores (%s), %d GiB, Linux %s, Python %s" % (os.cpu_count(), cpu, mem, platform.release(),
+                                                            platform.python_version())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rollout-repeat", type=int, help="repetitions of the growth rollouts (default --repeat)")
+    parser.add_argument("--sizes", default="4,16,32")
+    parser.add_argument("--only", default="rollout,noop,growth,heal,multi")
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--out", default=os.path.join(CACHE, "bench", "results.json"))
+    args = parser.parse_args()
+    only = {"rollout", "noop"} if args.smoke else set(args.only.split(","))
+    repeat = 1 if args.smoke else args.repeat
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "machine": machine(), "repeat": repeat}
+    kubeconfig = testbed_up(BED, 3, BED_INDEX)
+    try:
+        if "rollout" in only:
+            measure_rollout(kubeconfig, 4, repeat, results, "rollout_4")
+        if "noop" in only:
+            measure_noop(kubeconfig, 4, repeat, results, "noop_4")
+        if "growth" in only:
+            sizes = [int(s) for s in args.sizes.split(",")]
+            measure_growth(kubeconfig, sizes, repeat, args.rollout_repeat or repeat, results)
+        if "heal" in only:
+            measure_heal(kubeconfig, repeat, results)
+        if "multi" in only:
+            measure_multi(repeat, results)
+    finally:
+        empty_namespace(kubeconfig)
+        testbed_down(BED)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as handle:
+        json.dump(results, handle, indent=2)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
