@@ -169,7 +169,7 @@ def faults(cluster, state_file):
     leader = wait_for(lambda: zookeeper_leader(cluster), 120, "a ZooKeeper leader")
     cluster.kubectl("delete", "pod", leader, "--wait=false")
     state["deleted_leader"] = leader
-    output, _ = site.communicate(timeout=1800)
+    output = site.communicate(timeout=1800)[0]
     state["rollout_rc"] = site.returncode
     state["rollout_output"] = output[-8000:]
     # 2. A broker pod killed (forced, as when its node dies): the next site.yml restores full membership.

@@ -141,7 +141,7 @@ def scenario_teardown(cluster, args):
     assert state["teardown_rc"] == 0
     gone = state["after_teardown"]
     assert gone["deployments"] == [] and gone["statefulsets"] == [] and gone["configmaps"] in ([], ["kube-root-ca.crt"])
-    assert [s for s in gone["services"]] == [], gone["services"]
+    assert gone["services"] == [], gone["services"]
     assert sorted(gone["pvc"]) == sorted(state["before"]["pvcs"]), "claims were deleted without being asked"
     assert state["site_rc"] == 0
     assert sorted(state["received"]) == sorted(state["messages"]), "data did not survive the teardown"

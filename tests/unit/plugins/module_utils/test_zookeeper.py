@@ -68,28 +68,39 @@ Using config: /opt/zookeeper/bin/../conf/zoo.cfg
 Mode: leader
 """
 # zkCli.sh of ZooKeeper 3.4 (kubernetes-zookeeper image): log4j to stdout, `get` prints data and stat.
-ZKCLI_34_GET = """Connecting to localhost:2181
-2026-11-25 07:00:01,123 [myid:] - INFO  [main:Environment@100] - Client environment:zookeeper.version=3.4.10-39d3a4f269333c922ed3db283be479f9deacaa0f, built on 03/23/2017 10:13 GMT
-2026-11-25 07:00:01,130 [myid:] - INFO  [main:ZooKeeper@438] - Initiating client connection, connectString=localhost:2181 sessionTimeout=30000 watcher=org.apache.zookeeper.ZooKeeperMain$MyWatcher@1a86f2f1
-2026-11-25 07:00:01,160 [myid:] - INFO  [main-SendThread(localhost:2181):ClientCnxn$SendThread@1032] - Opening socket connection to server localhost/127.0.0.1:2181. Will not attempt to authenticate using SASL (unknown error)
-2026-11-25 07:00:01,250 [myid:] - INFO  [main-SendThread(localhost:2181):ClientCnxn$SendThread@1299] - Session establishment complete on server localhost/127.0.0.1:2181, sessionid = 0x15ffb0a6c3a0003, negotiated timeout = 30000
-
-WATCHER::
-
-WatchedEvent state:SyncConnected type:None path:null
-{"listener_security_protocol_map":{"INTERNAL":"PLAINTEXT","PLAINTEXT":"PLAINTEXT"},"endpoints":["INTERNAL://kafka-service-2:9093","PLAINTEXT://kafka-service-2:9092"],"jmx_port":-1,"host":"kafka-service-2","timestamp":"1795590000123","port":9092,"version":4}
-cZxid = 0x100000031
-ctime = Wed Nov 25 07:00:00 UTC 2026
-mZxid = 0x100000031
-mtime = Wed Nov 25 07:00:00 UTC 2026
-pZxid = 0x100000031
-cversion = 0
-dataVersion = 0
-aclVersion = 0
-ephemeralOwner = 0x15ffb0a6c3a0002
-dataLength = 231
-numChildren = 0
-"""
+ZKCLI_34_GET = "\n".join([
+    'Connecting to localhost:2181',
+    ('2026-11-25 07:00:01,123 [myid:] - INFO  [main:Environment@100] - Client environment:zookeeper.versio'
+     'n=3.4.10-39d3a4f269333c922ed3db283be479f9deacaa0f, built on 03/23/2017 10:13 GMT'),
+    ('2026-11-25 07:00:01,130 [myid:] - INFO  [main:ZooKeeper@438] - Initiating client connection, connect'
+     'String=localhost:2181 sessionTimeout=30000 watcher=org.apache.zookeeper.ZooKeeperMain$MyWatcher@1a86'
+     'f2f1'),
+    ('2026-11-25 07:00:01,160 [myid:] - INFO  [main-SendThread(localhost:2181):ClientCnxn$SendThread@1032]'
+     ' - Opening socket connection to server localhost/127.0.0.1:2181. Will not attempt to authenticate us'
+     'ing SASL (unknown error)'),
+    ('2026-11-25 07:00:01,250 [myid:] - INFO  [main-SendThread(localhost:2181):ClientCnxn$SendThread@1299]'
+     ' - Session establishment complete on server localhost/127.0.0.1:2181, sessionid = 0x15ffb0a6c3a0003,'
+     ' negotiated timeout = 30000'),
+    '',
+    'WATCHER::',
+    '',
+    'WatchedEvent state:SyncConnected type:None path:null',
+    ('{"listener_security_protocol_map":{"INTERNAL":"PLAINTEXT","PLAINTEXT":"PLAINTEXT"},"endpoints":["INT'
+     'ERNAL://kafka-service-2:9093","PLAINTEXT://kafka-service-2:9092"],"jmx_port":-1,"host":"kafka-servic'
+     'e-2","timestamp":"1795590000123","port":9092,"version":4}'),
+    'cZxid = 0x100000031',
+    'ctime = Wed Nov 25 07:00:00 UTC 2026',
+    'mZxid = 0x100000031',
+    'mtime = Wed Nov 25 07:00:00 UTC 2026',
+    'pZxid = 0x100000031',
+    'cversion = 0',
+    'dataVersion = 0',
+    'aclVersion = 0',
+    'ephemeralOwner = 0x15ffb0a6c3a0002',
+    'dataLength = 231',
+    'numChildren = 0',
+    '',
+])
 ZKCLI_34_GET_S = """Connecting to localhost:2181
 Exception in thread "main" java.lang.IllegalArgumentException: Path must start with / character
 \tat org.apache.zookeeper.common.PathUtils.validatePath(PathUtils.java:51)
@@ -267,7 +278,7 @@ def test_zkcli_error_outputs_recorded_from_39():
     assert isinstance(zkcli_error("KeeperErrorCode = NoNode for /brokers/ids/3"), NoNodeError)
     assert isinstance(zkcli_error("KeeperErrorCode = BadVersion for /brokers/ids/3"), BadVersionError)
     err = zkcli_error("Exception: KeeperErrorCode = ConnectionLoss for /brokers/ids")
-    assert type(err) is ZooKeeperError and "ConnectionLoss" in str(err)
+    assert err.__class__ is ZooKeeperError and "ConnectionLoss" in str(err)
     assert zkcli_error(fixture("zkcli-3.9-ls.stdout")) is None
 
 

@@ -152,8 +152,8 @@ class World:
 
     # the ZooKeeper access the module sees
     def servers(self):
-        return dict(("zookeeper-%d" % i, parse_srvr("Mode: %s\n" % m if m else
-                                                   "This ZooKeeper instance is not currently serving requests"))
+        not_serving = "This ZooKeeper instance is not currently serving requests"
+        return dict(("zookeeper-%d" % i, parse_srvr("Mode: %s\n" % m if m else not_serving))
                     for i, m in enumerate(self.zk_modes))
 
     def get_children(self, path):
@@ -257,7 +257,7 @@ def test_gives_up_after_max_attempts_with_a_clear_message(make_module):
     world.behaviour[3] = "never"
     result = run(make_module, world, heal=True, max_attempts=2, register_timeout=60)
     assert result["failed"]
-    assert len(world.pod_deletes) == 2 and all(name.startswith("kafka-broker-3-") for name, _ in world.pod_deletes)
+    assert len(world.pod_deletes) == 2 and all(delete[0].startswith("kafka-broker-3-") for delete in world.pod_deletes)
     assert "Broker 3 did not join the cluster after 2 pod deletion(s); giving up" in result["msg"]
     assert "did not register within 60s" in result["msg"]
     assert "now: kafka-broker-3-" in result["msg"] and "(Running" in result["msg"]
