@@ -125,6 +125,7 @@ def measure_growth(kubeconfig, sizes, repeat, rollout_repeat, results):
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         measure_rollout(kubeconfig, brokers, rollout_repeat, results, "rollout_%d" % brokers)
         measure_noop(kubeconfig, brokers, repeat, results, "noop_%d" % brokers)
+        results["pods_%d" % brokers] = len(Cluster(BED).pods("app.kubernetes.io/component=broker"))
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         results["controller_peak_rss_mib_%d" % brokers] = round(max(peak, before) / 1024.0, 1)
     empty_namespace(kubeconfig)
@@ -213,7 +214,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rollout-repeat", type=int, help="repetitions of the growth rollouts (default --repeat)")
-    parser.add_argument("--sizes", default="4,16,32")
+    parser.add_argument("--sizes", default="16,32", help="growth sizes; the seed's 4 brokers are measured first")
+    parser.add_argument("--multi-repeat", type=int, help="repetitions of the multi-cluster run (default --repeat)")
     parser.add_argument("--only", default="rollout,noop,growth,heal,multi")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--out", default=os.path.join(CACHE, "bench", "results.json"))
@@ -222,25 +224,34 @@ def main():
     repeat = 1 if args.smoke else args.repeat
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "repeat": repeat}
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+
+    def save():
+        # After every measurement, so that a failure later keeps what was measured.
+        with open(args.out, "w") as handle:
+            json.dump(results, handle, indent=2)
+
     kubeconfig = testbed_up(BED, 3, BED_INDEX)
     try:
         if "rollout" in only:
             measure_rollout(kubeconfig, 4, repeat, results, "rollout_4")
+            save()
         if "noop" in only:
             measure_noop(kubeconfig, 4, repeat, results, "noop_4")
+            save()
         if "growth" in only:
             sizes = [int(s) for s in args.sizes.split(",")]
             measure_growth(kubeconfig, sizes, repeat, args.rollout_repeat or repeat, results)
+            save()
         if "heal" in only:
             measure_heal(kubeconfig, repeat, results)
+            save()
         if "multi" in only:
-            measure_multi(repeat, results)
+            measure_multi(args.multi_repeat or repeat, results)
+            save()
     finally:
         empty_namespace(kubeconfig)
         testbed_down(BED)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as handle:
-        json.dump(results, handle, indent=2)
     print(json.dumps(results, indent=2))
 
 
