@@ -21,6 +21,7 @@ phase "ansible-test sanity" scripts/sanity.sh
 if [ "${KAFKA_EKS_SKIP_E2E:-0}" != 1 ] && [ -x tests/testbed/build.sh ]; then
   phase "test bed build" tests/testbed/build.sh
   phase "end-to-end (test bed)" python -m pytest -m testbed tests/testbed tests/e2e -q
+  phase "benchmark smoke (1 run)" bench/run.sh --smoke --out .cache/bench/smoke.json
 else
   echo "=== end-to-end: skipped (KAFKA_EKS_SKIP_E2E=1 or no test bed)"
 fi
