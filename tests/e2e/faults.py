@@ -230,12 +230,13 @@ def anti_affinity(cluster, state_file):
     state = {}
     required = run_site(cluster, "-e", "zookeeper_anti_affinity=required", check=False)
     state["required_rc"] = required.returncode
-    state["required_output"] = required.stdout[-6000:]
+    # Ansible prints a failed task's message and warnings on stderr.
+    state["required_output"] = required.stdout[-6000:] + required.stderr[-6000:]
     namespaces = json.loads(cluster.kubectl("get", "namespaces", "-o", "json").stdout)["items"]
     state["namespace_exists_after_required"] = any(n["metadata"]["name"] == cluster.namespace for n in namespaces)
     preferred = run_site(cluster, check=False)
     state["preferred_rc"] = preferred.returncode
-    state["preferred_output"] = preferred.stdout[-30000:]
+    state["preferred_output"] = preferred.stdout[-30000:] + preferred.stderr[-10000:]
     state["zookeeper_nodes"] = {p["metadata"]["name"]: p["spec"].get("nodeName")
                                 for p in cluster.pods("app.kubernetes.io/component=zookeeper")}
     save(state, state_file)
