@@ -255,7 +255,7 @@ def multi_cluster(cluster, state_file, second):
     proc = subprocess.run(argv, cwd=ROOT, env=site_env(), capture_output=True, text=True, timeout=1800, check=False)
     print(proc.stdout[-4000:])
     namespaces = json.loads(Cluster(second.name, "default").kubectl("get", "namespaces", "-o", "json").stdout)
-    save({"rc": proc.returncode, "output": proc.stdout[-8000:],
+    save({"rc": proc.returncode, "output": proc.stdout[-8000:] + proc.stderr[-8000:],
           "second_namespaces": [n["metadata"]["name"] for n in namespaces["items"]]}, state_file)
 
 
