@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Turn bench/run.py's results JSON into the tables of docs/benchmarks.md (printed to stdout).
+
+    bench/report.py .cache/bench/results.json
+"""
+import json
+import sys
+
+
+def cell(entry):
+    if not entry:
+        return "not measured"
+    return "%.1f s (%.1f–%.1f, n=%d)" % (entry["median"], entry["min"], entry["max"], entry["n"])
+
+
+def main():
+    with open(sys.argv[1]) as handle:
+        results = json.load(handle)
+    lines = ["Measured %s on %s; median (min–max, number of runs)." % (results["date"], results["machine"]), ""]
+    lines += ["| measurement | site.yml | baseline | ratio |", "|---|---|---|---|"]
+    for key, label, base in (("rollout_4", "full rollout, 4 brokers", "baseline"),
+                             ("noop_4", "no-op rerun, 4 brokers", "kubectl"),
+                             ("rollout_16", "full rollout, 16 brokers", "baseline"),
+                             ("noop_16", "no-op rerun, 16 brokers", "kubectl"),
+                             ("rollout_32", "full rollout, 32 brokers", "baseline"),
+                             ("noop_32", "no-op rerun, 32 brokers", "kubectl")):
+        entry = results.get(key)
+        if entry:
+            lines.append("| %s | %s | %s | %.2fx |" % (label, cell(entry["site"]), cell(entry[base]), entry["ratio"]))
+        else:
+            lines.append("| %s | not measured | | |" % label)
+    heal = results.get("heal")
+    if heal:
+        lines += ["", "| heal (broker 2 behind a stale registration) | seconds |", "|---|---|",
+                  "| missing → registered again, through site.yml | %s |" % cell(heal["total"]),
+                  "| of which: waiting for the stale ZooKeeper session | %s |" % cell(heal["stale_session"]),
+                  "| of which: ours (check, pod deletion, new pod's start and registration) | %s |" % cell(heal["ours"])]
+    multi = results.get("multi")
+    if multi:
+        lines += ["", "| multi-cluster rollout | seconds |", "|---|---|",
+                  "| 1 test bed, site.yml | %s |" % cell(multi["one"]),
+                  "| 3 test beds, multi_cluster.yml, kafka_serial=100%%, forks 3 | %s |" % cell(multi["three_parallel"]),
+                  "| ratio | %.2fx |" % multi["ratio"]]
+    peaks = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in results.items() if k.startswith("controller_peak_rss"))
+    if peaks:
+        lines += ["", "Controller peak memory (largest resident set of any process the benchmark started, MiB): "
+                  + ", ".join("%d brokers: %.0f" % (n, v) for n, v in peaks)]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
