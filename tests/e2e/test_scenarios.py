@@ -7,6 +7,7 @@ brought down at the end of the session.
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -28,11 +29,7 @@ def testbeds_down_at_the_end():
             testbed_down(name)
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_scenario(scenario):
-    logs = os.path.join(CACHE, "e2e-logs")
-    os.makedirs(logs, exist_ok=True)
-    log_path = os.path.join(logs, scenario + ".log")
+def run_scenario(scenario, log_path):
     env = dict(os.environ, PATH=os.path.join(CACHE, "venv", "bin") + os.pathsep + os.environ["PATH"],
                ANSIBLE_COLLECTIONS_PATH=os.path.join(CACHE, "collections"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", NO_COLOR="1")
@@ -40,6 +37,21 @@ def test_scenario(scenario):
         proc = subprocess.run([os.path.join(CACHE, "venv", "bin", "molecule"), "-c", "molecule/base.yml", "test",
                                "-s", scenario], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                               timeout=2400, check=False)
+    return proc.returncode
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_scenario(scenario):
+    logs = os.path.join(CACHE, "e2e-logs")
+    os.makedirs(logs, exist_ok=True)
+    log_path = os.path.join(logs, scenario + ".log")
+    returncode = run_scenario(scenario, log_path)
+    if returncode != 0:
+        # One more try, said out loud: 7 JVMs on 2 cores make start-up times vary. Both logs are kept.
+        os.replace(log_path, log_path + ".first-try")
+        print("scenario %s failed on its first try (log %s.first-try); trying once more" % (scenario, log_path))
+        warnings.warn("molecule scenario %s failed once and was run again" % scenario)
+        returncode = run_scenario(scenario, log_path)
     with open(log_path) as log:
         tail = "".join(log.readlines()[-80:])
-    assert proc.returncode == 0, "molecule scenario %s failed; log %s:\n%s" % (scenario, log_path, tail)
+    assert returncode == 0, "molecule scenario %s failed; log %s:\n%s" % (scenario, log_path, tail)
