@@ -10,7 +10,9 @@ import sys
 def cell(entry):
     if not entry:
         return "not measured"
-    return "%.1f s (%.1f–%.1f, n=%d)" % (entry["median"], entry["min"], entry["max"], entry["n"])
+    digits = 2 if entry["median"] < 10 else 1
+    return "%.*f s (%.*f–%.*f, n=%d)" % (digits, entry["median"], digits, entry["min"], digits, entry["max"],
+                                         entry["n"])
 
 
 def main():
