@@ -214,16 +214,15 @@ msg:
   sample: all 4 expected brokers are registered.
 """
 
-import copy
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     PodApiError,
     make_pod_api,
+    module_argument_spec,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership import (
     HealError,
@@ -233,16 +232,13 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership impor
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
     HAS_KAZOO,
     KAZOO_IMPORT_ERROR,
-    ZOOKEEPER_ARG_SPEC,
     ZooKeeperError,
     make_access,
 )
 
 
 def argument_spec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
-    spec.update(
+    return module_argument_spec(
         expected_broker_ids=dict(type="list", elements="int", required=True),
         broker_pod_selector=dict(type="str", default="app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka"),
         broker_id_label=dict(type="str", default="kafka-eks.cluster/broker-id"),
@@ -252,7 +248,6 @@ def argument_spec():
         wait_sleep=dict(type="int", default=5),
         remove_stale_registration=dict(type="bool", default=False),
     )
-    return spec
 
 
 def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.sleep, wall=time.time):

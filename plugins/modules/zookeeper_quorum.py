@@ -129,19 +129,17 @@ elapsed:
   sample: 12
 """
 
-import copy
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     PodApiError,
     make_pod_api,
+    module_argument_spec,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
-    ZOOKEEPER_ARG_SPEC,
     ZooKeeperError,
     describe_quorum,
     make_access,
@@ -150,15 +148,12 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import
 
 
 def argument_spec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
-    spec.update(
+    return module_argument_spec(
         expected_servers=dict(type="int", required=True),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
         wait_sleep=dict(type="int", default=5),
     )
-    return spec
 
 
 def hints(params):
