@@ -33,9 +33,7 @@ def snapshot(cluster):
 
 def run_site(cluster, *extra, check=True):
     """site.yml against the bed, as a user runs it; returns the completed process."""
-    proc = subprocess.run(site_argv(cluster, *extra), cwd=ROOT, env=site_env(), capture_output=True, text=True,
-                          timeout=1800, check=False)
-    print(proc.stdout[-6000:])
+    proc = run_playbook(cluster, "site.yml", *extra)
     if check and proc.returncode != 0:
         raise AssertionError("site.yml failed (%d):\n%s\n%s" % (proc.returncode, proc.stdout[-4000:], proc.stderr))
     return proc
@@ -148,8 +146,7 @@ def run_module(cluster, module, args):
     argv = [os.path.join(CACHE, "venv", "bin", "ansible"), "localhost", "-m", "kafka_eks.cluster." + module,
             "-a", json.dumps(dict(args, kubeconfig=cluster.kubeconfig)),
             "-e", "ansible_python_interpreter=" + os.path.join(CACHE, "venv", "bin", "python")]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(CACHE, "collections"), ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    proc = subprocess.run(argv, cwd=ROOT, env=site_env(), capture_output=True, text=True, timeout=900, check=False)
     print(proc.stdout[-4000:])
     return proc
 
@@ -186,8 +183,8 @@ def faults(cluster, state_file):
     save(state, state_file)
 
 
-def site_argv(cluster, *extra):
-    return [ANSIBLE_PLAYBOOK, os.path.join(ROOT, "site.yml"), "-e", "@" + TESTBED_VARS,
+def site_argv(cluster, *extra, playbook="site.yml"):
+    return [ANSIBLE_PLAYBOOK, os.path.join(ROOT, playbook), "-e", "@" + TESTBED_VARS,
             "-e", "kafka_k8s_kubeconfig=" + cluster.kubeconfig] + list(extra)
 
 
@@ -219,10 +216,9 @@ def teardown(cluster, state_file):
 
 
 def run_playbook(cluster, playbook, *extra):
-    argv = [ANSIBLE_PLAYBOOK, os.path.join(ROOT, playbook), "-e", "@" + TESTBED_VARS,
-            "-e", "kafka_k8s_kubeconfig=" + cluster.kubeconfig] + list(extra)
-    proc = subprocess.run(argv, cwd=ROOT, env=site_env(), capture_output=True, text=True, timeout=1800, check=False)
-    print(proc.stdout[-4000:])
+    proc = subprocess.run(site_argv(cluster, *extra, playbook=playbook), cwd=ROOT, env=site_env(),
+                          capture_output=True, text=True, timeout=1800, check=False)
+    print(proc.stdout[-6000:])
     return proc
 
 
