@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, ".cache")
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
-from lib import Cluster, testbed_down, testbed_up, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+from lib import Cluster, stop_testbed, start_testbed, wait_for  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.join(CACHE, "venv", "bin")
 KUBECTL = os.path.join(CACHE, "bin", "kubectl")
@@ -173,7 +173,7 @@ def measure_heal(kubeconfig, repeat, results):
 
 def measure_multi(repeat, results):
     single, parallel = [], []
-    beds = [(name, index, testbed_up(name, 3, index)) for name, index in MULTI_BEDS]
+    beds = [(name, index, start_testbed(name, 3, index)) for name, index in MULTI_BEDS]
     inventory = {"kafka_clusters": {"hosts": {name: {"kafka_k8s_kubeconfig": kc} for name, _, kc in beds},
                                     "vars": {"ansible_connection": "local"}}}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -192,7 +192,7 @@ def measure_multi(repeat, results):
         for name, _, kc in beds:
             empty_namespace(kc)
             if name != BED:
-                testbed_down(name)
+                stop_testbed(name)
     results["multi"] = {"one": stats(single), "three_parallel": stats(parallel),
                         "ratio": statistics.median(parallel) / statistics.median(single)}
 
@@ -231,7 +231,7 @@ def main():
         with open(args.out, "w") as handle:
             json.dump(results, handle, indent=2)
 
-    kubeconfig = testbed_up(BED, 3, BED_INDEX)
+    kubeconfig = start_testbed(BED, 3, BED_INDEX)
     try:
         if "rollout" in only:
             measure_rollout(kubeconfig, 4, repeat, results, "rollout_4")
@@ -251,7 +251,7 @@ def main():
             save()
     finally:
         empty_namespace(kubeconfig)
-        testbed_down(BED)
+        stop_testbed(BED)
     print(json.dumps(results, indent=2))
 
 

@@ -19,14 +19,14 @@ ZK_SELECTOR = "app.kubernetes.io/component=zookeeper"
 BROKER_SELECTOR = "app.kubernetes.io/component=broker"
 
 
-def testbed_up(name, nodes=3, index=1):
+def start_testbed(name, nodes=3, index=1):
     """Bring a test bed up (or reuse the running one) and return its kubeconfig path."""
     subprocess.run([PYTHON, TESTBED, "up", "--name", name, "--nodes", str(nodes), "--index", str(index)],
                    check=True)
     return kubeconfig(name)
 
 
-def testbed_down(name):
+def stop_testbed(name):
     subprocess.run([PYTHON, TESTBED, "down", "--name", name], check=True)
 
 

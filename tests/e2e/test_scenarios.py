@@ -5,6 +5,7 @@ real ZooKeeper and Kafka processes (tests/testbed). Test beds are left running b
 brought down at the end of the session.
 """
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -13,7 +14,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lib import CACHE, ROOT, testbed_down  # noqa: E402  pylint: disable=wrong-import-position
+from lib import CACHE, ROOT, stop_testbed  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.testbed
 
@@ -26,13 +27,19 @@ def testbeds_down_at_the_end():
     yield
     for name in TESTBEDS:
         if os.path.exists(os.path.join(CACHE, "testbeds", name)):
-            testbed_down(name)
+            stop_testbed(name)
 
 
 def run_scenario(scenario, log_path):
+    # Molecule keeps its state (e.g. "prepared: true") in ~/.ansible/tmp/molecule.<hash of the project
+    # directory's base name>.<scenario>, shared by every checkout named alike: a stale one made it skip
+    # prepare, so the bed never came up. Each run starts from an empty state of its own.
+    ephemeral = os.path.join(CACHE, "molecule", scenario)
+    shutil.rmtree(ephemeral, ignore_errors=True)
+    os.makedirs(ephemeral)
     env = dict(os.environ, PATH=os.path.join(CACHE, "venv", "bin") + os.pathsep + os.environ["PATH"],
                ANSIBLE_COLLECTIONS_PATH=os.path.join(CACHE, "collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", NO_COLOR="1")
+               ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", NO_COLOR="1", MOLECULE_EPHEMERAL_DIRECTORY=ephemeral)
     with open(log_path, "w") as log:
         proc = subprocess.run([os.path.join(CACHE, "venv", "bin", "molecule"), "-c", "molecule/base.yml", "test",
                                "-s", scenario], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
