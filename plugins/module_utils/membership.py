@@ -58,6 +58,15 @@ def registration_timestamp(registration):
         return None
 
 
+def parse_registration(data):
+    """The JSON of a ``/brokers/ids/<id>`` node as a dict (``{"unparsed": text}`` when it is not a JSON object)."""
+    try:
+        registration = json.loads(data) if data else {}
+    except ValueError:
+        return {"unparsed": data}
+    return registration if isinstance(registration, dict) else {"unparsed": data}
+
+
 def _holds(pod, timestamp, tolerance_ms):
     """Could this pod's running container have written a registration made at ``timestamp``?"""
     if not pod.get("running"):
@@ -263,35 +272,34 @@ class Membership:
 
     def read_registration(self, broker_id):
         """(registration dict or None, stat or None) of one broker."""
-        path = "%s/%d" % (BROKER_IDS_PATH, broker_id)
         try:
-            data, stat = self.zk.get(path)
+            data, stat = self.zk.get("%s/%d" % (BROKER_IDS_PATH, broker_id))
         except NoNodeError:
             return None, None
-        try:
-            registration = json.loads(data) if data else {}
-        except ValueError:
-            registration = {"unparsed": data}
-        if not isinstance(registration, dict):
-            registration = {"unparsed": data}
-        return registration, stat
+        return parse_registration(data), stat
 
     def read_registrations(self):
-        try:
-            children = self.zk.get_children(BROKER_IDS_PATH)
-        except NoNodeError:
-            children = []
-        registrations, stats = {}, {}
+        """Every registration under /brokers/ids: the listing and the expected brokers' nodes in one batch
+        (one zkCli run under exec access), then any other registered id in a second one."""
+        expected = dict((broker_id, "%s/%d" % (BROKER_IDS_PATH, broker_id)) for broker_id in self.expected_ids)
+        children, found = self.zk.list_and_get(BROKER_IDS_PATH, [expected[i] for i in self.expected_ids])
+        others = {}
         for child in children:
             try:
                 broker_id = int(child)
             except ValueError:
                 self.notes.append("ignored %s/%s: not a broker id" % (BROKER_IDS_PATH, child))
                 continue
-            registration, stat = self.read_registration(broker_id)
-            if registration is not None:
-                registrations[broker_id] = registration
-                stats[broker_id] = stat
+            if broker_id not in expected:
+                others[broker_id] = "%s/%s" % (BROKER_IDS_PATH, child)
+        if others:
+            found.update(self.zk.get_many([others[i] for i in sorted(others)]))
+        registrations, stats = {}, {}
+        for broker_id, path in sorted(list(expected.items()) + list(others.items())):
+            node = found.get(path)
+            if node is not None:  # None: not registered, or gone between the listing and the read
+                registrations[broker_id] = parse_registration(node[0])
+                stats[broker_id] = node[1]
         return registrations, stats
 
     def read_pods(self):

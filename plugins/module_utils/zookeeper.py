@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import calendar
 import re
+import shlex
 import socket
 import time
 import traceback
@@ -268,6 +269,9 @@ _NO_NODE = re.compile(r"Node does not exist|KeeperErrorCode = NoNode|NoNodeExcep
 _BAD_VERSION = re.compile(r"version No is not valid|KeeperErrorCode = BadVersion|BadVersionException")
 _KEEPER_ERROR = re.compile(r"KeeperErrorCode = (\w+)|(ConnectionLoss|SessionExpired|AuthFailed|NoAuth)")
 _OLD_SYNTAX = re.compile(r"Path must start with / character|IllegalArgumentException: Path")
+# zkCli echoes each command read from standard input after its prompt (with JLine, which the ZooKeeper
+# distribution ships); a log line may follow the last prompt on the same line.
+_PROMPT = re.compile(r"^\[zk: [^\]]*\(\w+\) \d+\] ?(.*)$")
 
 
 def _content_lines(text):
@@ -304,6 +308,31 @@ def parse_zkcli_ls(text):
     if found is None:
         raise ZooKeeperError("no children list ([...]) in the output: %s" % _tail(text))
     return found
+
+
+def _missing(path, section, stderr):
+    """zkCli prints "Node does not exist: <path>" on standard error, outside the command's section."""
+    return re.search(r"(?m)^Node does not exist: %s\s*$" % re.escape(path), section + "\n" + stderr) is not None
+
+
+def split_zkcli_session(text):
+    """Split the output of a zkCli session fed commands on standard input into ``{command: output}``.
+
+    Returns None when the output has no prompts to split on (zkCli without JLine does not echo commands):
+    the caller then runs one command per zkCli run.
+    """
+    sections = {}
+    current = None
+    for line in (text or "").splitlines():
+        match = _PROMPT.match(line.strip())
+        if match:
+            current = match.group(1).strip()
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    if not sections:
+        return None
+    return dict((command, "\n".join(lines)) for command, lines in sections.items())
 
 
 def _parse_ctime(value):
@@ -369,6 +398,28 @@ def parse_zkcli_get(text):
 
 
 # ------------------------------------------------------------------------------------------ direct access
+
+def get_each(access, paths):
+    """``{path: (data, stat) or None}`` with one ``access.get`` per path (None when the node does not exist)."""
+    found = {}
+    for path in paths:
+        try:
+            found[path] = access.get(path)
+        except NoNodeError:
+            found[path] = None
+    return found
+
+
+def list_and_get_each(access, parent, paths):
+    """``(children of parent or None, {path: (data, stat) or None})`` with one access call per command."""
+    children = None
+    if parent:
+        try:
+            children = access.get_children(parent)
+        except NoNodeError:
+            children = []
+    return children, get_each(access, paths)
+
 
 def four_letter_word(host, port, word, timeout=5.0, connect=None):
     """Send a four-letter word and return the whole answer as text; raise ZooKeeperError on socket errors."""
@@ -476,6 +527,14 @@ class DirectAccess:
             "data_length": stat.dataLength,
             "num_children": stat.numChildren,
         }
+
+    def get_many(self, paths):
+        """``{path: (data, stat), or None when the node does not exist}``, over the one kazoo session."""
+        return get_each(self, paths)
+
+    def list_and_get(self, parent, paths):
+        """``(children of parent, or None without a parent; {path: (data, stat) or None})``."""
+        return list_and_get_each(self, parent, paths)
 
     def delete(self, path, version):
         zk = self._client()
@@ -600,6 +659,52 @@ class ExecAccess:
             return parse_zkcli_get(out if "dataVersion" in out else both)
         except ZooKeeperError as exc:
             raise self._fail(pod, argv, rc, exc)
+
+    def get_many(self, paths):
+        """``{path: (data, stat), or None when the node does not exist}`` from one zkCli run."""
+        return self.list_and_get(None, paths)[1]
+
+    def list_and_get(self, parent, paths):
+        """``(children of parent, or None without a parent; {path: (data, stat) or None})`` from one zkCli run
+        with the commands on its standard input: one JVM start instead of one per command. Falls back to one
+        run per command when the output cannot be split per command (no JLine, ZooKeeper 3.4 syntax)."""
+        paths = list(paths)
+        commands = (["ls %s" % parent] if parent else []) + ["get -s %s" % path for path in paths]
+        if len(commands) < 2 or self._old_syntax:
+            return list_and_get_each(self, parent, paths)
+        pod = self._pick_cli_pod()
+        cli = self.cli_command + ["-server", "localhost:%d" % self.client_port]
+        script = "".join(command + "\n" for command in commands)
+        argv = ["sh", "-c", "printf '%%s' %s | %s" % (shlex.quote(script), " ".join(shlex.quote(a) for a in cli))]
+        rc, out, err = self._exec(pod, argv)
+        sections = split_zkcli_session(out)
+        if sections is None or _OLD_SYNTAX.search(out + "\n" + err) or any(c not in sections for c in commands):
+            return list_and_get_each(self, parent, paths)
+        children = None
+        if parent:
+            text = sections["ls %s" % parent]
+            if _missing(parent, text, err):
+                children = []
+            else:
+                try:
+                    children = sorted(parse_zkcli_ls(text))
+                except ZooKeeperError as exc:
+                    raise self._fail(pod, argv, rc, zkcli_error(text + "\n" + err, parent) or exc)
+        found = {}
+        for path in paths:
+            text = sections["get -s %s" % path]
+            if "dataVersion" in text:
+                try:
+                    found[path] = parse_zkcli_get(text)
+                except ZooKeeperError as exc:
+                    raise self._fail(pod, argv, rc, exc)
+            elif _missing(path, text, err):
+                found[path] = None
+            else:
+                error = zkcli_error(text + "\n" + err, path)
+                raise self._fail(pod, argv, rc, error or "no data and stat for %s in the output: %s"
+                                 % (path, _tail(text)))
+        return children, found
 
     def delete(self, path, version):
         if self._old_syntax:

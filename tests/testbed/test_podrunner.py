@@ -478,7 +478,7 @@ def test_kafka_broker_registers(ensemble, tmp_path):
 
 TESTBED_PY = os.path.join(HERE, "testbed.py")
 BED_NAME = os.environ.get("PODRUNNER_E2E_BED", "podrunner-e2e")
-BED_INDEX = os.environ.get("PODRUNNER_E2E_INDEX", "7")
+BED_INDEX = os.environ.get("PODRUNNER_E2E_INDEX", "9")
 NS = "kafka"
 LABELS = {"app.kubernetes.io/part-of": "kafka", "app.kubernetes.io/instance": "kafka",
           "app.kubernetes.io/managed-by": "kafka_eks.cluster"}

@@ -14,6 +14,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import
     parse_zkcli_get,
     parse_zkcli_ls,
     quorum_state,
+    split_zkcli_session,
     wait_for_quorum,
     zkcli_error,
 )
@@ -361,6 +362,80 @@ def test_exec_zkcli_runs_in_a_serving_pod():
     with pytest.raises(BadVersionError):
         access.delete("/brokers/ids/1", 7)
     access.delete("/brokers/ids/1", 0)
+
+
+GET_MANY = ["/brokers/ids/0", "/brokers/ids/7", "/brokers/ids/1"]
+GET_MANY_ARGV = ("sh", "-c", "printf '%s' 'get -s /brokers/ids/0\nget -s /brokers/ids/7\nget -s /brokers/ids/1\n' "
+                 "| zkCli.sh -server localhost:2181")
+
+
+def test_split_zkcli_session_by_prompt():
+    # Real zkCli 3.9.3 output for three `get -s` read from standard input (DEBUG/INFO lines removed).
+    sections = split_zkcli_session(fixture("zkcli-3.9-session-get-many.stdout"))
+    assert sections["get -s /brokers/ids/7"].strip() == ""
+    data, stat = parse_zkcli_get(sections["get -s /brokers/ids/1"])
+    assert data == '{"timestamp":"1700000000000"}' and stat["version"] == 0
+    assert split_zkcli_session("Connecting to localhost:2181\n{}\ncZxid = 0x1\n") is None
+
+
+def test_exec_get_many_reads_every_path_in_one_zkcli_run():
+    pods = FakeExecPods([zk_pod("zk-0")], {
+        ("zkServer.sh", "status"): (0, STATUS_FOLLOWER, ""),
+        GET_MANY_ARGV: (0, fixture("zkcli-3.9-session-get-many.stdout"),
+                        fixture("zkcli-3.9-session-get-many.stderr"))})
+    got = ExecAccess(pods, "kafka", "app=zk").get_many(GET_MANY)
+    assert got["/brokers/ids/7"] is None
+    assert got["/brokers/ids/0"][0] == '{"timestamp":"1","port":9092}'
+    assert got["/brokers/ids/1"][1]["ctime"] is not None
+    assert [call[1] for call in pods.calls] == [("zkServer.sh", "status"), GET_MANY_ARGV]
+
+
+def test_exec_list_and_get_in_one_zkcli_run():
+    argv = ("sh", "-c", "printf '%s' 'ls /brokers/ids\nget -s /brokers/ids/0\nget -s /brokers/ids/7\nget -s "
+            "/brokers/ids/1\n' | zkCli.sh -server localhost:2181")
+    pods = FakeExecPods([zk_pod("zk-0")], {
+        ("zkServer.sh", "status"): (0, STATUS_FOLLOWER, ""),
+        argv: (0, fixture("zkcli-3.9-session-get-many.stdout"), fixture("zkcli-3.9-session-get-many.stderr"))})
+    children, found = ExecAccess(pods, "kafka", "app=zk").list_and_get("/brokers/ids", GET_MANY)
+    assert children == ["0", "1"]
+    assert found["/brokers/ids/7"] is None and found["/brokers/ids/1"][1]["version"] == 0
+    assert len(pods.calls) == 2
+
+
+def test_exec_list_and_get_before_any_broker_registered():
+    argv = ("sh", "-c", "printf '%s' 'ls /brokers/ids\nget -s /brokers/ids/0\n' | zkCli.sh -server localhost:2181")
+    session = ("[zk: localhost:2181(CONNECTED) 0] ls /brokers/ids\n[zk: localhost:2181(CONNECTED) 1] get -s "
+               "/brokers/ids/0\n[zk: localhost:2181(CONNECTED) 2] ")
+    pods = FakeExecPods([zk_pod("zk-0")], {
+        ("zkServer.sh", "status"): (0, STATUS_FOLLOWER, ""),
+        argv: (1, session, "Node does not exist: /brokers/ids\nNode does not exist: /brokers/ids/0\n")})
+    children, found = ExecAccess(pods, "kafka", "app=zk").list_and_get("/brokers/ids", ["/brokers/ids/0"])
+    assert children == [] and found == {"/brokers/ids/0": None}
+
+
+def test_exec_get_many_without_prompts_reads_one_path_per_run():
+    cli = ("zkCli.sh", "-server", "localhost:2181")
+    pods = FakeExecPods([zk_pod("zk-0")], {
+        ("zkServer.sh", "status"): (0, STATUS_FOLLOWER, ""),
+        GET_MANY_ARGV: (0, "Connecting to localhost:2181\n", ""),
+        cli + ("get", "-s", "/brokers/ids/0"): (0, fixture("zkcli-3.9-get.stdout"), ""),
+        cli + ("get", "-s", "/brokers/ids/1"): (0, fixture("zkcli-3.9-get.stdout"), ""),
+        cli + ("get", "-s", "/brokers/ids/7"): (
+            1, fixture("zkcli-3.9-get-nonode.stdout"), fixture("zkcli-3.9-get-nonode.stderr"))})
+    got = ExecAccess(pods, "kafka", "app=zk").get_many(GET_MANY)
+    assert got["/brokers/ids/7"] is None and got["/brokers/ids/0"][1]["version"] == 0
+    assert len(pods.calls) == 5
+
+
+def test_exec_get_many_names_an_error_it_cannot_read_past():
+    # The session lost its connection before the last read: no data, an error on standard error.
+    prompt = "[zk: localhost:2181(CONNECTED) 3]"
+    session = fixture("zkcli-3.9-session-get-many.stdout").split(prompt)[0] + prompt + " get -s /brokers/ids/1\n"
+    pods = FakeExecPods([zk_pod("zk-0")], {
+        ("zkServer.sh", "status"): (0, STATUS_FOLLOWER, ""),
+        GET_MANY_ARGV: (0, session, "KeeperErrorCode = ConnectionLoss for /brokers/ids/1\n")})
+    with pytest.raises(ZooKeeperError, match="(?s)pod kafka/zk-0: .*ConnectionLoss"):
+        ExecAccess(pods, "kafka", "app=zk").get_many(GET_MANY)
 
 
 def test_exec_zkcli_falls_back_to_34_syntax():

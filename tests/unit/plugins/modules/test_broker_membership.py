@@ -11,6 +11,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
     BadVersionError,
     NoNodeError,
+    get_each,
     parse_srvr,
 )
 from ansible_collections.kafka_eks.cluster.plugins.modules import broker_membership
@@ -37,6 +38,7 @@ class World:
         self.seq = 0
         self.pod_deletes = []
         self.zk_deletes = []
+        self.zk_batches = []
         self.zk_modes = ["follower", "leader", "follower"]
         for i in range(brokers):
             name = self.new_pod(i, started=-600)
@@ -167,6 +169,14 @@ class World:
         node = self.nodes[broker_id]
         return node["data"], {"version": node["version"], "ephemeral_owner": node["owner"], "ctime": None}
 
+    def get_many(self, paths):
+        self.zk_batches.append(list(paths))
+        return get_each(self, paths)
+
+    def list_and_get(self, parent, paths):
+        self.zk_batches.append([parent] + list(paths))
+        return self.get_children(parent), get_each(self, paths)
+
     def delete(self, path, version):
         broker_id = int(path.rsplit("/", 1)[1])
         self.zk_deletes.append((path, version))
@@ -198,6 +208,8 @@ def test_all_joined_reports_and_changes_nothing(make_module):
     world = World()
     result = run(make_module, world, heal=True)
     assert not result.get("failed") and result["changed"] is False
+    # one batch for every registration: under exec access that is one zkCli run, whatever the broker count
+    assert world.zk_batches == [["/brokers/ids"] + ["/brokers/ids/%d" % i for i in range(4)]]
     assert result["all_joined"] is True and result["registered"] == [0, 1, 2, 3]
     assert result["deleted_pods"] == [] and world.pod_deletes == []
     assert result["quorum"]["leader"] == "zookeeper-1"
