@@ -31,6 +31,14 @@ def main():
             lines.append("| %s | %s | %s | %.2fx |" % (label, cell(entry["site"]), cell(entry[base]), entry["ratio"]))
         else:
             lines.append("| %s | not measured | | |" % label)
+    for key, label in (("rollout_4", "full rollout, 4 brokers"), ("noop_4", "no-op rerun, 4 brokers"),
+                       ("rollout_32", "full rollout, 32 brokers"), ("noop_32", "no-op rerun, 32 brokers")):
+        tasks = (results.get(key) or {}).get("slowest_tasks")
+        if tasks:
+            lines += ["", "Where site.yml's time goes, %s (median per task, share of the run):" % label, ""]
+            lines += ["| task | seconds | share |", "|---|---|---|"]
+            lines += ["| %s | %.2f | %.0f%% |" % (t["name"].replace("|", "/"), t["median"], 100 * t["share"])
+                      for t in tasks]
     heal = results.get("heal")
     if heal:
         lines += ["", "| heal (broker 2 behind a stale registration) | seconds |", "|---|---|",

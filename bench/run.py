@@ -45,9 +45,10 @@ def env():
                 PATH=VENV_BIN + os.pathsep + os.path.join(CACHE, "bin") + os.pathsep + os.environ["PATH"])
 
 
-def timed(argv, **kwargs):
+def timed(argv, extra_env=None, **kwargs):
     start = time.monotonic()
-    proc = subprocess.run(argv, cwd=ROOT, env=env(), capture_output=True, text=True, check=False, **kwargs)
+    proc = subprocess.run(argv, cwd=ROOT, env=dict(env(), **(extra_env or {})), capture_output=True, text=True,
+                          check=False, **kwargs)
     elapsed = time.monotonic() - start
     if proc.returncode != 0:
         raise RuntimeError("%s failed (%d):\n%s\n%s" % (" ".join(argv[:3]), proc.returncode, proc.stdout[-3000:],
@@ -55,9 +56,31 @@ def timed(argv, **kwargs):
     return elapsed, proc
 
 
-def site(kubeconfig, brokers, *extra):
-    return timed([os.path.join(VENV_BIN, "ansible-playbook"), "site.yml", "-e", "@" + TESTBED_VARS,
-                  "-e", "kafka_k8s_kubeconfig=" + kubeconfig, "-e", "kafka_broker_count=%d" % brokers] + list(extra))
+def site(kubeconfig, brokers, *extra, profile=None):
+    """Run site.yml; with a list as ``profile``, append this run's task times to it (bench/callback_plugins)."""
+    argv = [os.path.join(VENV_BIN, "ansible-playbook"), "site.yml", "-e", "@" + TESTBED_VARS,
+            "-e", "kafka_k8s_kubeconfig=" + kubeconfig, "-e", "kafka_broker_count=%d" % brokers] + list(extra)
+    if profile is None:
+        return timed(argv)
+    with tempfile.NamedTemporaryFile(suffix=".json") as times:
+        elapsed, proc = timed(argv, extra_env={
+            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(ROOT, "bench", "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "task_times", "BENCH_TASK_TIMES": times.name})
+        with open(times.name) as handle:
+            profile.append(json.load(handle))
+    return elapsed, proc
+
+
+def slowest_tasks(runs, count=6):
+    """The tasks with the largest median time over several runs of one playbook: [{name, median, share}]."""
+    by_name = {}
+    for run in runs:
+        for task in run:
+            by_name.setdefault(task["name"], []).append(task["seconds"])
+    total = statistics.median([sum(t["seconds"] for t in run) for run in runs])
+    medians = sorted(((statistics.median(v), name) for name, v in by_name.items()), reverse=True)[:count]
+    return [{"name": name, "median": round(m, 2), "share": round(m / total, 3) if total else 0}
+            for m, name in medians]
 
 
 def render(brokers, directory):
@@ -92,31 +115,33 @@ def stats(values):
 
 
 def measure_rollout(kubeconfig, brokers, repeat, results, key):
-    site_times, baseline_times = [], []
+    site_times, baseline_times, profile = [], [], []
     with tempfile.TemporaryDirectory() as directory:
         render(brokers, directory)
         for _ in range(repeat):
             empty_namespace(kubeconfig)
-            site_times.append(site(kubeconfig, brokers)[0])
+            site_times.append(site(kubeconfig, brokers, profile=profile)[0])
             empty_namespace(kubeconfig)
             applied = kubectl_apply(kubeconfig, directory)
             baseline_times.append(applied + wait_ready(kubeconfig, brokers))
     results[key] = {"site": stats(site_times), "baseline": stats(baseline_times),
-                    "ratio": statistics.median(site_times) / statistics.median(baseline_times)}
+                    "ratio": statistics.median(site_times) / statistics.median(baseline_times),
+                    "slowest_tasks": slowest_tasks(profile)}
 
 
 def measure_noop(kubeconfig, brokers, repeat, results, key):
     site(kubeconfig, brokers)  # converge first
-    site_times, kubectl_times = [], []
+    site_times, kubectl_times, profile = [], [], []
     with tempfile.TemporaryDirectory() as directory:
         render(brokers, directory)
         for _ in range(repeat):
-            elapsed, proc = site(kubeconfig, brokers)
+            elapsed, proc = site(kubeconfig, brokers, profile=profile)
             assert "changed=0" in proc.stdout, "a no-op rerun changed something"
             site_times.append(elapsed)
             kubectl_times.append(kubectl_apply(kubeconfig, directory))
     results[key] = {"site": stats(site_times), "kubectl": stats(kubectl_times),
-                    "ratio": statistics.median(site_times) / statistics.median(kubectl_times)}
+                    "ratio": statistics.median(site_times) / statistics.median(kubectl_times),
+                    "slowest_tasks": slowest_tasks(profile)}
 
 
 def measure_growth(kubeconfig, sizes, repeat, rollout_repeat, results):
