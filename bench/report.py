@@ -47,10 +47,15 @@ def main():
                   "| of which: ours (check, pod deletion, new pod's start and registration) | %s |" % cell(heal["ours"])]
     multi = results.get("multi")
     if multi:
-        lines += ["", "| multi-cluster rollout | seconds |", "|---|---|",
+        when = " (measured %s)" % results["multi_date"] if results.get("multi_date") else ""
+        lines += ["", "| multi-cluster rollout%s | seconds |" % when, "|---|---|",
                   "| 1 test bed, site.yml | %s |" % cell(multi["one"]),
                   "| 3 test beds, multi_cluster.yml, kafka_serial=100%%, forks 3 | %s |" % cell(multi["three_parallel"]),
                   "| ratio | %.2fx |" % multi["ratio"]]
+        if multi.get("baseline_one"):
+            lines += ["| baseline (kubectl apply + the same check), 1 test bed | %s |" % cell(multi["baseline_one"]),
+                      "| baseline, 3 test beds at once | %s |" % cell(multi["baseline_three"]),
+                      "| baseline ratio | %.2fx |" % multi["baseline_ratio"]]
     peaks = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in results.items() if k.startswith("controller_peak_rss"))
     if peaks:
         lines += ["", "Controller peak memory (largest resident set of any process the benchmark started, MiB): "

@@ -15,6 +15,7 @@ Each measurement is repeated --repeat times and reported as median and spread (m
 --smoke runs one repetition of rollout and noop only (part of make test); it does not write the docs.
 """
 import argparse
+import concurrent.futures
 import datetime
 import json
 import os
@@ -197,21 +198,40 @@ def measure_heal(kubeconfig, repeat, results):
 
 
 def measure_multi(repeat, results):
-    single, parallel = [], []
+    """1 versus 3 beds: site.yml (multi_cluster.yml, kafka_serial=100%, forks 3), and the baseline (kubectl
+    apply + the same readiness check) on 1 versus 3 beds at once, to tell the orchestration's share from what
+    running three beds' JVMs on one machine costs."""
+    single, parallel, baseline_single, baseline_parallel = [], [], [], []
     beds = [(name, index, start_testbed(name, 3, index)) for name, index in MULTI_BEDS]
     inventory = {"kafka_clusters": {"hosts": {name: {"kafka_k8s_kubeconfig": kc} for name, _, kc in beds},
                                     "vars": {"ansible_connection": "local"}}}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(inventory, handle)
+
+    def empty_all():
+        with concurrent.futures.ThreadPoolExecutor(len(beds)) as pool:
+            list(pool.map(empty_namespace, [kc for _, _, kc in beds]))
+
+    def baseline(kubeconfig):
+        return kubectl_apply(kubeconfig, directory) + wait_ready(kubeconfig, 4)
+
     try:
-        for _ in range(repeat):
-            for _, _, kc in beds:
-                empty_namespace(kc)
-            single.append(site(beds[0][2], 4)[0])
-            empty_namespace(beds[0][2])
-            parallel.append(timed([os.path.join(VENV_BIN, "ansible-playbook"), "-i", handle.name, "-f", "3",
-                                   "playbooks/multi_cluster.yml", "-e", "@" + TESTBED_VARS,
-                                   "-e", "kafka_serial=100%"])[0])
+        with tempfile.TemporaryDirectory() as directory:
+            render(4, directory)
+            for _ in range(repeat):
+                empty_all()
+                single.append(site(beds[0][2], 4)[0])
+                empty_all()
+                parallel.append(timed([os.path.join(VENV_BIN, "ansible-playbook"), "-i", handle.name, "-f", "3",
+                                       "playbooks/multi_cluster.yml", "-e", "@" + TESTBED_VARS,
+                                       "-e", "kafka_serial=100%"])[0])
+                empty_all()
+                baseline_single.append(baseline(beds[0][2]))
+                empty_all()
+                start = time.monotonic()
+                with concurrent.futures.ThreadPoolExecutor(len(beds)) as pool:
+                    list(pool.map(baseline, [kc for _, _, kc in beds]))
+                baseline_parallel.append(time.monotonic() - start)
     finally:
         os.unlink(handle.name)
         for name, _, kc in beds:
@@ -219,7 +239,9 @@ def measure_multi(repeat, results):
             if name != BED:
                 stop_testbed(name)
     results["multi"] = {"one": stats(single), "three_parallel": stats(parallel),
-                        "ratio": statistics.median(parallel) / statistics.median(single)}
+                        "ratio": statistics.median(parallel) / statistics.median(single),
+                        "baseline_one": stats(baseline_single), "baseline_three": stats(baseline_parallel),
+                        "baseline_ratio": statistics.median(baseline_parallel) / statistics.median(baseline_single)}
 
 
 def machine():
