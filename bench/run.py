@@ -212,12 +212,13 @@ def measure_multi(repeat, results):
         with concurrent.futures.ThreadPoolExecutor(len(beds)) as pool:
             list(pool.map(empty_namespace, [kc for _, _, kc in beds]))
 
-    def baseline(kubeconfig):
-        return kubectl_apply(kubeconfig, directory) + wait_ready(kubeconfig, 4)
-
     try:
         with tempfile.TemporaryDirectory() as directory:
             render(4, directory)
+
+            def baseline(kubeconfig):
+                return kubectl_apply(kubeconfig, directory) + wait_ready(kubeconfig, 4)
+
             for _ in range(repeat):
                 empty_all()
                 single.append(site(beds[0][2], 4)[0])

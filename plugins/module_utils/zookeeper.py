@@ -397,7 +397,7 @@ def parse_zkcli_get(text):
     return data, stat
 
 
-# ------------------------------------------------------------------------------------------ direct access
+# ---------------------------------------------------- reads one call at a time (direct, or exec fallback)
 
 def get_each(access, paths):
     """``{path: (data, stat) or None}`` with one ``access.get`` per path (None when the node does not exist)."""
@@ -420,6 +420,8 @@ def list_and_get_each(access, parent, paths):
             children = []
     return children, get_each(access, paths)
 
+
+# ------------------------------------------------------------------------------------------ direct access
 
 def four_letter_word(host, port, word, timeout=5.0, connect=None):
     """Send a four-letter word and return the whole answer as text; raise ZooKeeperError on socket errors."""

@@ -12,6 +12,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import
     BadVersionError,
     NoNodeError,
     get_each,
+    list_and_get_each,
     parse_srvr,
 )
 from ansible_collections.kafka_eks.cluster.plugins.modules import broker_membership
@@ -175,7 +176,7 @@ class World:
 
     def list_and_get(self, parent, paths):
         self.zk_batches.append([parent] + list(paths))
-        return self.get_children(parent), get_each(self, paths)
+        return list_and_get_each(self, parent, paths)
 
     def delete(self, path, version):
         broker_id = int(path.rsplit("/", 1)[1])
