@@ -139,17 +139,24 @@ class Bed:
         return {c: self.pid(c) for c in COMPONENTS if self.pid(c)}
 
 
-def cmdline_matches(pid, needles):
+def cmdline_matches(pid, needles, settle=True):
     """True when pid lives and each needle is one of its arguments, or a directory that one of them is under."""
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            cmd = f.read().decode(errors="replace").split("\0")
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    if state == "Z":
-        return False
+    for _ in range(50 if settle else 1):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                raw = f.read()
+            with open("/proc/%d/stat" % pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        if state == "Z":
+            return False
+        if raw:
+            break
+        # Empty while the kernel is still inside execve: Popen returns once the close-on-exec pipe closes,
+        # which is before the new program's arguments are in place. Seen under load; read again.
+        time.sleep(0.02)
+    cmd = raw.decode(errors="replace").split("\0")
     return all(any(a == n or a.startswith(n.rstrip("/") + "/") for a in cmd) for n in needles)
 
 
@@ -374,9 +381,11 @@ def wait_for(what, fn, timeout, bed=None, component=None, interval=0.2):
         v = probe(fn)
         if v:
             return v
-        if component and bed and not bed.pid(component):
-            raise Fail("%s exited while waiting for %s; end of %s:\n%s"
-                       % (component, what, bed.p("logs", component + ".log"), tail(bed.p("logs", component + ".log"))))
+        code = exit_code(bed, component) if component and bed else None
+        if code is not None:
+            raise Fail("%s exited (%s) while waiting for %s; end of %s:\n%s"
+                       % (component, code, what, bed.p("logs", component + ".log"),
+                          tail(bed.p("logs", component + ".log"))))
         if time.time() - t0 > timeout:
             extra = ""
             if component and bed:
@@ -396,6 +405,22 @@ def tail(path, n=20):
 # --------------------------------------------------------------------------------------------------------
 # Processes
 
+# The processes this run started, by (bed directory, component): their exit is known from the handle itself,
+# with no pid file or /proc read that could race the process's own start.
+STARTED = {}
+
+
+def exit_code(bed, component):
+    """None while the bed's COMPONENT runs; else how it ended ("exit status N", "signal N" or "not running")."""
+    proc = STARTED.get((bed.dir, component))
+    if proc is None:
+        return None if bed.pid(component) else "not running"
+    rc = proc.poll()
+    if rc is None:
+        return None
+    return "signal %d" % -rc if rc < 0 else "exit status %d" % rc
+
+
 def start(bed, component, argv, env=None):
     logf = open(bed.p("logs", component + ".log"), "ab")
     logf.write(("\n==== %s testbed.py starts %s\n" % (datetime.datetime.now().isoformat(timespec="seconds"),
@@ -404,35 +429,54 @@ def start(bed, component, argv, env=None):
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                             cwd=bed.dir, env=env, start_new_session=True, close_fds=True)
     logf.close()
+    STARTED[(bed.dir, component)] = proc
     write_file(bed.pid_file(component), "%d\n" % proc.pid)
     return proc.pid
 
 
+def strays(bed, component):
+    """Pids of this bed's COMPONENT processes that its pid file does not name (found by command line)."""
+    known, marker, found = bed.pid(component), bed.marker(component), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (known, os.getpid()) \
+                and cmdline_matches(int(entry), marker, settle=False):
+            found.append(int(entry))
+    return found
+
+
 def stop(bed, component):
-    """SIGTERM the bed's COMPONENT (checked by pid file + command line), wait, SIGKILL. True if one ran."""
-    pid = bed.pid(component)
-    if pid is None:
-        try:
-            os.unlink(bed.pid_file(component))
-        except OSError:
-            pass
-        return False
-    marker = bed.marker(component)
-    os.kill(pid, signal.SIGTERM)
+    """SIGTERM the bed's COMPONENT (its pid file's, and any stray found by command line), wait, SIGKILL.
+    True if one ran."""
+    known, stray = bed.pid(component), strays(bed, component)
+    if stray:
+        log("%s: also stopping %s, not named by %s"
+            % (component, ", ".join("pid %d" % p for p in stray), bed.pid_file(component)))
+    for pid in ([known] if known else []) + stray:
+        terminate(pid, component, bed.marker(component))
+    try:
+        os.unlink(bed.pid_file(component))
+    except OSError:
+        pass
+    return bool(known or stray)
+
+
+def terminate(pid, component, marker):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
     deadline = time.time() + STOP_GRACE.get(component, 15)
     while time.time() < deadline and cmdline_matches(pid, marker):
         time.sleep(0.1)
     if cmdline_matches(pid, marker):
         log("%s (pid %d) did not stop after SIGTERM: SIGKILL" % (component, pid))
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
         deadline = time.time() + 10
         while time.time() < deadline and cmdline_matches(pid, marker):
             time.sleep(0.1)
-    try:
-        os.unlink(bed.pid_file(component))
-    except OSError:
-        pass
-    return True
 
 
 def need_binaries():
@@ -629,19 +673,10 @@ def bring_up(bed, args, total):
     t = step("certificates and kubeconfigs (%s)" % ("new" if made else "kept"), t)
 
     etcd_url = "http://127.0.0.1:%d/health" % bed.port("etcd")
-    for attempt in (1, 2):
-        start(bed, "etcd", etcd_argv(bed))
-        try:
-            wait_for("etcd /health",
-                     lambda: json.loads(urllib.request.urlopen(etcd_url, timeout=2).read())["health"] == "true",
-                     60, bed, "etcd")
-            break
-        except Fail as exc:
-            # Seen twice on a loaded 2-core machine: etcd gone within a second of its start, its log empty,
-            # never reproduced alone. Said out loud and tried once more; any other failure stops here.
-            if attempt == 2 or "exited while waiting" not in str(exc):
-                raise
-            log("etcd exited right after its start (log: %s); starting it once more" % bed.p("logs", "etcd.log"))
+    start(bed, "etcd", etcd_argv(bed))
+    wait_for("etcd /health",
+             lambda: json.loads(urllib.request.urlopen(etcd_url, timeout=2).read())["health"] == "true",
+             60, bed, "etcd")
     t = step("etcd up (:%d)" % bed.port("etcd"), t)
 
     start(bed, "kube-apiserver", apiserver_argv(bed))
@@ -696,9 +731,10 @@ def bring_up(bed, args, total):
         start(bed, "podrunner", [PYTHON, PODRUNNER, "--kubeconfig", bed.kubeconfig, "--state-dir", bed.dir,
                                  "--pod-cidr", bed.pod_cidr])
         time.sleep(1.0)
-        if not bed.pid("podrunner"):
-            raise Fail("the pod runner exited at once; end of %s:\n%s"
-                       % (bed.p("logs", "podrunner.log"), tail(bed.p("logs", "podrunner.log"))))
+        code = exit_code(bed, "podrunner")
+        if code is not None:
+            raise Fail("the pod runner exited at once (%s); end of %s:\n%s"
+                       % (code, bed.p("logs", "podrunner.log"), tail(bed.p("logs", "podrunner.log"))))
         t = step("pod runner started (pod CIDR %s)" % bed.pod_cidr, t)
     else:
         log("no %s yet: pod runner not started (pods will be scheduled, never run)" % os.path.relpath(PODRUNNER, REPO))
