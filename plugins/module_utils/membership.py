@@ -224,7 +224,7 @@ class Membership:
     and ``delete_pod``; ``clock`` (monotonic seconds), ``sleep`` and ``wall`` (epoch seconds) are injected.
     """
 
-    def __init__(self, zk, pod_api, namespace, expected_ids, selector, id_label, heal=False, check_mode=False,
+    def __init__(self, zk, pod_api, namespace, expected_ids, selector, id_label, heal=False, wait=False, check_mode=False,
                  max_attempts=3, register_timeout=300, wait_sleep=5, remove_stale_registration=False,
                  startup_grace_ms=STARTUP_GRACE_MS, clock=time.monotonic, sleep=time.sleep, wall=time.time):
         self.zk = zk
@@ -234,6 +234,7 @@ class Membership:
         self.selector = selector
         self.id_label = id_label
         self.heal = heal
+        self.wait = wait
         self.check_mode = check_mode
         self.max_attempts = max_attempts
         self.register_timeout = register_timeout
@@ -390,13 +391,12 @@ class Membership:
         self.check_quorum()
         snapshot = self.observe()
         decision = snapshot["decision"]
-        would_delete = [dict(i) for i in decision["to_delete"]]
-        if not self.heal or self.check_mode:
-            return self.result(snapshot, would_delete=would_delete)
+        if self.check_mode or not (self.heal or self.wait):
+            return self.result(snapshot, would_delete=[dict(i) for i in decision["to_delete"]])
         failures = {}
         waiting_deadline = self.clock() + self.register_timeout
         while not decision["all_joined"]:
-            if decision["to_delete"]:
+            if decision["to_delete"] and self.heal:
                 item = decision["to_delete"][0]
                 broker_id = item["broker_id"]
                 if self.attempts.get(broker_id, 0) >= self.max_attempts:
@@ -425,7 +425,8 @@ class Membership:
                 decision = snapshot["decision"]
                 continue
             break
-        return self.result(snapshot, would_delete=[], failures=failures)
+        return self.result(snapshot, would_delete=[] if self.heal else [dict(i) for i in decision["to_delete"]],
+                           failures=failures)
 
     def result(self, snapshot, would_delete, failures=None):
         decision = snapshot["decision"]

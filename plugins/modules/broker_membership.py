@@ -21,7 +21,8 @@ description:
     the live broker cannot register (C(NodeExists)) until that session expires.
   - Checks the ZooKeeper quorum first. Without a quorum it fails and deletes nothing, because no broker can
     register and no stale registration can expire until ZooKeeper has one.
-  - Without I(heal) it only reports; it does not fail because brokers are missing (see RV(all_joined)).
+  - Without I(heal) it only reports; it does not fail because brokers are missing (see RV(all_joined)). With
+    I(wait) it first waits, up to I(register_timeout), for brokers that are starting to register.
   - With I(heal) it takes the brokers that are not in the cluster one at a time and deletes only that broker's
     pod (with a uid precondition and its normal grace period), so its Deployment starts a fresh one; it never
     deletes a Deployment, a PersistentVolumeClaim or a pod of a broker that joined. It then waits for the pod
@@ -59,6 +60,12 @@ options:
   heal:
     description:
       - Delete the pod of each broker that is not in the cluster, one broker at a time, and wait for it to join.
+    type: bool
+    default: false
+  wait:
+    description:
+      - Without I(heal), wait up to I(register_timeout) for the brokers that are starting (pod being created,
+        container started less than 30 seconds ago) to register before reporting. With I(heal) it always waits.
     type: bool
     default: false
   max_attempts:
@@ -243,6 +250,7 @@ def argument_spec():
         broker_pod_selector=dict(type="str", default="app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka"),
         broker_id_label=dict(type="str", default="kafka-eks.cluster/broker-id"),
         heal=dict(type="bool", default=False),
+        wait=dict(type="bool", default=False),
         max_attempts=dict(type="int", default=3),
         register_timeout=dict(type="int", default=300),
         wait_sleep=dict(type="int", default=5),
@@ -270,7 +278,8 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
         module.fail_json(msg=str(exc), changed=False)
     membership = Membership(
         zk, pod_api, params["namespace"], params["expected_broker_ids"], params["broker_pod_selector"],
-        params["broker_id_label"], heal=params["heal"], check_mode=module.check_mode,
+        params["broker_id_label"], heal=params["heal"], wait=params["wait"],
+        check_mode=module.check_mode,
         max_attempts=params["max_attempts"], register_timeout=params["register_timeout"],
         wait_sleep=params["wait_sleep"], remove_stale_registration=params["remove_stale_registration"],
         clock=clock, sleep=sleep, wall=wall)

@@ -193,10 +193,33 @@ def site_env():
                 PATH=os.path.join(CACHE, "venv", "bin") + os.pathsep + os.environ["PATH"])
 
 
+def registration_ctimes(cluster):
+    """Broker id -> when its /brokers/ids node was created (epoch ms)."""
+    client = kazoo_client(cluster)
+    try:
+        return {child: client.get("/brokers/ids/" + child)[1].ctime for child in client.get_children("/brokers/ids")}
+    finally:
+        client.stop()
+        client.close()
+
+
 def scale_out(cluster, state_file):
+    """Broker 4 added; then a setting of every broker changed, which must restart them one at a time."""
     state = {"before": snapshot(cluster)}
     state["site_rc"] = run_site(cluster, "-e", "kafka_broker_count=5").returncode
     state["after"] = snapshot(cluster)
+    state["messages"] = write_messages(cluster, "e2e-rolling")
+    changed = ["-e", "kafka_broker_count=5", "-e", '{"kafka_broker_extra_config": {"log.retention.hours": "100"}}']
+    proc = run_site(cluster, *changed, check=False)
+    state["rolling_rc"], state["rolling_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
+    state["after_rolling"] = snapshot(cluster)
+    state["new_pods_created"] = {p["metadata"]["labels"]["kafka-eks.cluster/broker-id"]: p["metadata"]["creationTimestamp"]
+                                 for p in cluster.pods(BROKER_SELECTOR)}
+    state["registered_at_ms"] = registration_ctimes(cluster)
+    state["received"] = cluster.consume("e2e-rolling", len(state["messages"]))
+    proc = run_site(cluster, *changed, check=False)
+    state["rerun_rc"], state["rerun_output"] = proc.returncode, proc.stdout[-30000:]
+    state["after_rerun"] = snapshot(cluster)
     save(state, state_file)
 
 

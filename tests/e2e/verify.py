@@ -4,6 +4,7 @@
     verify.py SCENARIO --testbed NAME [--brokers N]
 """
 import argparse
+import calendar
 import json
 import os
 import sys
@@ -134,6 +135,31 @@ def scenario_scale_out(cluster, args):
     for broker in ("0", "1", "2", "3"):
         assert after[broker] == before[broker], "broker %s's pod was restarted by the scale-out" % broker
     print("scale out: broker 4 joined, brokers 0-3 kept their pods")
+
+    # A setting of every broker changed: each restarted, one at a time, with nothing else replaced.
+    assert state["rolling_rc"] == 0, state["rolling_output"][-4000:]
+    rolled = state["after_rolling"]
+    for kind in ("deployments", "pvcs", "statefulsets"):
+        assert rolled[kind] == state["after"][kind], "the rolling change replaced %s" % kind
+    for broker in ("0", "1", "2", "3", "4"):
+        assert rolled["broker_pods"][broker] != after[broker], "broker %s was not restarted" % broker
+    # Each broker's new pod was created only after the one before it had registered again.
+    order = sorted(state["new_pods_created"], key=lambda b: (state["new_pods_created"][b], int(b)))
+    assert order == ["0", "1", "2", "3", "4"], order
+    for previous, broker in zip(order, order[1:]):
+        created = calendar.timegm(time.strptime(state["new_pods_created"][broker], "%Y-%m-%dT%H:%M:%SZ"))
+        assert created >= state["registered_at_ms"][previous] // 1000, (
+            "broker %s's new pod (created %s) started before broker %s registered again (%d ms): two brokers "
+            "were down at once" % (broker, state["new_pods_created"][broker], previous,
+                                   state["registered_at_ms"][previous]))
+    assert sorted(state["received"]) == sorted(state["messages"]), "messages lost in the rolling restart"
+    check_membership(cluster, 5)
+    # Run again with the same settings: nothing to roll, nothing changed.
+    assert state["rerun_rc"] == 0 and state["after_rerun"] == rolled, "the rerun replaced something"
+    recap = [line for line in state["rerun_output"].splitlines() if " changed=" in line]
+    assert recap and all(" changed=0 " in line for line in recap), recap
+    print("rolling change: brokers 0-4 restarted one after another, each after the previous registered; "
+          "%d messages kept; a rerun changed nothing" % len(state["received"]))
 
 
 def scenario_teardown(cluster, args):

@@ -228,6 +228,44 @@ def test_report_only_lists_the_missing_broker_and_deletes_nothing(make_module):
     assert "heal=true would delete pod" in result["msg"]
 
 
+def a_starting_broker(world, broker_id):
+    """Broker broker_id's pod was just replaced (as a Deployment rollout does): Pending, then it starts and
+    registers some seconds later."""
+    old = world.names(broker_id)[0]
+    del world.pods[old]
+    del world.nodes[broker_id]
+    new = world.new_pod(broker_id, phase="Pending")
+    world.at(world.start_delay, lambda: world.start_container(new))
+    return new
+
+
+def test_wait_without_heal_waits_for_a_starting_broker_and_deletes_nothing(make_module):
+    world = World()
+    a_starting_broker(world, 3)
+    result = run(make_module, world, wait=True)
+    assert not result.get("failed") and result["changed"] is False
+    assert result["all_joined"] is True and result["registered"] == [0, 1, 2, 3]
+    assert world.pod_deletes == [] and result["would_delete"] == []
+    assert world.t >= world.start_delay + world.register_delay
+
+
+def test_without_wait_a_starting_broker_is_reported_at_once(make_module):
+    world = World()
+    a_starting_broker(world, 3)
+    result = run(make_module, world)
+    assert result["all_joined"] is False and world.t == 0
+    assert [w["broker_id"] for w in result["waiting"]] == [3]
+
+
+def test_wait_without_heal_does_not_wait_for_a_broker_only_a_heal_would_help(make_module):
+    world = World()
+    del world.nodes[2]  # its container runs since long ago: it will not register by itself
+    result = run(make_module, world, wait=True)
+    assert world.t == 0 and world.pod_deletes == []
+    assert result["all_joined"] is False and [d["pod"] for d in result["would_delete"]] == world.names(2)
+    assert "heal=true would delete pod" in result["msg"]
+
+
 def test_heal_deletes_only_the_missing_brokers_pod(make_module):
     world = World()
     del world.nodes[2]

@@ -1,0 +1,79 @@
+"""broker_rollout / changed_brokers: which broker objects go together and which running brokers roll alone."""
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.kafka_eks.cluster.plugins.filter.broker_rollout import (
+    FilterModule,
+    broker_rollout,
+    changed_brokers,
+)
+
+LABEL = "kafka-eks.cluster/broker-id"
+
+
+def obj(kind, name, broker_id=None, namespace="kafka"):
+    labels = {LABEL: str(broker_id)} if broker_id is not None else {}
+    return {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace, "labels": labels}}
+
+
+def manifests(n=3):
+    objs = [obj("PersistentVolumeClaim", "kafka-data-%d" % i, i) for i in range(n)]
+    objs += [obj("Service", "kafka-service-%d" % i, i) for i in range(n)]
+    objs += [obj("Deployment", "kafka-broker-%d" % i, i) for i in range(n)]
+    return objs + [obj("ConfigMap", "kafka-client-config")]
+
+
+def test_first_rollout_applies_everything_together():
+    split = broker_rollout(manifests(), [], LABEL)
+    assert split["running"] == [] and split["together"] == manifests()
+
+
+def test_existing_deployments_are_taken_out_sorted_by_broker_id_the_rest_keeps_its_order():
+    existing = [obj("Deployment", "kafka-broker-2"), obj("Deployment", "kafka-broker-0")]
+    split = broker_rollout(manifests(), existing, LABEL)
+    assert [(r["broker_id"], r["name"]) for r in split["running"]] == [(0, "kafka-broker-0"), (2, "kafka-broker-2")]
+    assert split["running"][0]["definition"] == obj("Deployment", "kafka-broker-0", 0)
+    assert [o["metadata"]["name"] for o in split["together"] if o["kind"] == "Deployment"] == ["kafka-broker-1"]
+    assert len(split["together"]) == len(manifests()) - 2
+
+
+def test_same_name_in_another_namespace_is_not_running():
+    split = broker_rollout(manifests(1), [obj("Deployment", "kafka-broker-0", namespace="other")], LABEL)
+    assert split["running"] == []
+
+
+def test_running_deployment_without_an_id_label_is_an_error_that_names_it():
+    defs = [obj("Deployment", "kafka-broker-9")]
+    with pytest.raises(AnsibleFilterError, match="kafka/kafka-broker-9 has no integer label " + LABEL):
+        broker_rollout(defs, [obj("Deployment", "kafka-broker-9")], LABEL)
+
+
+def running(*ids):
+    return [{"broker_id": i, "name": "kafka-broker-%d" % i, "definition": {}} for i in ids]
+
+
+def test_changed_brokers_reads_the_results_of_several_definitions_in_order():
+    dry_run = {"changed": False, "result": {"results": [{"changed": False}, {"changed": True}, {"changed": True}]}}
+    assert [r["broker_id"] for r in changed_brokers(running(0, 1, 3), dry_run)] == [1, 3]
+
+
+def test_changed_brokers_reads_a_single_definitions_result_at_the_top():
+    # kubernetes.core.k8s returns one definition's result without the results list
+    assert changed_brokers(running(2), {"changed": True, "result": {"kind": "Deployment"}}) == running(2)
+    assert changed_brokers(running(2), {"changed": False, "result": {"kind": "Deployment"}}) == []
+
+
+def test_nothing_running_needs_no_dry_run():
+    assert changed_brokers([], {"skipped": True}) == []
+
+
+def test_a_result_that_does_not_match_the_definitions_is_an_error():
+    with pytest.raises(AnsibleFilterError, match="returned 1 results for 2 Deployments"):
+        changed_brokers(running(0, 1), {"result": {"results": [{"changed": True}]}})
+    with pytest.raises(AnsibleFilterError, match="needs the registered result"):
+        changed_brokers(running(0), {"skipped": True})
+
+
+def test_filters_are_registered():
+    assert set(FilterModule().filters()) == {"broker_rollout", "changed_brokers"}
