@@ -210,6 +210,9 @@ def scale_out(cluster, state_file):
     state["after"] = snapshot(cluster)
     state["messages"] = write_messages(cluster, "e2e-rolling")
     changed = ["-e", "kafka_broker_count=5", "-e", '{"kafka_broker_extra_config": {"log.retention.hours": "100"}}']
+    proc = run_site(cluster, *changed, "--check", "--diff", check=False)
+    state["check_rc"], state["check_output"] = proc.returncode, proc.stdout[-60000:] + proc.stderr[-4000:]
+    state["after_check"] = snapshot(cluster)
     proc = run_site(cluster, *changed, check=False)
     state["rolling_rc"], state["rolling_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
     state["after_rolling"] = snapshot(cluster)

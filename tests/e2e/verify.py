@@ -136,6 +136,10 @@ def scenario_scale_out(cluster, args):
         assert after[broker] == before[broker], "broker %s's pod was restarted by the scale-out" % broker
     print("scale out: broker 4 joined, brokers 0-3 kept their pods")
 
+    # --check --diff first: it shows the change on each broker's Deployment and touches nothing.
+    assert state["check_rc"] == 0, state["check_output"][-4000:]
+    assert state["after_check"] == state["after"], "--check changed the cluster"
+    assert state["check_output"].count("KAFKA_LOG_RETENTION_HOURS") >= 5, state["check_output"][-4000:]
     # A setting of every broker changed: each restarted, one at a time, with nothing else replaced.
     assert state["rolling_rc"] == 0, state["rolling_output"][-4000:]
     rolled = state["after_rolling"]
