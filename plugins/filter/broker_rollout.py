@@ -52,6 +52,16 @@ def changed_brokers(running, dry_run):
     return [entry for entry, result in zip(running, results) if result.get("changed")]
 
 
+def controller_last(entries, controller):
+    """``entries`` (``{broker_id, ...}``) with the controller's moved to the end: restarting the controller
+    moves the controller role, and that should happen once, not once per broker restarted before it."""
+    if controller is None:
+        return list(entries)
+    return ([e for e in entries if e["broker_id"] != int(controller)]
+            + [e for e in entries if e["broker_id"] == int(controller)])
+
+
 class FilterModule(object):
     def filters(self):
-        return {"broker_rollout": broker_rollout, "changed_brokers": changed_brokers}
+        return {"broker_rollout": broker_rollout, "changed_brokers": changed_brokers,
+                "controller_last": controller_last}

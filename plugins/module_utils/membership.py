@@ -40,6 +40,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import
 )
 
 BROKER_IDS_PATH = "/brokers/ids"
+CONTROLLER_PATH = "/controller"
 # A registration counts as written by a container only if the container started no later than this after the
 # registration's timestamp (clock skew between the broker's node and the kubelet that reports startedAt).
 STALE_TOLERANCE_MS = 2000
@@ -65,6 +66,14 @@ def parse_registration(data):
     except ValueError:
         return {"unparsed": data}
     return registration if isinstance(registration, dict) else {"unparsed": data}
+
+
+def controller_id(data):
+    """The ``brokerid`` in the JSON of ``/controller`` (the broker that is the controller), or None."""
+    try:
+        return int(json.loads(data)["brokerid"]) if data else None
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _holds(pod, timestamp, tolerance_ms):
@@ -250,6 +259,7 @@ class Membership:
         self.attempts = {}
         self.notes = []
         self.quorum = None
+        self.controller = None
 
     # ------------------------------------------------------------------ observation
 
@@ -280,10 +290,13 @@ class Membership:
         return parse_registration(data), stat
 
     def read_registrations(self):
-        """Every registration under /brokers/ids: the listing and the expected brokers' nodes in one batch
-        (one zkCli run under exec access), then any other registered id in a second one."""
+        """Every registration under /brokers/ids: the listing, the expected brokers' nodes and /controller in
+        one batch (one zkCli run under exec access), then any other registered id in a second one."""
         expected = dict((broker_id, "%s/%d" % (BROKER_IDS_PATH, broker_id)) for broker_id in self.expected_ids)
-        children, found = self.zk.list_and_get(BROKER_IDS_PATH, [expected[i] for i in self.expected_ids])
+        children, found = self.zk.list_and_get(BROKER_IDS_PATH,
+                                               [expected[i] for i in self.expected_ids] + [CONTROLLER_PATH])
+        controller = found.pop(CONTROLLER_PATH, None)
+        self.controller = controller_id(controller[0]) if controller else None
         others = {}
         for child in children:
             try:
@@ -463,5 +476,6 @@ class Membership:
             "all_joined": decision["all_joined"],
             "attempts": dict((str(k), v) for k, v in sorted(self.attempts.items())),
             "quorum": self.quorum,
+            "controller": self.controller,
             "msg": " ".join(m.rstrip(".") + "." for m in msgs),
         }

@@ -219,6 +219,12 @@ msg:
   returned: always
   type: str
   sample: all 4 expected brokers are registered.
+controller:
+  description: The id of the broker that is the cluster's controller (from C(/controller)), at the end; null when
+    no broker is.
+  returned: always
+  type: int
+  sample: 1
 """
 
 import time

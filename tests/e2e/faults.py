@@ -203,6 +203,16 @@ def registration_ctimes(cluster):
         client.close()
 
 
+def controller(cluster):
+    """The broker id in /controller (as a string, like the pod labels)."""
+    client = kazoo_client(cluster)
+    try:
+        return str(json.loads(client.get("/controller")[0])["brokerid"])
+    finally:
+        client.stop()
+        client.close()
+
+
 def scale_out(cluster, state_file):
     """Broker 4 added; then a setting of every broker changed, which must restart them one at a time."""
     state = {"before": snapshot(cluster)}
@@ -213,6 +223,7 @@ def scale_out(cluster, state_file):
     proc = run_site(cluster, *changed, "--check", "--diff", check=False)
     state["check_rc"], state["check_output"] = proc.returncode, proc.stdout[-60000:] + proc.stderr[-4000:]
     state["after_check"] = snapshot(cluster)
+    state["controller_before_rolling"] = controller(cluster)
     proc = run_site(cluster, *changed, check=False)
     state["rolling_rc"], state["rolling_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
     state["after_rolling"] = snapshot(cluster)

@@ -7,6 +7,7 @@ from ansible_collections.kafka_eks.cluster.plugins.filter.broker_rollout import 
     FilterModule,
     broker_rollout,
     changed_brokers,
+    controller_last,
 )
 
 LABEL = "kafka-eks.cluster/broker-id"
@@ -75,5 +76,15 @@ def test_a_result_that_does_not_match_the_definitions_is_an_error():
         changed_brokers(running(0), {"skipped": True})
 
 
+def test_controller_goes_last_the_others_keep_their_order():
+    assert [r["broker_id"] for r in controller_last(running(0, 1, 2, 3), 1)] == [0, 2, 3, 1]
+    assert [r["broker_id"] for r in controller_last(running(0, 2), "2")] == [0, 2]
+
+
+def test_no_controller_or_one_not_rolled_keeps_the_order():
+    assert controller_last(running(0, 1), None) == running(0, 1)
+    assert controller_last(running(0, 1), 7) == running(0, 1)
+
+
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"broker_rollout", "changed_brokers"}
+    assert set(FilterModule().filters()) == {"broker_rollout", "changed_brokers", "controller_last"}

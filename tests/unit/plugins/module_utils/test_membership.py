@@ -1,5 +1,11 @@
 """membership.decide(): who is in the cluster and which pod may be deleted (pure)."""
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership import decide, registration_timestamp
+import pytest
+
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership import (
+    controller_id,
+    decide,
+    registration_timestamp,
+)
 
 NOW = 1795590000000  # ms
 MIN = 60 * 1000
@@ -171,3 +177,12 @@ def test_ids_are_normalised_and_sorted():
     regs, pods = healthy()
     d = decide(["3", 1, 0, 2, 2], regs, pods)
     assert d["expected"] == [0, 1, 2, 3] and d["all_joined"]
+
+
+@pytest.mark.parametrize("data, expected", [
+    ('{"version":2,"brokerid":3,"timestamp":"1795590000000","kraftControllerEpoch":-1}', 3),
+    ('{"version":1,"brokerid":0,"timestamp":"1"}', 0),
+    ("", None), (None, None), ("not json", None), ('{"version":1}', None), ('{"brokerid":"x"}', None),
+])
+def test_controller_id(data, expected):
+    assert controller_id(data) == expected

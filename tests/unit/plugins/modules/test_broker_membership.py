@@ -41,6 +41,7 @@ class World:
         self.zk_deletes = []
         self.zk_batches = []
         self.zk_modes = ["follower", "leader", "follower"]
+        self.controller = 1  # broker id in /controller, None: no such node
         for i in range(brokers):
             name = self.new_pod(i, started=-600)
             self.register(i, name)
@@ -164,6 +165,10 @@ class World:
         return sorted(str(i) for i in self.nodes)
 
     def get(self, path):
+        if path == "/controller":
+            if self.controller is None:
+                raise NoNodeError("no znode %s" % path)
+            return json.dumps({"version": 2, "brokerid": self.controller, "timestamp": "1"}), {"version": 0}
         broker_id = int(path.rsplit("/", 1)[1])
         if broker_id not in self.nodes:
             raise NoNodeError("no znode %s" % path)
@@ -210,8 +215,9 @@ def test_all_joined_reports_and_changes_nothing(make_module):
     result = run(make_module, world, heal=True)
     assert not result.get("failed") and result["changed"] is False
     # one batch for every registration: under exec access that is one zkCli run, whatever the broker count
-    assert world.zk_batches == [["/brokers/ids"] + ["/brokers/ids/%d" % i for i in range(4)]]
+    assert world.zk_batches == [["/brokers/ids"] + ["/brokers/ids/%d" % i for i in range(4)] + ["/controller"]]
     assert result["all_joined"] is True and result["registered"] == [0, 1, 2, 3]
+    assert result["controller"] == 1
     assert result["deleted_pods"] == [] and world.pod_deletes == []
     assert result["quorum"]["leader"] == "zookeeper-1"
     assert result["msg"] == "all 4 expected brokers are registered."
@@ -252,7 +258,9 @@ def test_wait_without_heal_waits_for_a_starting_broker_and_deletes_nothing(make_
 def test_without_wait_a_starting_broker_is_reported_at_once(make_module):
     world = World()
     a_starting_broker(world, 3)
+    world.controller = None
     result = run(make_module, world)
+    assert result["controller"] is None
     assert result["all_joined"] is False and world.t == 0
     assert [w["broker_id"] for w in result["waiting"]] == [3]
 
