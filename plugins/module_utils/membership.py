@@ -227,15 +227,16 @@ class QuorumError(Exception):
 
 
 class Membership:
-    """Check, and with ``heal`` repair, broker membership.
+    """Check, and with ``heal`` repair, broker membership; with ``wait`` (or ``heal``), wait for brokers that
+    are starting.
 
     ``zk``: ZooKeeper access (``servers``, ``get_children``, ``get``, ``delete``); ``pod_api``: ``list_pods``
     and ``delete_pod``; ``clock`` (monotonic seconds), ``sleep`` and ``wall`` (epoch seconds) are injected.
     """
 
-    def __init__(self, zk, pod_api, namespace, expected_ids, selector, id_label, heal=False, wait=False, check_mode=False,
-                 max_attempts=3, register_timeout=300, wait_sleep=5, remove_stale_registration=False,
-                 startup_grace_ms=STARTUP_GRACE_MS, clock=time.monotonic, sleep=time.sleep, wall=time.time):
+    def __init__(self, zk, pod_api, namespace, expected_ids, selector, id_label, heal=False, wait=False,
+                 check_mode=False, max_attempts=3, register_timeout=300, wait_sleep=5,
+                 remove_stale_registration=False, startup_grace_ms=STARTUP_GRACE_MS, clock=time.monotonic, sleep=time.sleep, wall=time.time):
         self.zk = zk
         self.pod_api = pod_api
         self.namespace = namespace

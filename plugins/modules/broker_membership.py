@@ -65,7 +65,8 @@ options:
   wait:
     description:
       - Without I(heal), wait up to I(register_timeout) for the brokers that are starting (pod being created,
-        container started less than 30 seconds ago) to register before reporting. With I(heal) it always waits.
+        container started less than 30 seconds ago) to register before reporting. With I(heal) it always waits;
+        in check mode it never does.
     type: bool
     default: false
   max_attempts:
