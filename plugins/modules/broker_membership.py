@@ -96,6 +96,21 @@ options:
         is removed.
     type: bool
     default: false
+  wait_in_sync:
+    description:
+      - Once every expected broker is in the cluster, wait up to I(in_sync_timeout) until no partition has a
+        replica on an expected broker out of its in-sync replica set (from C(/brokers/topics/<topic>) and
+        each partition's C(state) node), and fail naming the partitions if that does not happen.
+      - Used between the brokers of a rolling change, so that the next broker restarts only once the last one
+        has caught up. Replicas on brokers not in I(expected_broker_ids) are not waited for (RV(in_sync)).
+      - In check mode, and when a broker is not in the cluster, it does not wait.
+    type: bool
+    default: false
+  in_sync_timeout:
+    description:
+      - Seconds I(wait_in_sync) waits for the partitions to be back in sync.
+    type: int
+    default: 300
 notes:
   - The Kubernetes user needs C(list) and C(delete) on pods and, for I(zookeeper_access=exec), C(create) on
     C(pods/exec) in I(namespace).
@@ -220,6 +235,13 @@ msg:
   returned: always
   type: str
   sample: all 4 expected brokers are registered.
+in_sync:
+  description: With I(wait_in_sync), once every partition was in sync - how many partitions were checked, the
+    seconds waited, and the partitions lacking only replicas on brokers that are not expected (C(ignored));
+    null when not checked.
+  returned: always
+  type: dict
+  sample: {partitions: 53, waited: 4.1, ignored: []}
 controller:
   description: The id of the broker that is the cluster's controller (from C(/controller)), at the end; null when
     no broker is.
@@ -243,6 +265,10 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership impor
     Membership,
     QuorumError,
 )
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
+    NotInSyncError,
+    wait_in_sync,
+)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
     HAS_KAZOO,
     KAZOO_IMPORT_ERROR,
@@ -262,6 +288,8 @@ def argument_spec():
         register_timeout=dict(type="int", default=300),
         wait_sleep=dict(type="int", default=5),
         remove_stale_registration=dict(type="bool", default=False),
+        wait_in_sync=dict(type="bool", default=False),
+        in_sync_timeout=dict(type="int", default=300),
     )
 
 
@@ -292,6 +320,14 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
         clock=clock, sleep=sleep, wall=wall)
     try:
         result = membership.run()
+        result["in_sync"] = None
+        if params["wait_in_sync"] and result["all_joined"] and not module.check_mode:
+            result["in_sync"] = wait_in_sync(zk, params["expected_broker_ids"], params["in_sync_timeout"],
+                                             sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep)
+    except NotInSyncError as exc:
+        result["msg"] = "%s (raise in_sync_timeout to wait longer)" % exc
+        result["under_replicated"] = exc.partitions
+        module.fail_json(**result)
     except QuorumError as exc:
         module.fail_json(msg=str(exc), changed=False, deleted_pods=[])
     except HealError as exc:

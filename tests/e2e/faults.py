@@ -213,6 +213,24 @@ def controller(cluster):
         client.close()
 
 
+def out_of_sync_partitions(cluster):
+    """``topic-partition: (replicas, isr)`` of every partition whose ISR lacks one of its replicas, from the
+    topic and partition-state nodes Kafka keeps in ZooKeeper."""
+    client = kazoo_client(cluster)
+    try:
+        lagging = {}
+        for topic in client.get_children("/brokers/topics"):
+            replicas = json.loads(client.get("/brokers/topics/" + topic)[0])["partitions"]
+            for partition, assigned in replicas.items():
+                state = json.loads(client.get("/brokers/topics/%s/partitions/%s/state" % (topic, partition))[0])
+                if set(assigned) - set(state["isr"]):
+                    lagging["%s-%s" % (topic, partition)] = (assigned, state["isr"])
+        return lagging
+    finally:
+        client.stop()
+        client.close()
+
+
 def scale_out(cluster, state_file):
     """Broker 4 added; then a setting of every broker changed, which must restart them one at a time."""
     state = {"before": snapshot(cluster)}
@@ -226,6 +244,8 @@ def scale_out(cluster, state_file):
     state["controller_before_rolling"] = controller(cluster)
     proc = run_site(cluster, *changed, check=False)
     state["rolling_rc"], state["rolling_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
+    # At once: the last broker restarted (the controller) must already be back in every ISR.
+    state["out_of_sync_after_rolling"] = out_of_sync_partitions(cluster)
     state["after_rolling"] = snapshot(cluster)
     state["new_pods_created"] = {p["metadata"]["labels"]["kafka-eks.cluster/broker-id"]: p["metadata"]["creationTimestamp"]
                                  for p in cluster.pods(BROKER_SELECTOR)}

@@ -159,6 +159,8 @@ def scenario_scale_out(cluster, args):
             "were down at once" % (broker, state["new_pods_created"][broker], previous,
                                    state["registered_at_ms"][previous]))
     assert sorted(state["received"]) == sorted(state["messages"]), "messages lost in the rolling restart"
+    # Each restart waited for the partitions to be back in sync, the last one included.
+    assert state["out_of_sync_after_rolling"] == {}, state["out_of_sync_after_rolling"]
     check_membership(cluster, 5)
     # Run again with the same settings: nothing to roll, nothing changed.
     assert state["rerun_rc"] == 0 and state["after_rerun"] == rolled, "the rerun replaced something"

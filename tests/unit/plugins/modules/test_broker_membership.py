@@ -42,6 +42,8 @@ class World:
         self.zk_batches = []
         self.zk_modes = ["follower", "leader", "follower"]
         self.controller = 1  # broker id in /controller, None: no such node
+        self.topics = {}  # topic -> {partition: [replicas]}
+        self.isr = {}  # (topic, partition) -> [in-sync replicas]
         for i in range(brokers):
             name = self.new_pod(i, started=-600)
             self.register(i, name)
@@ -161,10 +163,23 @@ class World:
                     for i, m in enumerate(self.zk_modes))
 
     def get_children(self, path):
+        if path == "/brokers/topics":
+            return sorted(self.topics)
         assert path == "/brokers/ids"
         return sorted(str(i) for i in self.nodes)
 
     def get(self, path):
+        if path.startswith("/brokers/topics/"):
+            parts = path.split("/")  # ['', 'brokers', 'topics', topic, 'partitions', n, 'state']
+            topic = parts[3]
+            if topic not in self.topics:
+                raise NoNodeError("no znode %s" % path)
+            if len(parts) == 4:
+                return json.dumps({"version": 3, "partitions": dict(
+                    (str(p), r) for p, r in self.topics[topic].items())}), {"version": 0}
+            isr = self.isr[(topic, int(parts[5]))]
+            return json.dumps({"controller_epoch": 1, "leader": isr[0] if isr else -1, "version": 1,
+                               "leader_epoch": 3, "isr": isr}), {"version": 2}
         if path == "/controller":
             if self.controller is None:
                 raise NoNodeError("no znode %s" % path)
@@ -395,3 +410,65 @@ def test_direct_access_needs_hosts(make_module):
     world = World()
     result = run(make_module, world, zookeeper_access="direct")
     assert result["failed"] and "zookeeper_hosts" in result["msg"]
+
+
+def a_topic(world, topic="orders", partitions=3, rf=3):
+    for p in range(partitions):
+        replicas = [(p + i) % 4 for i in range(rf)]
+        world.topics.setdefault(topic, {})[p] = replicas
+        world.isr[(topic, p)] = list(replicas)
+
+
+def test_wait_in_sync_waits_until_a_restarted_broker_is_back_in_every_isr(make_module):
+    world = World()
+    a_topic(world)
+    lagging = [key for key, isr in world.isr.items() if 3 in isr]
+    for key in lagging:
+        world.isr[key].remove(3)
+
+    def caught_up():
+        for key in lagging:
+            world.isr[key].append(3)
+    world.at(12, caught_up)
+    result = run(make_module, world, wait=True, wait_in_sync=True, wait_sleep=2)
+    assert not result.get("failed") and result["changed"] is False
+    assert result["in_sync"]["partitions"] == 3 and result["in_sync"]["ignored"] == []
+    assert 12 <= world.t <= 14 and result["in_sync"]["waited"] == world.t
+    assert world.pod_deletes == []
+    # the assignments are read once (listing + topic nodes), then only the partitions' state nodes
+    state_batches = [b for b in world.zk_batches if b[0].endswith("/state")]
+    assert len(state_batches) >= 6
+    assert world.zk_batches.count(["/brokers/topics/orders"]) == 1
+
+
+def test_wait_in_sync_fails_naming_the_partitions_and_the_option(make_module):
+    world = World()
+    a_topic(world, partitions=1)
+    world.isr[("orders", 0)] = [0]
+    result = run(make_module, world, wait=True, wait_in_sync=True, in_sync_timeout=30)
+    assert result["failed"] is True
+    assert "orders-0 (replicas 0,1,2; in sync 0)" in result["msg"]
+    assert "in_sync_timeout" in result["msg"]
+    assert result["under_replicated"][0]["out_of_sync"] == [1, 2]
+    assert 30 <= world.t <= 35 and world.pod_deletes == []
+
+
+def test_wait_in_sync_does_not_wait_for_a_replica_on_a_broker_not_deployed(make_module):
+    world = World()
+    world.topics["old"] = {0: [0, 1, 7]}
+    world.isr[("old", 0)] = [0, 1]
+    result = run(make_module, world, wait_in_sync=True)
+    assert not result.get("failed") and world.t == 0
+    assert [(p["topic"], p["out_of_sync"]) for p in result["in_sync"]["ignored"]] == [("old", [7])]
+
+
+def test_wait_in_sync_is_skipped_in_check_mode_and_without_a_topic_costs_one_read(make_module):
+    world = World()
+    a_topic(world, partitions=1)
+    world.isr[("orders", 0)] = [0]
+    result = run(make_module, world, check_mode=True, wait_in_sync=True)
+    assert not result.get("failed") and result["in_sync"] is None and world.t == 0
+    empty = World()
+    result = run(make_module, empty, wait_in_sync=True)
+    assert result["in_sync"] == {"partitions": 0, "ignored": [], "waited": 0}
+    assert empty.zk_batches[-1] == ["/brokers/topics"]
