@@ -281,6 +281,10 @@ class ContainerRunner:
             delay, self.name, self.worker.name, self.worker.namespace, self.worker.uid)
         LOG.info("%s/%s: container %s exited %s (%s); restart in %.0fs", self.worker.namespace, self.worker.name,
                  self.name, p.exit_status(), reason_event, delay)
+        if p.exit_status():
+            # The pod's directory (and this log) goes with the pod: keep the end of it where it stays.
+            LOG.info("%s/%s: last lines of container %s's log:\n%s", self.worker.namespace, self.worker.name,
+                     self.name, log_tail(self.sandbox.log_file))
 
     def step(self, t):
         """Advance this container; True when its status changed."""
@@ -639,6 +643,18 @@ class IPAllocator:
     def release(self, uid):
         if self.by_uid.pop(uid, None) is not None:
             self._save()
+
+
+def log_tail(path, lines=15):
+    """The last lines of a log file, indented (a message when there is none)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 8192))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return "    (no log: %s)" % exc
+    return "\n".join("    " + line for line in text.splitlines()[-lines:]) or "    (empty)"
 
 
 class Controller:
