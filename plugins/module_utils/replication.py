@@ -111,7 +111,7 @@ def describe_partitions(partitions, limit=10):
 
 def read_assignments(zk):
     """``{topic: {partition: [replicas]}}`` for every topic: the listing and each topic's node in one batch."""
-    topics, _ = zk.list_and_get(TOPICS_PATH, [])
+    topics = zk.list_and_get(TOPICS_PATH, [])[0]
     if not topics:
         return {}
     found = zk.get_many(["%s/%s" % (TOPICS_PATH, topic) for topic in topics])

@@ -39,7 +39,7 @@ def test_a_partition_missing_an_expected_replica_is_out_of_sync():
 
 
 def test_a_partition_without_a_state_node_counts_as_out_of_sync_with_no_leader():
-    out_of_sync, _ = under_replicated({"t": {0: [0, 1]}}, {("t", 0): None}, [0, 1])
+    out_of_sync = under_replicated({"t": {0: [0, 1]}}, {("t", 0): None}, [0, 1])[0]
     assert out_of_sync[0]["out_of_sync"] == [0, 1] and out_of_sync[0]["leader"] == -1
     assert describe_partitions(out_of_sync) == "t-0 (replicas 0,1; in sync none; no leader)"
 
