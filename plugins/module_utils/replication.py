@@ -11,8 +11,9 @@ would with ``kafka-topics.sh --describe --under-replicated-partitions``.
 
 Kafka keeps, per topic, ``/brokers/topics/<topic>`` (``{"partitions": {"0": [1, 2, 3], ...}}``: the
 replicas) and, per partition, ``/brokers/topics/<topic>/partitions/<n>/state`` (``{"leader": 1, "isr": [1,
-2, 3], ...}``). ``under_replicated()`` compares them and is pure; ``read_replication()`` reads them in two
-batches (one zkCli run each under exec access); ``wait_in_sync()`` polls with an injected clock and sleep.
+2, 3], ...}``). ``under_replicated()`` compares them and is pure; ``read_assignments()`` reads the topics
+once (the listing, then every topic's node: one zkCli run each under exec access) and ``read_states()`` every
+partition's state in one more; ``wait_in_sync()`` polls the states with an injected clock and sleep.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -110,14 +111,15 @@ def describe_partitions(partitions, limit=10):
 
 
 def read_assignments(zk):
-    """``{topic: {partition: [replicas]}}`` for every topic: the listing and each topic's node in one batch."""
+    """``{topic: {partition: [replicas]}}`` for every topic: the listing, then every topic's node in one batch."""
     topics = zk.list_and_get(TOPICS_PATH, [])[0]
     if not topics:
         return {}
-    found = zk.get_many(["%s/%s" % (TOPICS_PATH, topic) for topic in topics])
+    paths = dict((topic, "%s/%s" % (TOPICS_PATH, topic)) for topic in topics)
+    found = zk.get_many([paths[topic] for topic in topics])
     assignments = {}
     for topic in topics:
-        node = found.get("%s/%s" % (TOPICS_PATH, topic))
+        node = found.get(paths[topic])
         if node is not None:  # None: deleted between the listing and the read
             assignments[topic] = parse_assignment(node[0])
     return assignments
