@@ -97,7 +97,11 @@ def pod_facts(pod, id_label=None, container=None):
     ``created_at`` (ms), ``started_at`` (ms the running container started, or None), ``running``,
     ``ready``, ``restart_count``, ``unschedulable`` (the scheduler's message, or None), ``waiting_reason``,
     ``last_started_at`` (ms of the last terminated run), ``state`` and ``last_state`` (text),
-    ``node`` (node name).
+    ``node`` (node name); of the container named ``container`` (never simply the first: sidecars exist):
+    ``container`` (its name), ``container_found`` (False when the pod has no such container),
+    ``started`` (its startup probe passed; None when not reported), ``startup_budget_ms`` (how long its
+    startup probe allows, or None without one) and ``advertised_listeners`` (its
+    ``KAFKA_ADVERTISED_LISTENERS`` value, or None).
     """
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
@@ -114,6 +118,11 @@ def pod_facts(pod, id_label=None, container=None):
     for item in statuses:
         if container is None or item.get("name") == container:
             chosen = item
+            break
+    container_spec = None
+    for item in spec.get("containers") or []:
+        if container is None or item.get("name") == container:
+            container_spec = item
             break
     state = (chosen or {}).get("state") or {}
     last_state = (chosen or {}).get("lastState") or {}
@@ -141,7 +150,30 @@ def pod_facts(pod, id_label=None, container=None):
         "state": _describe_state(state) or status.get("reason") or status.get("phase"),
         "last_state": _describe_state(last_state),
         "node": spec.get("nodeName"),
+        "container": container,
+        "container_found": container is None or container_spec is not None or chosen is not None,
+        "started": chosen.get("started") if chosen and isinstance(chosen.get("started"), bool) else None,
+        "startup_budget_ms": startup_budget_ms((container_spec or {}).get("startupProbe")),
+        "advertised_listeners": _env_value(container_spec, "KAFKA_ADVERTISED_LISTENERS"),
     }
+
+
+def startup_budget_ms(probe):
+    """How long a startup probe lets a container start before the kubelet kills it (ms), or None."""
+    if not isinstance(probe, dict):
+        return None
+    try:
+        return 1000 * (int(probe.get("initialDelaySeconds") or 0)
+                       + int(probe.get("periodSeconds") or 10) * int(probe.get("failureThreshold") or 3))
+    except (TypeError, ValueError):
+        return None
+
+
+def _env_value(container_spec, name):
+    for item in (container_spec or {}).get("env") or []:
+        if item.get("name") == name and isinstance(item.get("value"), str):
+            return item["value"]
+    return None
 
 
 def describe_pod(facts):

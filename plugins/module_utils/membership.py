@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kafka_eks.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Broker membership: which expected brokers are in the cluster (registered in ``/brokers/ids``) and which
-pod to delete so that a broker that did not join gets a fresh start.
+"""Broker membership: which expected brokers are in the cluster, proven by a registration that is their
+own, and what the heal may do about the others.
 
 ``decide()`` is a pure function. ``Membership`` runs the check and the heal; it does no I/O of its own: it
 calls the ZooKeeper access object (``zookeeper.ExecAccess``/``DirectAccess``), the pod API
@@ -10,12 +10,23 @@ calls the ZooKeeper access object (``zookeeper.ExecAccess``/``DirectAccess``), t
 sleeping.
 
 Rules (from the field report and measured ZooKeeper behaviour):
-- only the pod of a broker that is not in the cluster is ever deleted, one broker at a time, with a uid
-  precondition and its normal grace period; never a Deployment, a PVC, or a pod of a joined broker;
-- a registration older than the broker's running container is stale: the old process's session still holds
-  ``/brokers/ids/<id>``, and the live broker cannot register (``NodeExists``) until it expires;
+- a registration ``/brokers/ids/<id>`` is broker N's own only when its endpoints are exactly the listeners
+  broker N advertises (the plan's, or those its current pod declares) and it is not older than the running
+  ``broker`` container (found by name: sidecars exist). Anything else is ``foreign``, ``unparsable`` or
+  ``stale``, never ``joined``;
+- nothing is deleted for a foreign or unparsable registration: the run fails naming both endpoints;
+- a stale registration (ours, but older than every live container of the broker) is removed at once only on
+  two proofs together: Kubernetes shows its writer is dead (no pod of the broker is terminating and no
+  running container can have written it), and every ZooKeeper server answered ``cons`` without listing its
+  owner session. It is deleted with its version, so a fresh registration is never removed. Otherwise it is
+  waited out (the session expires), and the reason is said;
+- only the pod of a broker that is not in the cluster is ever deleted, one at a time, with a uid
+  precondition and its normal grace period, and only after reading its registration once more; never a
+  Deployment, a PVC, or a pod of a joined broker;
+- a container that has not passed its startup probe (loading its logs after an unclean shutdown, or
+  connecting to ZooKeeper) is starting, not stuck: it is waited for within its probe's budget;
 - a Pending pod (unschedulable, image pull errors) is reported as not healable by deletion, not deleted;
-- no ZooKeeper quorum: stop before deleting anything (nothing expires, nothing can be deleted).
+- no ZooKeeper quorum (counted against the ensemble size of the plan): stop before deleting anything.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,8 +60,12 @@ STARTUP_GRACE_MS = 30000
 DEAD_PHASES = ("Failed", "Succeeded")
 
 
-def registration_timestamp(registration):
-    """The ``timestamp`` (epoch ms, a string in Kafka's JSON) of a registration, or None."""
+def registration_timestamp(registration, stat=None):
+    """When a registration was made (epoch ms): ZooKeeper's own ``ctime`` of the node when known, else the
+    ``timestamp`` Kafka wrote into its JSON; None when neither is readable."""
+    ctime = (stat or {}).get("ctime")
+    if isinstance(ctime, int) and not isinstance(ctime, bool) and ctime > 0:
+        return ctime
     if not isinstance(registration, dict):
         return None
     try:
@@ -68,6 +83,24 @@ def parse_registration(data):
     return registration if isinstance(registration, dict) else {"unparsed": data}
 
 
+def registration_endpoints(registration):
+    """The ``endpoints`` list of a registration (strings), or None when it has none or it is not readable."""
+    if not isinstance(registration, dict) or "unparsed" in registration:
+        return None
+    endpoints = registration.get("endpoints")
+    if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
+        return None
+    return list(endpoints)
+
+
+def split_listeners(value):
+    """``"PLAINTEXT://a:9092,INTERNAL://a:9093"`` or a list of them -> the endpoints as a list of strings."""
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
 def controller_id(data):
     """The ``brokerid`` in the JSON of ``/controller`` (the broker that is the controller), or None."""
     try:
@@ -77,76 +110,161 @@ def controller_id(data):
 
 
 def _holds(pod, timestamp, tolerance_ms):
-    """Could this pod's running container have written a registration made at ``timestamp``?"""
+    """Could this pod's running broker container have written a registration made at ``timestamp``?"""
     if not pod.get("running"):
         return False
     started = pod.get("started_at")
-    return started is None or started <= timestamp + tolerance_ms
+    return timestamp is None or started is None or started <= timestamp + tolerance_ms
 
 
-def decide(expected_ids, registrations, pods, now_ms=None, startup_grace_ms=0, tolerance_ms=STALE_TOLERANCE_MS):
+def _hex(session):
+    return "0x%x" % session if isinstance(session, int) else str(session)
+
+
+def session_proof(owner, sessions, servers):
+    """Does ZooKeeper show that no live client holds session ``owner``? (pure)
+
+    ``sessions``: server name -> set of session ids its ``cons`` lists, or an error text when it did not
+    answer. ``servers``: the ensemble size of the plan. Returns ``(proven, why)``.
+    """
+    if not isinstance(owner, int) or owner <= 0:
+        return False, "the node is not ephemeral (ephemeralOwner %s): not a broker's registration" % _hex(owner)
+    if sessions is None:
+        return False, "the ZooKeeper servers were not asked for their connections"
+    failed = sorted(name for name, listed in sessions.items() if not isinstance(listed, (set, frozenset)))
+    if failed:
+        return False, "%s did not answer cons (%s), so a live client could still hold session %s" % (
+            ", ".join(failed), "; ".join(str(sessions[n]) for n in failed), _hex(owner))
+    if servers and len(sessions) < servers:
+        return False, "only %d of the %d ZooKeeper servers answered cons" % (len(sessions), servers)
+    holders = sorted(name for name, listed in sessions.items() if owner in listed)
+    if holders:
+        return False, "session %s is still connected to %s: its client is alive (stopped, or slow), so the " \
+                      "node is waited out until the session expires" % (_hex(owner), ", ".join(holders))
+    return True, "no ZooKeeper server lists session %s" % _hex(owner)
+
+
+def _expected_endpoint_sets(broker_id, advertised, live):
+    """The endpoint sets that prove a registration is broker ``broker_id``'s: the plan's, and the one its
+    current pods declare (a pod that still runs the previous spec of a rolling change)."""
+    sets = []
+    plan = split_listeners((advertised or {}).get(broker_id))
+    if plan:
+        sets.append(sorted(plan))
+    for pod in live:
+        declared = split_listeners(pod.get("advertised_listeners"))
+        if declared and sorted(declared) not in sets:
+            sets.append(sorted(declared))
+    return sets
+
+
+def _is_starting(pod, now_ms):
+    """A running container that has not passed its startup probe yet, within the probe's budget."""
+    if not pod.get("running") or pod.get("started") is not False or not pod.get("startup_budget_ms"):
+        return False
+    started = pod.get("started_at")
+    return now_ms is None or started is None or now_ms - started < pod["startup_budget_ms"]
+
+
+def decide(expected_ids, registrations, pods, now_ms=None, startup_grace_ms=0, tolerance_ms=STALE_TOLERANCE_MS,
+           stats=None, advertised=None, sessions=None, zookeeper_servers=None):
     """Compare the expected brokers with their registrations and pods (pure).
 
-    ``registrations`` maps broker id -> the JSON of ``/brokers/ids/<id>`` (``timestamp`` in ms, endpoints).
-    ``pods`` maps broker id -> list of ``k8s_pods.pod_facts()`` dicts.
+    ``registrations`` maps broker id -> the JSON of ``/brokers/ids/<id>``; ``stats`` broker id -> its node's
+    stat (``version``, ``ephemeral_owner``, ``ctime``). ``pods`` maps broker id -> list of
+    ``k8s_pods.pod_facts()`` dicts of the ``broker`` container. ``advertised`` maps broker id -> the
+    listeners the plan advertises for it. ``sessions`` (optional): every ZooKeeper server's ``cons``
+    answer (see ``session_proof``); ``zookeeper_servers``: the ensemble size of the plan.
 
     Returns a dict of sorted lists:
-    ``expected``, ``registered`` (every id in ZooKeeper), ``joined``, ``missing`` (expected, no
-    registration), ``unexpected`` (registered, not expected), ``stale`` (registered, but no running
-    container of the broker's current pod can have written it: the live broker is not in the cluster),
-    ``to_delete`` (``{broker_id, pod, uid, reason}``: at most one Running pod per missing or stale broker),
-    ``waiting`` (``{broker_id, pod, reason}``: not joined yet, but deleting its pod now would not help: just
-    started, Pending while being created, the old pod still terminating), ``blocked`` (``{broker_id, pod,
-    reason}``: not healable by deleting a pod: unschedulable, image errors, no pod, several pods).
+    ``expected``, ``registered`` (every id in ZooKeeper), ``joined`` (registration proven the broker's own),
+    ``missing`` (no registration), ``unexpected`` (registered, not expected), ``foreign``
+    (``{broker_id, endpoints, expected, session}``: the endpoints are not the broker's), ``unparsable``
+    (``{broker_id, data}``), ``stale`` (the broker's endpoints, but no running container of its pods can have
+    written it), ``to_unregister`` (``{broker_id, path, version, ephemeral_owner, reason}``: stale and proven
+    dead by Kubernetes and by ZooKeeper), ``needs_sessions`` (stale ids whose removal waits only for the
+    ``cons`` answers), ``to_delete`` (``{broker_id, pod, uid, reason}``), ``waiting`` (``{broker_id, pod,
+    reason, kind}``: not joined yet, but deleting its pod now would not help) and ``blocked`` (``{broker_id,
+    pod, reason}``: not healable by deleting a pod).
     """
+    stats = stats or {}
     expected = sorted(set(int(i) for i in expected_ids))
     registered = sorted(set(int(i) for i in registrations))
+    advertised = dict((int(k), v) for k, v in (advertised or {}).items())
     result = {
         "expected": expected,
         "registered": registered,
         "joined": [],
         "missing": [],
         "unexpected": sorted(set(registered) - set(expected)),
+        "foreign": [],
+        "unparsable": [],
         "stale": [],
+        "stale_reasons": {},
+        "to_unregister": [],
+        "needs_sessions": [],
         "to_delete": [],
         "waiting": [],
         "blocked": [],
     }
     for broker_id in expected:
         registration = registrations.get(broker_id)
+        stat = stats.get(broker_id) or {}
         plist = list(pods.get(broker_id) or [])
         live = [p for p in plist if not p.get("deleting") and p.get("phase") not in DEAD_PHASES]
         leaving = [p for p in plist if p.get("deleting")]
         stale = False
-        held_by_leaving = False
         if registration is not None:
-            timestamp = registration_timestamp(registration)
-            if timestamp is not None and live:
-                live_holders = [p for p in live if _holds(p, timestamp, tolerance_ms)]
-                leaving_holders = [p for p in leaving if _holds(p, timestamp, tolerance_ms)]
-                if not live_holders and leaving_holders:
-                    held_by_leaving = True
-                elif not live_holders:
-                    stale = True
-            if not stale and not held_by_leaving:
+            endpoints = registration_endpoints(registration)
+            owner = stat.get("ephemeral_owner")
+            if endpoints is None:
+                result["unparsable"].append({"broker_id": broker_id, "session": _hex(owner),
+                                             "data": str(registration.get("unparsed", registration))[:200]})
+                continue
+            wanted = _expected_endpoint_sets(broker_id, advertised, live)
+            if sorted(endpoints) not in wanted:
+                result["foreign"].append({
+                    "broker_id": broker_id, "endpoints": endpoints, "session": _hex(owner),
+                    "expected": [",".join(w) for w in wanted] or ["(no advertised listeners known)"]})
+                continue
+            timestamp = registration_timestamp(registration, stat)
+            if any(_holds(p, timestamp, tolerance_ms) for p in live):
                 result["joined"].append(broker_id)
                 continue
-        if stale:
+            holders = [p for p in leaving if _holds(p, timestamp, tolerance_ms)]
+            if holders:
+                result["waiting"].append({
+                    "broker_id": broker_id, "pod": (live or holders)[0].get("name"), "kind": "leaving",
+                    "reason": "its registration is held by pod %s, which is being deleted; waiting for it to go"
+                              % ", ".join(p.get("name") or "?" for p in holders)})
+                continue
+            stale = True
             result["stale"].append(broker_id)
-        elif registration is None:
+            if leaving:
+                # A pod being deleted may still run the process that wrote it (its clock or status may lag).
+                result["stale_reasons"][broker_id] = ("pod %s is still being deleted, so the writer may be alive"
+                                                      % leaving[0].get("name"))
+            elif live and any(p.get("phase") not in ("Running", "Pending") for p in live):
+                result["stale_reasons"][broker_id] = "a pod of the broker is in an unknown state (is its node lost?)"
+            else:
+                proven, why = session_proof(owner, sessions, zookeeper_servers)
+                result["stale_reasons"][broker_id] = why
+                if proven:
+                    result["to_unregister"].append({
+                        "broker_id": broker_id, "path": "%s/%d" % (BROKER_IDS_PATH, broker_id),
+                        "version": stat.get("version"), "ephemeral_owner": owner,
+                        "reason": "registration made before every running container of broker %d and no pod "
+                                  "that could have written it remains; %s" % (broker_id, why)})
+                    continue
+                if sessions is None and isinstance(owner, int) and owner > 0:
+                    result["needs_sessions"].append(broker_id)
+        else:
             result["missing"].append(broker_id)
         what = "its registration is stale" if stale else "it is not registered"
-        if held_by_leaving:
-            names = ", ".join(p.get("name") or "?" for p in leaving)
-            result["waiting"].append({
-                "broker_id": broker_id, "pod": live[0].get("name"),
-                "reason": "its registration is held by pod %s, which is being deleted; waiting for it to go"
-                          % names})
-            continue
         if not live:
             if leaving:
                 result["waiting"].append({
-                    "broker_id": broker_id, "pod": leaving[0].get("name"),
+                    "broker_id": broker_id, "pod": leaving[0].get("name"), "kind": "leaving",
                     "reason": "%s; pod %s is being deleted and its replacement does not exist yet"
                               % (what, leaving[0].get("name"))})
             else:
@@ -166,10 +284,24 @@ def decide(expected_ids, registrations, pods, now_ms=None, startup_grace_ms=0, t
         phase = pod.get("phase")
         if phase == "Running":
             started = pod.get("started_at")
+            if pod.get("container_found") is False:
+                result["blocked"].append({
+                    "broker_id": broker_id, "pod": pod.get("name"),
+                    "reason": "%s; pod %s has no container named %s" % (what, pod.get("name"),
+                                                                         pod.get("container"))})
+                continue
+            if _is_starting(pod, now_ms):
+                result["waiting"].append({
+                    "broker_id": broker_id, "pod": pod.get("name"), "kind": "starting",
+                    "until_ms": (started or 0) + pod["startup_budget_ms"],
+                    "reason": "%s; its container is running and has not passed its startup probe yet (loading "
+                              "its logs, or connecting to ZooKeeper): waiting up to the probe's %ds budget"
+                              % (what, pod["startup_budget_ms"] // 1000)})
+                continue
             if (pod.get("running") and startup_grace_ms and now_ms is not None and started is not None
                     and now_ms - started < startup_grace_ms):
                 result["waiting"].append({
-                    "broker_id": broker_id, "pod": pod.get("name"),
+                    "broker_id": broker_id, "pod": pod.get("name"), "kind": "grace",
                     "reason": "%s; its container started %ds ago, giving it time to register"
                               % (what, max(0, (now_ms - started) // 1000))})
                 continue
@@ -189,7 +321,7 @@ def decide(expected_ids, registrations, pods, now_ms=None, startup_grace_ms=0, t
                               % (what, pod.get("name"), pod.get("waiting_reason"))})
             else:
                 result["waiting"].append({
-                    "broker_id": broker_id, "pod": pod.get("name"),
+                    "broker_id": broker_id, "pod": pod.get("name"), "kind": "pending",
                     "reason": "%s; pod %s is Pending (%s)"
                               % (what, pod.get("name"), pod.get("waiting_reason") or "being created")})
         else:
@@ -198,6 +330,21 @@ def decide(expected_ids, registrations, pods, now_ms=None, startup_grace_ms=0, t
                 "reason": "%s; pod %s is in phase %s (is its node lost?)" % (what, pod.get("name"), phase)})
     result["all_joined"] = result["joined"] == expected
     return result
+
+
+def describe_foreign(item):
+    """A sentence for a registration that is not the broker's own."""
+    return ("broker %d: /brokers/ids/%d is held by a registration that is not broker %d's: endpoints %s, "
+            "expected %s (ZooKeeper session %s). Nothing was deleted for it: find the client that holds that "
+            "session (the ZooKeeper servers' cons lists it) and stop it, or fix the broker's advertised listeners"
+            % (item["broker_id"], item["broker_id"], item["broker_id"], ",".join(item["endpoints"]) or "none",
+               " or ".join(item["expected"]), item["session"]))
+
+
+def describe_unparsable(item):
+    return ("broker %d: /brokers/ids/%d holds data that is not a Kafka broker registration (%r, session %s). "
+            "Nothing was deleted for it: find the client that wrote it and remove it yourself"
+            % (item["broker_id"], item["broker_id"], item["data"], item["session"]))
 
 
 def group_pods(pod_list, id_label, container=None):
@@ -230,13 +377,16 @@ class Membership:
     """Check, and with ``heal`` repair, broker membership; with ``wait`` (or ``heal``), wait for brokers that
     are starting.
 
-    ``zk``: ZooKeeper access (``servers``, ``get_children``, ``get``, ``delete``); ``pod_api``: ``list_pods``
-    and ``delete_pod``; ``clock`` (monotonic seconds), ``sleep`` and ``wall`` (epoch seconds) are injected.
+    ``zk``: ZooKeeper access (``servers``, ``sessions``, ``list_and_get``, ``get_many``, ``get``, ``delete``);
+    ``pod_api``: ``list_pods`` and ``delete_pod``; ``clock`` (monotonic seconds), ``sleep`` and ``wall``
+    (epoch seconds) are injected.
     """
 
     def __init__(self, zk, pod_api, namespace, expected_ids, selector, id_label, heal=False, wait=False,
                  check_mode=False, max_attempts=3, register_timeout=300, wait_sleep=5,
-                 remove_stale_registration=False, startup_grace_ms=STARTUP_GRACE_MS, clock=time.monotonic, sleep=time.sleep, wall=time.time):
+                 remove_stale_registration=True, startup_grace_ms=STARTUP_GRACE_MS, advertised=None,
+                 container="broker", zookeeper_servers=None, clock=time.monotonic, sleep=time.sleep,
+                 wall=time.time):
         self.zk = zk
         self.pod_api = pod_api
         self.namespace = namespace
@@ -251,12 +401,18 @@ class Membership:
         self.wait_sleep = wait_sleep
         self.remove_stale_registration = remove_stale_registration
         self.startup_grace_ms = startup_grace_ms
+        self.advertised = dict((int(k), v) for k, v in (advertised or {}).items())
+        self.container = container
+        self.zookeeper_servers = zookeeper_servers
         self.clock = clock
         self.sleep = sleep
         self.wall = wall
         self.changed = False
         self.deleted_pods = []
+        self.deleted_at = {}
         self.removed_registrations = []
+        self.unregister_attempts = {}
+        self.kept = []
         self.attempts = {}
         self.notes = []
         self.quorum = None
@@ -272,7 +428,7 @@ class Membership:
             answers = self.zk.servers()
         except ZooKeeperError as exc:
             raise QuorumError("cannot ask ZooKeeper for its state: %s. Nothing was deleted." % exc)
-        state = quorum_state(answers, max(len(answers), 1))
+        state = quorum_state(answers, self.zookeeper_servers or max(len(answers), 1))
         self.quorum = {"leader": state["leader"], "followers": state["followers"],
                        "servers": describe_quorum(state)}
         if not state["majority"]:
@@ -303,7 +459,7 @@ class Membership:
             try:
                 broker_id = int(child)
             except ValueError:
-                self.notes.append("ignored %s/%s: not a broker id" % (BROKER_IDS_PATH, child))
+                self._note("ignored %s/%s: not a broker id" % (BROKER_IDS_PATH, child))
                 continue
             if broker_id not in expected:
                 others[broker_id] = "%s/%s" % (BROKER_IDS_PATH, child)
@@ -317,22 +473,77 @@ class Membership:
                 stats[broker_id] = node[1]
         return registrations, stats
 
+    def _note(self, note):
+        if note not in self.notes:
+            self.notes.append(note)
+
     def read_pods(self):
-        by_id, unlabelled = group_pods(self.pod_api.list_pods(self.namespace, self.selector), self.id_label)
+        by_id, unlabelled = group_pods(self.pod_api.list_pods(self.namespace, self.selector), self.id_label,
+                                       self.container)
         for name in unlabelled:
-            note = "pod %s matches %s but has no integer label %s" % (name, self.selector, self.id_label)
-            if note not in self.notes:
-                self.notes.append(note)
+            self._note("pod %s matches %s but has no integer label %s" % (name, self.selector, self.id_label))
         return by_id
+
+    def read_sessions(self):
+        """Every ZooKeeper server's connected sessions (``cons``); a server that fails is named, not fatal."""
+        try:
+            return self.zk.sessions()
+        except ZooKeeperError as exc:
+            return {"ZooKeeper": "cons: %s" % exc}
+
+    def _decide(self, registrations, stats, pods, grace=True, sessions=None):
+        return decide(self.expected_ids, registrations, pods, now_ms=self.now_ms(),
+                      startup_grace_ms=self.startup_grace_ms if grace else 0, stats=stats,
+                      advertised=self.advertised, sessions=sessions, zookeeper_servers=self.zookeeper_servers)
 
     def observe(self, grace=True):
         registrations, stats = self.read_registrations()
         pods = self.read_pods()
-        decision = decide(self.expected_ids, registrations, pods, now_ms=self.now_ms(),
-                          startup_grace_ms=self.startup_grace_ms if grace else 0)
-        return {"registrations": registrations, "stats": stats, "pods": pods, "decision": decision}
+        decision = self._decide(registrations, stats, pods, grace)
+        sessions = None
+        if decision["needs_sessions"] and self.remove_stale_registration:
+            # Asked only when a stale registration is otherwise proven dead: one exec per server.
+            sessions = self.read_sessions()
+            decision = self._decide(registrations, stats, pods, grace, sessions)
+        return {"registrations": registrations, "stats": stats, "pods": pods, "decision": decision,
+                "sessions": sessions}
 
     # ------------------------------------------------------------------ heal
+
+    def unregister(self, item):
+        """Delete one proven-stale registration by version, after reading it once more."""
+        broker_id, path = item["broker_id"], item["path"]
+        registration, stat = self.read_registration(broker_id)
+        if (registration is None or stat.get("ephemeral_owner") != item["ephemeral_owner"]
+                or stat.get("version") != item["version"]):
+            self._note("broker %d: its registration changed before it was removed; kept" % broker_id)
+            return
+        try:
+            self.zk.delete(path, item["version"])
+        except (NoNodeError, BadVersionError):
+            return
+        self.changed = True
+        self.removed_registrations.append({
+            "broker_id": broker_id, "path": path, "version": item["version"],
+            "ephemeral_owner": _hex(item["ephemeral_owner"]), "reason": item["reason"]})
+
+    def still_deletable(self, item):
+        """Read the broker's registration and pods once more right before deleting its pod: a broker that
+        registered meanwhile keeps its pod. Returns the current to_delete item, or None."""
+        broker_id = item["broker_id"]
+        registration, stat = self.read_registration(broker_id)
+        pods = self.read_pods()
+        one = decide([broker_id], {broker_id: registration} if registration is not None else {},
+                     {broker_id: pods.get(broker_id, [])}, now_ms=self.now_ms(),
+                     startup_grace_ms=self.startup_grace_ms, stats={broker_id: stat or {}},
+                     advertised=self.advertised, zookeeper_servers=self.zookeeper_servers)
+        for fresh in one["to_delete"]:
+            if fresh["uid"] == item["uid"]:
+                return fresh
+        self.kept.append({"broker_id": broker_id, "pod": item["pod"],
+                          "reason": "re-read before deletion: %s" % (
+                              "registered meanwhile" if broker_id in one["joined"] else "its state changed")})
+        return None
 
     def _wait_gone(self, broker_id, uid, deadline):
         while True:
@@ -345,61 +556,57 @@ class Membership:
                         "not force-deleted)" % (describe_pod(leftover[0]), self.register_timeout))
             self.sleep(self.wait_sleep)
 
-    def heal_one(self, item, snapshot):
-        """Delete one broker's pod and wait for its replacement to register. Returns None or why not."""
-        broker_id, name, uid = item["broker_id"], item["pod"], item["uid"]
-        old_uids = set(p.get("uid") for p in snapshot["pods"].get(broker_id, []))
-        stale_stat = snapshot["stats"].get(broker_id) if broker_id in snapshot["decision"]["stale"] else None
+    def delete_one(self, item, failures):
+        broker_id = item["broker_id"]
+        item = self.still_deletable(item)
+        if item is None:
+            return
+        self.check_quorum()
+        self.attempts[broker_id] = self.attempts.get(broker_id, 0) + 1
         try:
-            deleted = self.pod_api.delete_pod(self.namespace, name, uid)
+            deleted = self.pod_api.delete_pod(self.namespace, item["pod"], item["uid"])
         except PodChanged as exc:
-            return str(exc)
+            failures[broker_id] = str(exc)
+            return
         if deleted:
             self.changed = True
-            self.deleted_pods.append({"broker_id": broker_id, "pod": name, "uid": uid})
-        deadline = self.clock() + self.register_timeout
-        why = self._wait_gone(broker_id, uid, deadline)
+            self.deleted_pods.append({"broker_id": broker_id, "pod": item["pod"], "uid": item["uid"]})
+        self.deleted_at[broker_id] = self.clock()
+        why = self._wait_gone(broker_id, item["uid"], self.clock() + self.register_timeout)
         if why:
-            return why
-        path = "%s/%d" % (BROKER_IDS_PATH, broker_id)
-        last = None
-        while True:
-            registration, stat = self.read_registration(broker_id)
-            pods = self.read_pods().get(broker_id, [])
-            if (registration is not None and stale_stat is not None and self.remove_stale_registration
-                    and stat.get("ephemeral_owner") == stale_stat.get("ephemeral_owner")
-                    and stat.get("ephemeral_owner")
-                    and not any(p.get("uid") in old_uids for p in pods)):
-                # The session that wrote it belonged to a process of a pod that is now gone (deleted
-                # normally, no longer listed): remove the node by version, so a fresh one is never removed.
-                try:
-                    self.zk.delete(path, stat["version"])
-                except (NoNodeError, BadVersionError):
-                    pass
-                else:
-                    self.changed = True
-                    self.removed_registrations.append({
-                        "broker_id": broker_id, "path": path, "version": stat["version"],
-                        "ephemeral_owner": "0x%x" % stat["ephemeral_owner"]})
-                continue
-            one = decide([broker_id], {broker_id: registration} if registration is not None else {},
-                         {broker_id: pods})
-            fresh = [p for p in pods if p.get("uid") not in old_uids and p.get("running")]
-            if broker_id in one["joined"] and fresh:
-                return None
-            last = one
-            if self.clock() >= deadline:
-                break
-            self.sleep(self.wait_sleep)
-        state = "; ".join(describe_pod(p) for p in pods) or "no pod"
-        if last and broker_id in last["stale"]:
-            hint = "" if self.remove_stale_registration else (
-                "; remove_stale_registration=true removes it once the old pod is gone")
-            detail = "its old registration is still there (session not expired%s)" % hint
-        else:
-            detail = "it did not register"
-        return "broker %d: %s within %ss after deleting pod %s; now: %s" % (
-            broker_id, detail, self.register_timeout, name, state)
+            failures[broker_id] = why
+
+    def _recently_deleted(self, decision):
+        """A broker whose pod this run deleted less than register_timeout ago is waited for, not deleted
+        again: its replacement may still be waiting for the old session to expire."""
+        now = self.clock()
+        keep = []
+        for item in decision["to_delete"]:
+            since = self.deleted_at.get(item["broker_id"])
+            if since is not None and now - since < self.register_timeout:
+                decision["waiting"].append(dict(item, kind="deleted", reason="%s; its pod was deleted %ds ago, "
+                                                "waiting for the replacement to register" % (
+                                                    item["reason"], now - since)))
+            else:
+                keep.append(item)
+        decision["to_delete"] = keep
+        return decision
+
+    def _give_up(self, item, snapshot, failures):
+        broker_id = item["broker_id"]
+        pods = snapshot["pods"].get(broker_id, [])
+        detail = failures.get(broker_id)
+        if broker_id in snapshot["decision"]["stale"]:
+            detail = "its old registration is still there (%s)" % snapshot["decision"]["stale_reasons"].get(
+                broker_id, "session not expired")
+        raise HealError(
+            "Broker %d did not join the cluster after %d pod deletion(s); giving up. Last attempt: %s; now: %s. "
+            "Check its log (kubectl -n %s logs %s, and --previous after a restart) for NodeExists, "
+            "InconsistentBrokerIdException or ZooKeeper connection errors."
+            % (broker_id, self.attempts.get(broker_id, 0),
+               detail or "it did not register within %ss after its pod was deleted" % self.register_timeout,
+               "; ".join(describe_pod(p) for p in pods) or "no pod", self.namespace, item["pod"]),
+            self.result(snapshot, would_delete=[]))
 
     def run(self):
         self.check_quorum()
@@ -408,51 +615,76 @@ class Membership:
         if self.check_mode or not (self.heal or self.wait):
             return self.result(snapshot, would_delete=[dict(i) for i in decision["to_delete"]])
         failures = {}
-        waiting_deadline = self.clock() + self.register_timeout
+        deadline = self.clock() + self.register_timeout
         while not decision["all_joined"]:
-            if decision["to_delete"] and self.heal:
-                item = decision["to_delete"][0]
-                broker_id = item["broker_id"]
-                if self.attempts.get(broker_id, 0) >= self.max_attempts:
-                    pods = snapshot["pods"].get(broker_id, [])
-                    raise HealError(
-                        "Broker %d did not join the cluster after %d pod deletion(s); giving up. %s. Check its "
-                        "log (kubectl -n %s logs %s, and --previous after a restart) for NodeExists, "
-                        "InconsistentBrokerIdException or ZooKeeper connection errors."
-                        % (broker_id, self.attempts.get(broker_id, 0),
-                           ("Last attempt: %s" % failures[broker_id]) if broker_id in failures else
-                           "Pod now: %s" % ("; ".join(describe_pod(p) for p in pods) or "none"),
-                           self.namespace, item["pod"]),
-                        self.result(snapshot, would_delete=[]))
+            unregister = [i for i in decision["to_unregister"]
+                          if self.unregister_attempts.get(i["broker_id"], 0) < self.max_attempts]
+            if self.heal and unregister and self.remove_stale_registration:
                 self.check_quorum()
-                self.attempts[broker_id] = self.attempts.get(broker_id, 0) + 1
-                why = self.heal_one(item, snapshot)
-                if why:
-                    failures[broker_id] = why
-                waiting_deadline = self.clock() + self.register_timeout
+                for item in unregister:
+                    self.unregister_attempts[item["broker_id"]] = self.unregister_attempts.get(item["broker_id"], 0) + 1
+                    self.unregister(item)
+                deadline = max(deadline, self.clock() + self.register_timeout)
                 snapshot = self.observe()
                 decision = snapshot["decision"]
                 continue
-            if decision["waiting"] and self.clock() < waiting_deadline:
+            if self.heal:
+                decision = self._recently_deleted(decision)
+            if decision["to_delete"] and self.heal:
+                item = decision["to_delete"][0]
+                if self.attempts.get(item["broker_id"], 0) >= self.max_attempts:
+                    self._give_up(item, snapshot, failures)
+                self.delete_one(item, failures)
+                deadline = max(deadline, self.clock() + self.register_timeout)
+                snapshot = self.observe()
+                decision = snapshot["decision"]
+                continue
+            starting = [w.get("until_ms") for w in decision["waiting"] if w.get("kind") == "starting"]
+            until = deadline
+            if starting:
+                until = max(until, self.clock() + (max(starting) - self.now_ms()) / 1000.0)
+            if decision["waiting"] and self.clock() < until:
                 self.sleep(self.wait_sleep)
                 snapshot = self.observe()
                 decision = snapshot["decision"]
                 continue
             break
+        if self.heal:
+            decision = self._recently_deleted(decision)
+            snapshot["decision"] = decision
+            for item in decision["waiting"]:
+                if item.get("kind") == "deleted" and self.attempts.get(item["broker_id"], 0) >= self.max_attempts:
+                    self._give_up(item, snapshot, failures)
         return self.result(snapshot, would_delete=[] if self.heal else [dict(i) for i in decision["to_delete"]],
                            failures=failures)
 
     def result(self, snapshot, would_delete, failures=None):
         decision = snapshot["decision"]
         msgs = []
+        for item in decision["foreign"]:
+            msgs.append(describe_foreign(item))
+        for item in decision["unparsable"]:
+            msgs.append(describe_unparsable(item))
         for item in decision["blocked"]:
             msgs.append("broker %d is not healable by deleting a pod: %s" % (item["broker_id"], item["reason"]))
         for item in decision["waiting"]:
             msgs.append("broker %d: %s" % (item["broker_id"], item["reason"]))
+        for broker_id in decision["stale"]:
+            if broker_id not in [i["broker_id"] for i in decision["to_unregister"]]:
+                msgs.append("broker %d: its registration is stale and is not removed now: %s" % (
+                    broker_id, decision["stale_reasons"].get(broker_id, "unknown")))
         if would_delete:
             verb = "would delete" if self.heal else "heal=true would delete"
             for item in would_delete:
                 msgs.append("%s pod %s of broker %d (%s)" % (verb, item["pod"], item["broker_id"], item["reason"]))
+        if self.check_mode or not (self.heal or self.wait):
+            for item in decision["to_unregister"]:
+                msgs.append("%s stale registration %s of broker %d (%s)" % (
+                    "would remove" if self.heal else "heal=true would remove", item["path"], item["broker_id"],
+                    item["reason"]))
+        for item in self.removed_registrations:
+            msgs.append("removed the stale registration %s of broker %d (%s)" % (
+                item["path"], item["broker_id"], item["reason"]))
         for broker_id in sorted(failures or {}):
             if broker_id not in decision["joined"]:
                 msgs.append(failures[broker_id])
@@ -461,18 +693,24 @@ class Membership:
         msgs.extend(self.notes)
         if decision["all_joined"] and not msgs:
             msgs.append("all %d expected brokers are registered" % len(decision["expected"]))
+        would_unregister = [] if (self.heal and not self.check_mode) else [
+            dict(i, ephemeral_owner=_hex(i["ephemeral_owner"])) for i in decision["to_unregister"]]
         return {
-            "changed": self.changed or (self.check_mode and self.heal and bool(would_delete)),
+            "changed": self.changed or (self.check_mode and self.heal and bool(would_delete or would_unregister)),
             "expected": decision["expected"],
             "registered": decision["registered"],
             "joined": decision["joined"],
             "missing": decision["missing"],
             "unexpected": decision["unexpected"],
+            "foreign": decision["foreign"],
+            "unparsable": decision["unparsable"],
             "stale": decision["stale"],
             "waiting": decision["waiting"],
             "blocked": decision["blocked"],
             "would_delete": would_delete,
+            "would_unregister": would_unregister,
             "deleted_pods": list(self.deleted_pods),
+            "kept_pods": list(self.kept),
             "removed_registrations": list(self.removed_registrations),
             "all_joined": decision["all_joined"],
             "attempts": dict((str(k), v) for k, v in sorted(self.attempts.items())),

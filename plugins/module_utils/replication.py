@@ -1,19 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: kafka_eks.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Partition replication as ZooKeeper-mode Kafka records it: which partitions have a replica out of sync.
+"""Partition replication as ZooKeeper-mode Kafka records it, and when a broker may restart.
 
 A broker that restarts leaves the in-sync replica set (ISR) of every partition it holds and rejoins it once it
-has caught up with the leader. Restarting the next broker before that can take a partition below
-``min.insync.replicas`` (producers with ``acks=all`` then fail) or, at replication factor 2, offline. So a
-rolling change waits until no partition is under-replicated before the next broker restarts, as a person
-would with ``kafka-topics.sh --describe --under-replicated-partitions``.
+has caught up with the leader. Restarting a broker is safe for a partition unless it takes the ISR below the
+topic's ``min.insync.replicas`` (producers with ``acks=all`` then fail) or takes away its last replica. The
+rule is per broker, as Strimzi's KafkaRoller has it: broker B may restart unless, for some partition with a
+replica on B and a replication factor above its min ISR, the ISR is already below min ISR, or equals it with B
+in it. Partitions with RF <= min ISR never block (they cannot satisfy acks=all through any restart anyway),
+and a partition elsewhere that is stuck does not block B.
 
 Kafka keeps, per topic, ``/brokers/topics/<topic>`` (``{"partitions": {"0": [1, 2, 3], ...}}``: the
-replicas) and, per partition, ``/brokers/topics/<topic>/partitions/<n>/state`` (``{"leader": 1, "isr": [1,
-2, 3], ...}``). ``under_replicated()`` compares them and is pure; ``read_assignments()`` reads the topics
-once (the listing, then every topic's node: one zkCli run each under exec access) and ``read_states()`` every
-partition's state in one more; ``wait_in_sync()`` polls the states with an injected clock and sleep.
+replicas), per partition ``/brokers/topics/<topic>/partitions/<n>/state`` (``{"leader": 1, "isr": [1, 2,
+3], ...}``) and per topic with overrides ``/config/topics/<topic>`` (``{"config": {"min.insync.replicas":
+"2"}}``). ``restart_blockers()``, ``lagging()`` and ``under_replicated()`` are pure; ``read_assignments()``,
+``read_min_isr()`` and ``read_states()`` read them in batches (one zkCli run each under exec access);
+``wait_restartable()`` and ``wait_caught_up()`` poll the states with an injected clock and sleep.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,10 +27,11 @@ import json
 import time
 
 TOPICS_PATH = "/brokers/topics"
+TOPIC_CONFIG_PATH = "/config/topics"
 
 
 class NotInSyncError(Exception):
-    """Partitions stayed under-replicated past the timeout."""
+    """Partitions stayed in a state that blocks the next step past the timeout."""
 
     def __init__(self, message, partitions):
         super(NotInSyncError, self).__init__(message)
@@ -72,33 +76,6 @@ def state_path(topic, partition):
     return "%s/%s/partitions/%d/state" % (TOPICS_PATH, topic, partition)
 
 
-def under_replicated(assignments, states, expected_ids):
-    """The partitions that have a replica out of sync (pure).
-
-    ``assignments``: ``{topic: {partition: [replicas]}}``; ``states``: ``{(topic, partition): {"leader",
-    "isr"} or None}``. Only replicas on ``expected_ids`` count: a replica on a broker this cluster does not
-    deploy (a removed broker) can never catch up, and waiting for it would block every rolling change.
-
-    Returns ``(out_of_sync, ignored)``: each a list of ``{topic, partition, replicas, isr, leader,
-    out_of_sync}`` sorted by topic and partition; ``ignored`` holds the partitions lacking only replicas on
-    unexpected brokers.
-    """
-    expected = set(int(i) for i in expected_ids)
-    out_of_sync, ignored = [], []
-    for topic in sorted(assignments):
-        for partition in sorted(assignments[topic]):
-            replicas = assignments[topic][partition]
-            state = states.get((topic, partition))
-            isr = state["isr"] if state else []
-            lagging = [r for r in replicas if r not in isr]
-            if not lagging:
-                continue
-            item = {"topic": topic, "partition": partition, "replicas": replicas, "isr": isr,
-                    "leader": state["leader"] if state else -1, "out_of_sync": lagging}
-            (out_of_sync if any(r in expected for r in lagging) else ignored).append(item)
-    return out_of_sync, ignored
-
-
 def describe_partitions(partitions, limit=10):
     """``topic-0 (replicas 1,2,3; in sync 1,3)``, ... for a message; at most ``limit`` of them."""
     texts = ["%s-%d (replicas %s; in sync %s%s)" % (
@@ -138,25 +115,150 @@ def read_states(zk, assignments):
     return states
 
 
-def wait_in_sync(zk, expected_ids, timeout, sleep_seconds=5, clock=time.monotonic, sleep=time.sleep):
-    """Poll until no partition has an expected broker's replica out of sync, for at most ``timeout`` seconds.
+def parse_min_isr(data):
+    """The ``min.insync.replicas`` override in the JSON of ``/config/topics/<topic>``, or None."""
+    value = _json_object(data) or {}
+    config = value.get("config")
+    if not isinstance(config, dict) or config.get("min.insync.replicas") is None:
+        return None
+    try:
+        return int(str(config["min.insync.replicas"]).strip())
+    except ValueError:
+        return None
 
-    Returns ``{"partitions": checked, "ignored": [...], "waited": seconds}``; raises ``NotInSyncError``
-    naming the partitions still out of sync. The assignments are read once: a rolling change does not move
-    partitions, and only the ISR is polled.
+
+def read_min_isr(zk, topics):
+    """``{topic: min.insync.replicas override}`` for the topics that set one, in one batch."""
+    topics = sorted(topics)
+    if not topics:
+        return {}
+    paths = dict((topic, "%s/%s" % (TOPIC_CONFIG_PATH, topic)) for topic in topics)
+    found = zk.get_many([paths[topic] for topic in topics])
+    overrides = {}
+    for topic in topics:
+        node = found.get(paths[topic])
+        value = parse_min_isr(node[0]) if node is not None else None
+        if value is not None:
+            overrides[topic] = value
+    return overrides
+
+
+def restart_blockers(broker_id, assignments, states, min_isr, default_min_isr):
+    """The partitions that restarting ``broker_id`` now would take below their min ISR (pure).
+
+    ``min_isr``: ``{topic: override}``; ``default_min_isr``: the brokers' ``min.insync.replicas``. Returns
+    a list of ``{topic, partition, replicas, isr, leader, min_isr, why}`` sorted by topic and partition.
     """
+    blockers = []
+    for topic in sorted(assignments):
+        wanted = min_isr.get(topic, default_min_isr)
+        for partition in sorted(assignments[topic]):
+            replicas = assignments[topic][partition]
+            if broker_id not in replicas or len(replicas) <= wanted:
+                continue  # not on this broker, or RF <= min ISR: acks=all cannot be kept through any restart
+            state = states.get((topic, partition))
+            isr = state["isr"] if state else []
+            leader = state["leader"] if state else -1
+            why = None
+            if len(isr) < wanted:
+                why = "in sync %d < min ISR %d" % (len(isr), wanted)
+            elif len(isr) == wanted and broker_id in isr:
+                why = "in sync %d = min ISR %d with broker %d among them" % (len(isr), wanted, broker_id)
+            if why:
+                blockers.append({"topic": topic, "partition": partition, "replicas": replicas, "isr": isr,
+                                 "leader": leader, "min_isr": wanted, "why": why})
+    return blockers
+
+
+def lagging(broker_ids, assignments, states):
+    """Partitions where one of ``broker_ids`` is a replica but not in the ISR while the partition has a
+    leader (pure): what a restarted broker has still to catch up. Without a leader nothing can catch up, so
+    such partitions are not returned (``restart_blockers`` reports them before the next restart)."""
+    wanted = set(int(i) for i in broker_ids)
+    out = []
+    for topic in sorted(assignments):
+        for partition in sorted(assignments[topic]):
+            replicas = assignments[topic][partition]
+            state = states.get((topic, partition))
+            if not state or state["leader"] < 0:
+                continue
+            behind = [r for r in replicas if r in wanted and r not in state["isr"]]
+            if behind:
+                out.append({"topic": topic, "partition": partition, "replicas": replicas, "isr": state["isr"],
+                            "leader": state["leader"], "out_of_sync": behind})
+    return out
+
+
+def describe_blockers(blockers, limit=10):
+    texts = ["%s-%d (replicas %s; in sync %s; %s)" % (
+        b["topic"], b["partition"], ",".join(str(r) for r in b["replicas"]),
+        ",".join(str(r) for r in b["isr"]) or "none", b["why"]) for b in blockers[:limit]]
+    if len(blockers) > limit:
+        texts.append("and %d more" % (len(blockers) - limit))
+    return ", ".join(texts)
+
+
+def _poll(zk, timeout, sleep_seconds, clock, sleep, check):
+    """Read the assignments once, then poll the partition states until ``check(assignments, states)``
+    returns an empty list or ``timeout`` passes. Returns (assignments, last list, seconds waited, polls)."""
     start = clock()
     assignments = read_assignments(zk)
+    polls = 0
     while True:
-        out_of_sync, ignored = under_replicated(assignments, read_states(zk, assignments), expected_ids)
+        polls += 1
+        found = check(assignments, read_states(zk, assignments))
         waited = clock() - start
-        if not out_of_sync:
-            return {"partitions": sum(len(p) for p in assignments.values()), "ignored": ignored,
-                    "waited": round(waited, 1)}
-        if waited >= timeout:
-            raise NotInSyncError(
-                "%d partition(s) still have a replica out of sync after %ds: %s. A broker that restarted has "
-                "not caught up with the partition leaders; restarting another broker now could take these "
-                "partitions below min.insync.replicas. Check the out-of-sync brokers' logs."
-                % (len(out_of_sync), timeout, describe_partitions(out_of_sync)), out_of_sync)
+        if not found or waited >= timeout:
+            return assignments, found, round(waited, 1), polls
         sleep(sleep_seconds)
+
+
+def wait_restartable(zk, broker_id, default_min_isr, timeout, sleep_seconds=5, clock=time.monotonic,
+                     sleep=time.sleep):
+    """Wait until restarting ``broker_id`` takes no partition below its min ISR (``restart_blockers``).
+
+    Returns ``{"broker_id", "partitions" (on the broker), "waited", "waited_for" (the partitions that blocked
+    at first)}``; raises NotInSyncError naming the partitions that still block after ``timeout`` seconds.
+    """
+    first = []
+    overrides = []  # read once, with the first states: topic configs do not change during a roll
+
+    def check(assignments, states):
+        if not overrides:
+            overrides.append(read_min_isr(zk, assignments))
+        found = restart_blockers(broker_id, assignments, states, overrides[0], default_min_isr)
+        if not first and found:
+            first.extend(found)
+        return found
+
+    assignments, blockers, waited, dummy = _poll(zk, timeout, sleep_seconds, clock, sleep, check)
+    if blockers:
+        raise NotInSyncError(
+            "broker %d cannot restart yet: after %ds, restarting it would take %d partition(s) below their "
+            "min.insync.replicas: %s. Another broker is out of these partitions' in-sync replicas; check the "
+            "brokers named by the replicas missing from 'in sync'."
+            % (broker_id, timeout, len(blockers), describe_blockers(blockers)), blockers)
+    on_broker = sum(1 for topic in assignments for p in assignments[topic].values() if broker_id in p)
+    return {"broker_id": broker_id, "partitions": on_broker, "waited": waited,
+            "waited_for": [dict((k, b[k]) for k in ("topic", "partition", "why")) for b in first]}
+
+
+def wait_caught_up(zk, broker_ids, timeout, sleep_seconds=5, clock=time.monotonic, sleep=time.sleep):
+    """Wait until ``broker_ids`` (just restarted) are back in the ISR of every partition they hold that has
+    a leader. Returns ``{"brokers", "waited", "waited_for"}``; raises NotInSyncError after ``timeout``."""
+    first = []
+
+    def check(assignments, states):
+        found = lagging(broker_ids, assignments, states)
+        if not first and found:
+            first.extend(found)
+        return found
+
+    dummy, behind, waited, dummy = _poll(zk, timeout, sleep_seconds, clock, sleep, check)
+    if behind:
+        raise NotInSyncError(
+            "broker(s) %s restarted but did not catch up within %ds: %d partition(s) still lack them in their "
+            "in-sync replicas: %s. Check the restarted broker's log for replication errors."
+            % (",".join(str(i) for i in broker_ids), timeout, len(behind), describe_partitions(behind)), behind)
+    return {"brokers": sorted(int(i) for i in broker_ids), "waited": waited,
+            "waited_for": [dict((k, b[k]) for k in ("topic", "partition", "out_of_sync")) for b in first]}

@@ -315,22 +315,27 @@ def _missing(path, section, stderr):
     return re.search(r"(?m)^Node does not exist: %s\s*$" % re.escape(path), section + "\n" + stderr) is not None
 
 
-def split_zkcli_session(text):
+def split_zkcli_session(text, commands=None):
     """Split the output of a zkCli session fed commands on standard input into ``{command: output}``.
 
-    Returns None when the output has no prompts to split on (zkCli without JLine does not echo commands):
-    the caller then runs one command per zkCli run.
+    Returns None when the output has no prompts to split on (zkCli without JLine does not echo commands),
+    or, with ``commands``, when one of them is echoed more than once (a znode's data that imitates a
+    prompt): the caller then runs one command per zkCli run, where no prompt is printed at all.
     """
     sections = {}
+    seen = {}
     current = None
     for line in (text or "").splitlines():
         match = _PROMPT.match(line.strip())
-        if match:
+        if match and (commands is None or match.group(1).strip() in commands or not match.group(1).strip()):
             current = match.group(1).strip()
+            seen[current] = seen.get(current, 0) + 1
             sections[current] = []
         elif current is not None:
             sections[current].append(line)
     if not sections:
+        return None
+    if commands is not None and any(seen.get(c, 0) > 1 for c in commands):
         return None
     return dict((command, "\n".join(lines)) for command, lines in sections.items())
 
@@ -354,31 +359,46 @@ def _parse_ctime(value):
 def parse_zkcli_get(text):
     """Data and stat from ``zkCli.sh get -s <path>`` (3.5+) or ``get <path>`` (3.4) output.
 
-    Returns ``(data, stat)``: ``data`` is the node's text (the last content line before the stat block; a
-    JSON line starting with ``{`` wins over other lines), ``stat`` a dict with ``version`` (dataVersion),
+    Returns ``(data, stat)``: ``data`` is the node's text, ``stat`` a dict with ``version`` (dataVersion),
     ``ephemeral_owner`` (int; 0 for a persistent node), ``ctime`` (epoch ms, or None when zkCli printed it
     in a zone other than UTC), ``ctime_text``, ``czxid``, ``mzxid``, ``data_length``, ``num_children``.
+
+    The node's data is whatever its writer chose, so it may itself look like a stat block, a prompt or a
+    log line: the stat is the *last* block zkCli printed (it prints the data first), and the data is taken
+    only where its length is the ``dataLength`` ZooKeeper reported (the lines before the stat block, else
+    the last single line of that length). Otherwise the raw lines are returned, which no registration
+    parser accepts.
     """
     lines = _content_lines(text)
-    first_stat = None
+    starts = [i for i, line in enumerate(lines) if re.match(r"^cZxid\s*=", line.strip())]
     raw = {}
-    for index, line in enumerate(lines):
-        match = _STAT_LINE.match(line.strip())
-        if match:
-            if first_stat is None:
-                first_stat = index
-            raw[match.group(1)] = match.group(2).strip()
-    if first_stat is None or "dataVersion" not in raw:
+    block_start = None
+    for start in reversed(starts):
+        block = {}
+        for line in lines[start:start + 11]:
+            match = _STAT_LINE.match(line.strip())
+            if not match:
+                break
+            block[match.group(1)] = match.group(2).strip()
+        if "dataVersion" in block and "numChildren" in block:
+            raw, block_start = block, start
+            break
+    if block_start is None:
         raise ZooKeeperError("no stat (dataVersion = ...) in the output: %s" % _tail(text))
-    before = [line for line in lines[:first_stat] if line.strip()]
+    data_length = _to_int(raw.get("dataLength"))
+    before = [line for line in lines[:block_start] if line.strip()]
     data = None
-    for line in before:
-        if line.strip().startswith("{"):
-            data = line.strip()
-    if data is None and before:
-        data = before[-1].strip()
-        if data == "null":
-            data = None
+    if data_length == 0:
+        data = None
+    elif before:
+        whole = "\n".join(line.strip() for line in before)
+        if data_length is None or len(whole.encode("utf-8")) == data_length:
+            data = whole
+        else:
+            sized = [line.strip() for line in before if len(line.strip().encode("utf-8")) == data_length]
+            data = sized[-1] if sized else whole
+        if data == "null" and data_length in (None, 4) and len(before) == 1:
+            data = None if data_length is None else data
     owner_text = raw.get("ephemeralOwner", "0")
     try:
         owner = int(owner_text, 16) if owner_text.lower().startswith("0x") else int(owner_text)
@@ -391,10 +411,42 @@ def parse_zkcli_get(text):
         "ctime_text": raw.get("ctime"),
         "czxid": raw.get("cZxid"),
         "mzxid": raw.get("mZxid"),
-        "data_length": _to_int(raw.get("dataLength")),
+        "data_length": data_length,
         "num_children": _to_int(raw.get("numChildren")),
     }
     return data, stat
+
+
+_CONS_LINE = re.compile(r"^\s*/\S+\[\d+\]\((.*)\)\s*$")
+_SESSION_ID = re.compile(r"(?:^|,)sid=0x([0-9a-fA-F]+)(?:,|$)")
+
+
+def parse_cons(text):
+    """Session ids (ints) of the connections listed in a server's answer to the ``cons`` four-letter word.
+
+    Every answer lists at least the connection that asked (without a session id yet); an answer without any
+    connection line is not a ``cons`` listing (not whitelisted, not serving, cut off) and raises
+    ZooKeeperError, so that silence is never taken for "no such session".
+    """
+    text = text if isinstance(text, str) else (text or b"").decode("utf-8", "replace")
+    sessions = set()
+    connections = 0
+    for line in text.splitlines():
+        match = _CONS_LINE.match(line)
+        if not match:
+            continue
+        connections += 1
+        found = _SESSION_ID.search(match.group(1))
+        if found:
+            sessions.add(int(found.group(1), 16))
+    if not connections:
+        if NOT_SERVING.lower() in text.lower():
+            raise ZooKeeperError(NOT_SERVING)
+        if "not in the whitelist" in text:
+            raise ZooKeeperError("cons is not whitelisted: add it to 4lw.commands.whitelist "
+                                 "(ZOO_4LW_COMMANDS_WHITELIST)")
+        raise ZooKeeperError("no connection list in the answer to cons: %s" % (_tail(text) or "empty"))
+    return sessions
 
 
 # ---------------------------------------------------- reads one call at a time (direct, or exec fallback)
@@ -483,6 +535,17 @@ class DirectAccess:
                 answers[item] = parse_srvr(self._fourlw(host, port, "srvr", self.timeout))
             except (ZooKeeperError, ValueError) as exc:
                 answers[item] = "srvr: %s" % exc
+        return answers
+
+    def sessions(self):
+        """``{host:port: set of session ids its cons lists, or an error text}`` for every host."""
+        answers = {}
+        for item in self.hosts:
+            try:
+                host, port = split_host_port(item, self.client_port)
+                answers[item] = parse_cons(self._fourlw(host, port, "cons", self.timeout))
+            except (ZooKeeperError, ValueError) as exc:
+                answers[item] = "cons: %s" % exc
         return answers
 
     def _client(self):
@@ -621,6 +684,31 @@ class ExecAccess:
                 self._cli_pod = pod
         return answers
 
+    def sessions(self):
+        """``{pod: set of session ids its server's cons lists, or an error text}`` for every ZooKeeper pod.
+
+        The four-letter word is sent from inside the pod to its own client port (bash's /dev/tcp: both the
+        official and the kubernetes-zookeeper images have bash, neither needs nc).
+        """
+        script = "exec 3<>/dev/tcp/127.0.0.1/%d && printf cons >&3 && cat <&3" % self.client_port
+        answers = {}
+        for pod in self._pods():
+            name = pod["metadata"]["name"]
+            if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Running":
+                answers[name] = "pod is %s" % ("being deleted" if pod["metadata"].get("deletionTimestamp")
+                                               else (pod.get("status") or {}).get("phase") or "not started")
+                continue
+            try:
+                dummy, out, err = self._exec(pod, ["bash", "-c", script])
+            except ZooKeeperError as exc:
+                answers[name] = "cons: %s" % exc
+                continue
+            try:
+                answers[name] = parse_cons(out)
+            except ZooKeeperError as exc:
+                answers[name] = "cons: %s%s" % (exc, (" (%s)" % _tail(err, 200)) if err.strip() else "")
+        return answers
+
     def _pick_cli_pod(self):
         if self._cli_pod is None:
             self.servers()
@@ -679,7 +767,7 @@ class ExecAccess:
         script = "".join(command + "\n" for command in commands)
         argv = ["sh", "-c", "printf '%%s' %s | %s" % (shlex.quote(script), " ".join(shlex.quote(a) for a in cli))]
         rc, out, err = self._exec(pod, argv)
-        sections = split_zkcli_session(out)
+        sections = split_zkcli_session(out, commands)
         if sections is None or _OLD_SYNTAX.search(out + "\n" + err) or any(c not in sections for c in commands):
             return list_and_get_each(self, parent, paths)
         children = None

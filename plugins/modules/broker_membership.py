@@ -15,10 +15,21 @@ version_added: 0.1.0
 description:
   - Compares the broker ids registered in ZooKeeper (C(/brokers/ids)) with I(expected_broker_ids) and with the
     broker pods (found by I(broker_pod_selector), their id in the I(broker_id_label) label).
-  - A broker is C(missing) when it has no registration, and C(stale) when it has one that no running container
-    of its current pod can have written (the registration is older than the container's start, or the
-    container is not running), so the old process's ZooKeeper session still holds C(/brokers/ids/<id>) and
-    the live broker cannot register (C(NodeExists)) until that session expires.
+  - A registration counts as the broker's own (RV(joined)) only when its endpoints are exactly the listeners
+    in I(advertised_listeners) for that broker (or those its current pod's I(broker_container) declares in
+    C(KAFKA_ADVERTISED_LISTENERS), for a pod that still runs the previous spec of a rolling change), and it
+    is not older than that container's start. The container is found by name, never as the first one.
+  - Any other registration is reported as RV(foreign) (with the endpoints found and expected) or
+    RV(unparsable), and nothing is deleted for it: the role fails the run with both endpoints in the message.
+  - A broker is C(missing) when it has no registration, and C(stale) when its registration has its endpoints
+    but no running container of its pods can have written it (older than the container's start, or the
+    container is not running), so the old process's ZooKeeper session holds C(/brokers/ids/<id>) and the live
+    broker cannot register (C(NodeExists)) until that session expires.
+  - A stale registration is removed at once (I(remove_stale_registration)) only on two proofs together:
+    Kubernetes shows that its writer is dead (no pod of the broker is terminating, no running container can
+    have written it), and every one of the I(zookeeper_servers) servers answers the C(cons) four-letter word
+    without listing the node's owner session. It is deleted with its version, so a fresh registration is
+    never removed. Otherwise it is waited out and RV(msg) says which proof was missing.
   - Checks the ZooKeeper quorum first. Without a quorum it fails and deletes nothing, because no broker can
     register and no stale registration can expire until ZooKeeper has one.
   - Without I(heal) it only reports; it does not fail because brokers are missing (see RV(all_joined)). With
@@ -29,9 +40,17 @@ description:
     to be gone, for the stale registration to expire (or removes it, see I(remove_stale_registration)) and for
     the new pod to register, and checks again. It gives up with an error naming the broker, its pod's state
     and its last container state after I(max_attempts) deletions of that broker's pods.
+  - Right before deleting a pod, the broker's registration and pods are read again; a broker that
+    registered meanwhile keeps its pod (RV(kept_pods)).
   - A pod that deleting would not cure (Pending and unschedulable, image pull errors, two pods with one id)
-    is reported in RV(blocked), not deleted. A container that started less than 30 seconds ago, or a pod
-    that is still being created, is given time to register first.
+    is reported in RV(blocked), not deleted. A container that started less than 30 seconds ago, a container
+    that has not passed its startup probe yet (loading its logs after an unclean shutdown; waited for within
+    the probe's budget), or a pod that is still being created, is given time to register first.
+  - With I(wait_restartable), once every broker is in the cluster, it waits until restarting that broker takes
+    no partition below its C(min.insync.replicas) (the topic's own, from C(/config/topics), else
+    I(default_min_insync_replicas)): a partition with a replica on it blocks while its ISR is below min ISR,
+    or equal to it with the broker in it; partitions whose replication factor is at most min ISR never
+    block. With I(wait_caught_up), it waits until those brokers are back in the ISR of their partitions.
 author:
   - kafka_eks.cluster maintainers (@kafka-eks)
 requirements:
@@ -41,6 +60,24 @@ extends_documentation_fragment:
   - kafka_eks.cluster.zookeeper_access
   - kubernetes.core.k8s_auth_options
 options:
+  advertised_listeners:
+    description:
+      - Broker id -> the listeners the plan advertises for it (C(PLAINTEXT://kafka-service-0:9092,INTERNAL://...),
+        a comma-separated string or a list). A registration with other endpoints is RV(foreign).
+      - When a broker is not listed, only the listeners its pod declares count.
+    type: dict
+    default: {}
+  broker_container:
+    description:
+      - Name of the broker container in the broker pods; its status is read by name (sidecars exist).
+    type: str
+    default: broker
+  zookeeper_servers:
+    description:
+      - The ensemble size of the plan (C(zookeeper_replicas)). The quorum is counted against it, and a stale
+        registration is removed only when this many servers answered C(cons).
+      - Unset, the number of servers found is used, which a missing server makes look healthy.
+    type: int
   expected_broker_ids:
     description:
       - The broker ids that must be registered (C(broker.id) of every broker deployed).
@@ -88,27 +125,32 @@ options:
     default: 5
   remove_stale_registration:
     description:
-      - Once the pod is proven gone (deleted normally by this module, never force-deleted, and no longer
-        listed, so its processes ended), delete the stale C(/brokers/ids/<id>) node it left, passing the
-        node's version so that a fresh registration is never removed, instead of waiting up to the
-        session timeout for ZooKeeper to expire it.
-      - Only a node that was already stale before the pod was deleted, and still has the same session owner,
-        is removed.
+      - With I(heal), remove a stale C(/brokers/ids/<id>) node at once when it is proven dead by Kubernetes and
+        by ZooKeeper (see above), deleting it with its version, instead of waiting up to the session timeout
+        for ZooKeeper to expire it. The ZooKeeper servers must allow C(cons) (C(4lw.commands.whitelist)).
     type: bool
-    default: false
-  wait_in_sync:
+    default: true
+  wait_restartable:
     description:
-      - Once every expected broker is in the cluster, wait up to I(in_sync_timeout) until no partition has a
-        replica on an expected broker out of its in-sync replica set (from C(/brokers/topics/<topic>) and
-        each partition's C(state) node), and fail naming the partitions if that does not happen.
-      - Used between the brokers of a rolling change, so that the next broker restarts only once the last one
-        has caught up. Replicas on brokers not in I(expected_broker_ids) are not waited for (RV(in_sync)).
+      - A broker id about to be restarted: wait up to I(in_sync_timeout) until restarting it takes no partition
+        below its min ISR, and fail naming the partitions that still block (RV(restartable)).
       - In check mode, and when a broker is not in the cluster, it does not wait.
-    type: bool
-    default: false
+    type: int
+  wait_caught_up:
+    description:
+      - Broker ids just restarted: wait up to I(in_sync_timeout) until they are back in the in-sync replicas of
+        every partition they hold that has a leader, and fail naming the partitions if not (RV(caught_up)).
+    type: list
+    elements: int
+    default: []
+  default_min_insync_replicas:
+    description:
+      - The brokers' C(min.insync.replicas), for topics without their own.
+    type: int
+    default: 1
   in_sync_timeout:
     description:
-      - Seconds I(wait_in_sync) waits for the partitions to be back in sync.
+      - Seconds I(wait_restartable) and I(wait_caught_up) wait.
     type: int
     default: 300
 notes:
@@ -137,13 +179,26 @@ EXAMPLES = r"""
     that: membership.all_joined
     fail_msg: "{{ membership.msg }}"
 
-- name: Heal (delete only the pod of a broker that did not register), removing stale registrations
+- name: Heal (delete only the pod of a broker that did not register), removing proven-stale registrations
   kafka_eks.cluster.broker_membership:
     namespace: kafka
     expected_broker_ids: [0, 1, 2, 3]
+    advertised_listeners:
+      "0": PLAINTEXT://kafka-service-0:9092,INTERNAL://kafka-service-0:9093
+      "1": PLAINTEXT://kafka-service-1:9092,INTERNAL://kafka-service-1:9093
+      "2": PLAINTEXT://kafka-service-2:9092,INTERNAL://kafka-service-2:9093
+      "3": PLAINTEXT://kafka-service-3:9092,INTERNAL://kafka-service-3:9093
+    zookeeper_servers: 3
     heal: true
-    remove_stale_registration: true
     register_timeout: 180
+
+- name: Before restarting broker 2, wait until no partition would go below its min ISR
+  kafka_eks.cluster.broker_membership:
+    namespace: kafka
+    expected_broker_ids: [0, 1, 2, 3]
+    wait: true
+    wait_restartable: 2
+    default_min_insync_replicas: 2
 """
 
 RETURN = r"""
@@ -209,11 +264,39 @@ deleted_pods:
   elements: dict
   sample: [{broker_id: 2, pod: kafka-broker-2-7d9f-abcde, uid: 4f1c0b4e-1f7c-4a8e-9a57-2b8d3c1f9e10}]
 removed_registrations:
-  description: Stale registrations removed (I(remove_stale_registration)).
+  description: Stale registrations removed (I(remove_stale_registration)), with the proof.
   returned: always
   type: list
   elements: dict
-  sample: [{broker_id: 2, path: /brokers/ids/2, version: 0, ephemeral_owner: "0x100000b2f5d0001"}]
+  sample: [{broker_id: 2, path: /brokers/ids/2, version: 0, ephemeral_owner: "0x100000b2f5d0001",
+            reason: "registration made before every running container ...; no ZooKeeper server lists session ..."}]
+would_unregister:
+  description: Stale registrations a heal would remove now (check mode, or I(heal=false)).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+foreign:
+  description: Expected brokers whose id is registered with endpoints that are not theirs; nothing is deleted
+    for them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{broker_id: 3, endpoints: ["PLAINTEXT://imposter:1"], session: "0x100000b2f5d0007",
+            expected: ["INTERNAL://kafka-service-3:9093,PLAINTEXT://kafka-service-3:9092"]}]
+unparsable:
+  description: Expected brokers whose registration is not a Kafka broker registration.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+kept_pods:
+  description: Pods that were about to be deleted but were kept because a read right before showed the broker
+    registered (or changed) meanwhile.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
 all_joined:
   description: Every expected broker is in the cluster, at the end.
   returned: always
@@ -235,13 +318,19 @@ msg:
   returned: always
   type: str
   sample: all 4 expected brokers are registered.
-in_sync:
-  description: With I(wait_in_sync), once every partition was in sync - how many partitions were checked, the
-    seconds waited, and the partitions lacking only replicas on brokers that are not expected (C(ignored));
-    null when not checked.
+restartable:
+  description: With I(wait_restartable) - the broker, how many partitions it holds, the seconds waited and the
+    partitions that blocked its restart at first (C(waited_for)); null when not checked.
   returned: always
   type: dict
-  sample: {partitions: 53, waited: 4.1, ignored: []}
+  sample: {broker_id: 2, partitions: 27, waited: 6.2, waited_for: [{topic: orders, partition: 1,
+           why: "in sync 2 = min ISR 2 with broker 2 among them"}]}
+caught_up:
+  description: With I(wait_caught_up) - the brokers, the seconds waited and the partitions they had to catch up
+    at first; null when not checked.
+  returned: always
+  type: dict
+  sample: {brokers: [2], waited: 4.1, waited_for: [{topic: orders, partition: 1, out_of_sync: [2]}]}
 controller:
   description: The id of the broker that is the cluster's controller (from C(/controller)), at the end; null when
     no broker is.
@@ -267,7 +356,8 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership impor
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
     NotInSyncError,
-    wait_in_sync,
+    wait_caught_up,
+    wait_restartable,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
     HAS_KAZOO,
@@ -287,8 +377,13 @@ def argument_spec():
         max_attempts=dict(type="int", default=3),
         register_timeout=dict(type="int", default=300),
         wait_sleep=dict(type="int", default=5),
-        remove_stale_registration=dict(type="bool", default=False),
-        wait_in_sync=dict(type="bool", default=False),
+        remove_stale_registration=dict(type="bool", default=True),
+        advertised_listeners=dict(type="dict", default={}),
+        broker_container=dict(type="str", default="broker"),
+        zookeeper_servers=dict(type="int"),
+        wait_restartable=dict(type="int"),
+        wait_caught_up=dict(type="list", elements="int", default=[]),
+        default_min_insync_replicas=dict(type="int", default=1),
         in_sync_timeout=dict(type="int", default=300),
     )
 
@@ -299,6 +394,13 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
         module.fail_json(msg="max_attempts must be at least 1, got %d" % params["max_attempts"])
     if params["zookeeper_access"] == "direct" and not params["zookeeper_hosts"]:
         module.fail_json(msg="zookeeper_access=direct needs zookeeper_hosts (a host:port list)")
+    advertised = {}
+    for key, value in (params["advertised_listeners"] or {}).items():
+        try:
+            advertised[int(str(key).strip())] = value
+        except ValueError:
+            module.fail_json(msg="advertised_listeners: key %r is not a broker id; map each broker id to its "
+                                 "listeners" % (key,))
     try:
         if pod_api is None:
             if not HAS_KUBERNETES:
@@ -317,16 +419,23 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
         check_mode=module.check_mode,
         max_attempts=params["max_attempts"], register_timeout=params["register_timeout"],
         wait_sleep=params["wait_sleep"], remove_stale_registration=params["remove_stale_registration"],
-        clock=clock, sleep=sleep, wall=wall)
+        advertised=advertised, container=params["broker_container"],
+        zookeeper_servers=params["zookeeper_servers"], clock=clock, sleep=sleep, wall=wall)
+    result = {}
     try:
         result = membership.run()
-        result["in_sync"] = None
-        if params["wait_in_sync"] and result["all_joined"] and not module.check_mode:
-            result["in_sync"] = wait_in_sync(zk, params["expected_broker_ids"], params["in_sync_timeout"],
-                                             sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep)
+        result["restartable"] = result["caught_up"] = None
+        if result["all_joined"] and not module.check_mode:
+            if params["wait_caught_up"]:
+                result["caught_up"] = wait_caught_up(zk, params["wait_caught_up"], params["in_sync_timeout"],
+                                                     sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep)
+            if params["wait_restartable"] is not None:
+                result["restartable"] = wait_restartable(
+                    zk, params["wait_restartable"], params["default_min_insync_replicas"],
+                    params["in_sync_timeout"], sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep)
     except NotInSyncError as exc:
         result["msg"] = "%s (raise in_sync_timeout to wait longer)" % exc
-        result["under_replicated"] = exc.partitions
+        result["blocking_partitions"] = exc.partitions
         module.fail_json(**result)
     except QuorumError as exc:
         module.fail_json(msg=str(exc), changed=False, deleted_pods=[])

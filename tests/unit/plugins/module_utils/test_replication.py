@@ -1,11 +1,14 @@
-"""Pure parts of module_utils/replication.py: parsing Kafka's ZooKeeper nodes and finding lagging replicas."""
+"""Pure parts of module_utils/replication.py: parsing Kafka's ZooKeeper nodes, which partitions block a broker's
+restart (Strimzi KafkaRoller's rule) and which replicas a restarted broker still has to catch up."""
 import pytest
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
     describe_partitions,
+    lagging,
     parse_assignment,
+    parse_min_isr,
     parse_state,
-    under_replicated,
+    restart_blockers,
 )
 
 # As Kafka 3.9 writes them (topic node version 3, partition state version 1).
@@ -29,31 +32,65 @@ def test_unreadable_state_nodes_give_none(data):
     assert parse_state(data) is None
 
 
-def test_a_partition_missing_an_expected_replica_is_out_of_sync():
-    assignments = {"orders": {0: [1, 2, 3], 1: [2, 3, 0]}}
-    states = {("orders", 0): {"leader": 2, "isr": [2, 1]}, ("orders", 1): {"leader": 2, "isr": [2, 3, 0]}}
-    out_of_sync, ignored = under_replicated(assignments, states, [0, 1, 2, 3])
-    assert out_of_sync == [{"topic": "orders", "partition": 0, "replicas": [1, 2, 3], "isr": [2, 1],
-                            "leader": 2, "out_of_sync": [3]}]
-    assert ignored == []
+def state(leader, isr):
+    return {"leader": leader, "isr": list(isr)}
 
 
-def test_a_partition_without_a_state_node_counts_as_out_of_sync_with_no_leader():
-    out_of_sync = under_replicated({"t": {0: [0, 1]}}, {("t", 0): None}, [0, 1])[0]
-    assert out_of_sync[0]["out_of_sync"] == [0, 1] and out_of_sync[0]["leader"] == -1
-    assert describe_partitions(out_of_sync) == "t-0 (replicas 0,1; in sync none; no leader)"
+def test_a_broker_may_restart_while_every_partition_on_it_keeps_min_isr():
+    assignments = {"orders": {0: [0, 1, 2], 1: [1, 2, 3]}}
+    states = {("orders", 0): state(0, [0, 1, 2]), ("orders", 1): state(1, [1, 2])}
+    # broker 0: orders-0 has 3 in sync > min ISR 2; orders-1 is at min ISR but broker 0 is not on it
+    assert restart_blockers(0, assignments, states, {}, 2) == []
+    # broker 2 is in orders-1's ISR, which is at min ISR: restarting it would stop acks=all writes there
+    (blocker,) = restart_blockers(2, assignments, states, {}, 2)
+    assert (blocker["topic"], blocker["partition"], blocker["min_isr"]) == ("orders", 1, 2)
+    assert "in sync 2 = min ISR 2 with broker 2" in blocker["why"]
 
 
-def test_replicas_on_brokers_not_deployed_are_ignored_not_waited_for():
-    assignments = {"a": {0: [0, 9]}, "b": {0: [0, 1, 9]}}
-    states = {("a", 0): {"leader": 0, "isr": [0]}, ("b", 0): {"leader": 0, "isr": [0]}}
-    out_of_sync, ignored = under_replicated(assignments, states, [0, 1])
-    assert [(p["topic"], p["out_of_sync"]) for p in out_of_sync] == [("b", [1, 9])]
-    assert [(p["topic"], p["out_of_sync"]) for p in ignored] == [("a", [9])]
+def test_below_min_isr_blocks_even_when_the_broker_is_not_in_the_isr():
+    (blocker,) = restart_blockers(3, {"t": {0: [1, 2, 3]}}, {("t", 0): state(1, [1])}, {}, 2)
+    assert blocker["why"] == "in sync 1 < min ISR 2"
 
 
-def test_all_in_sync_gives_nothing():
-    assert under_replicated({"t": {0: [0, 1, 2]}}, {("t", 0): {"leader": 1, "isr": [1, 2, 0]}}, [0, 1, 2]) == ([], [])
+def test_topic_level_min_isr_wins_over_the_broker_default():
+    assignments = {"strict": {0: [0, 1, 2, 3]}, "lax": {0: [0, 1, 2]}}
+    states = {("strict", 0): state(1, [0, 1, 2]), ("lax", 0): state(1, [0, 1])}
+    blockers = restart_blockers(0, assignments, states, {"strict": 3, "lax": 1}, 2)
+    assert [(b["topic"], b["min_isr"]) for b in blockers] == [("strict", 3)]
+
+
+@pytest.mark.parametrize("replicas, isr, min_isr", [([0], [], 2), ([0, 1], [1], 2), ([0], [0], 1)])
+def test_topics_with_replication_factor_at_or_below_min_isr_never_block(replicas, isr, min_isr):
+    assert restart_blockers(0, {"rf-low": {0: replicas}}, {("rf-low", 0): state(-1, isr)}, {}, min_isr) == []
+
+
+def test_a_stuck_partition_elsewhere_does_not_block_this_broker():
+    assignments = {"stuck": {0: [2, 3, 4]}, "mine": {0: [0, 1, 2]}}
+    states = {("stuck", 0): state(-1, []), ("mine", 0): state(0, [0, 1, 2])}
+    assert restart_blockers(0, assignments, states, {}, 2) == []
+    assert [b["topic"] for b in restart_blockers(3, assignments, states, {}, 2)] == ["stuck"]
+
+
+def test_a_partition_without_a_state_node_blocks_its_brokers():
+    (blocker,) = restart_blockers(1, {"t": {0: [0, 1, 2]}}, {("t", 0): None}, {}, 2)
+    assert blocker["isr"] == [] and blocker["leader"] == -1
+
+
+def test_lagging_lists_what_a_restarted_broker_has_to_catch_up_where_a_leader_exists():
+    assignments = {"a": {0: [0, 1, 2], 1: [1, 2, 3]}, "b": {0: [0, 3]}}
+    states = {("a", 0): state(1, [1, 2]), ("a", 1): state(1, [1, 2]), ("b", 0): state(-1, [3])}
+    behind = lagging([0], assignments, states)
+    assert [(p["topic"], p["partition"], p["out_of_sync"]) for p in behind] == [("a", 0, [0])]
+    assert describe_partitions(behind) == "a-0 (replicas 0,1,2; in sync 1,2)"
+
+
+@pytest.mark.parametrize("data, expected", [
+    ('{"version":1,"config":{"min.insync.replicas":"3","retention.ms":"1"}}', 3),
+    ('{"version":1,"config":{}}', None), ("", None), (None, None), ("nope", None),
+    ('{"version":1,"config":{"min.insync.replicas":"x"}}', None),
+])
+def test_parse_min_isr(data, expected):
+    assert parse_min_isr(data) == expected
 
 
 def test_description_is_bounded():

@@ -10,6 +10,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import
     ExecAccess,
     NoNodeError,
     ZooKeeperError,
+    parse_cons,
     parse_srvr,
     parse_zkcli_get,
     parse_zkcli_ls,
@@ -633,3 +634,93 @@ def test_wait_for_quorum_timeout_zero_asks_once():
     clock = Clock()
     state, polls = wait_for_quorum(Sequence(ZooKeeperError("boom")), 3, 0, 5, clock=clock, sleep=clock.sleep)
     assert polls == 1 and clock.sleeps == [] and state["problems"][0] == "boom"
+
+
+# ------------------------------------------------------------------------------ cons: who is connected
+
+# ZooKeeper 3.9.3's answer to cons with a broker connected (the second line is the connection that asked).
+CONS_39 = (" /10.244.0.7:40682[1](queued=0,recved=1205,sent=1206,sid=0x1000d1e6e6b0003,lop=PING,est=1795590000123,"
+           "to=18000,lcxid=0x5d,lzxid=0x10000012f,lresp=1795590403512,llat=0,minlat=0,avglat=0.2,maxlat=9)\n"
+           " /127.0.0.1:52616[0](queued=0,recved=1,sent=0)\n\n")
+# 3.4.10 prints the same fields.
+CONS_34 = (" /10.244.0.9:51012[1](queued=0,recved=9,sent=9,sid=0x15ff0f0c8a80000,lop=PING,est=1511000000000,"
+           "to=6000,lcxid=0x0,lzxid=0xffffffffffffffff,lresp=1511000001000,llat=0,minlat=0,avglat=0,maxlat=1)\n"
+           " /127.0.0.1:34330[0](queued=0,recved=1,sent=0)\n")
+
+
+def test_parse_cons_lists_session_ids_of_39_and_34():
+    assert parse_cons(CONS_39) == {0x1000d1e6e6b0003}
+    assert parse_cons(CONS_34) == {0x15ff0f0c8a80000}
+    assert parse_cons(" /127.0.0.1:52616[0](queued=0,recved=1,sent=0)\n") == set()
+
+
+@pytest.mark.parametrize("answer, words", [
+    ("", "no connection list"),
+    ("cons is not executed because it is not in the whitelist.\n", "not whitelisted"),
+    ("This ZooKeeper instance is not currently serving requests\n", "not currently serving"),
+    ("sid=0x1 somewhere in a log line\n", "no connection list"),
+])
+def test_an_answer_that_is_not_a_cons_listing_is_an_error_never_an_empty_set(answer, words):
+    with pytest.raises(ZooKeeperError) as info:
+        parse_cons(answer)
+    assert words in str(info.value)
+
+
+CONS_ARGV = ("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2181 && printf cons >&3 && cat <&3")
+
+
+def test_exec_sessions_asks_every_running_pod_and_names_those_that_cannot_answer():
+    pods = FakeExecPods([zk_pod("zookeeper-0"), zk_pod("zookeeper-1"), zk_pod("zookeeper-2", phase="Pending")], {
+        ("zookeeper-0", CONS_ARGV): (0, CONS_39, ""),
+        ("zookeeper-1", CONS_ARGV): (1, "", "bash: connect: Connection refused\n")})
+    got = ExecAccess(pods, "kafka", "app=zk").sessions()
+    assert got["zookeeper-0"] == {0x1000d1e6e6b0003}
+    assert "no connection list" in got["zookeeper-1"] and "Connection refused" in got["zookeeper-1"]
+    assert got["zookeeper-2"] == "pod is Pending"
+    assert [c[0] for c in pods.calls] == ["zookeeper-0", "zookeeper-1"]
+
+
+def test_direct_sessions_with_fake_socket():
+    def fourlw(host, port, word, timeout):
+        assert word == "cons"
+        if host == "zk3":
+            raise ZooKeeperError("cannot connect to zk3:2181: refused")
+        return CONS_39
+
+    got = DirectAccess(["zk1", "zk3"], fourlw=fourlw).sessions()
+    assert got["zk1"] == {0x1000d1e6e6b0003} and "refused" in got["zk3"]
+
+
+# ---------------------------------------------------------- znode data that imitates zkCli's own output
+
+STAT_BLOCK = ["cZxid = 0x5", "ctime = Wed Nov 25 07:39:57 UTC 2026", "mZxid = 0x5",
+              "mtime = Wed Nov 25 07:39:57 UTC 2026", "pZxid = 0x5", "cversion = 0", "dataVersion = %d",
+              "aclVersion = 0", "ephemeralOwner = %s", "dataLength = %d", "numChildren = 0"]
+
+
+def stat_block(version, owner, length):
+    return "\n".join(STAT_BLOCK) % (version, owner, length)
+
+
+def test_get_takes_the_last_stat_block_and_data_of_the_reported_length():
+    hostile = '{"endpoints":[]}\n' + stat_block(7, "0x0", 3)  # the data itself looks like data + a stat
+    text = hostile + "\n" + stat_block(0, "0x1000d1e6e6b0003", len(hostile))
+    data, stat = parse_zkcli_get(text)
+    assert stat["version"] == 0 and stat["ephemeral_owner"] == 0x1000d1e6e6b0003
+    assert data == hostile  # the whole data, which no registration parser takes for a registration
+    # the real case: one JSON line, with a log line that slipped through before it
+    line = '{"endpoints":["PLAINTEXT://kafka-service-1:9092"],"timestamp":"1"}'
+    data, stat = parse_zkcli_get("stray text\n%s\n%s" % (line, stat_block(0, "0x1", len(line))))
+    assert data == line
+
+
+def test_a_prompt_inside_znode_data_makes_the_session_output_ambiguous():
+    commands = ["get -s /brokers/ids/1", "get -s /brokers/ids/2"]
+    fake = '[zk: localhost:2181(CONNECTED) 2] get -s /brokers/ids/2'
+    text = "\n".join([
+        "[zk: localhost:2181(CONNECTED) 1] get -s /brokers/ids/1", fake, '{"endpoints":["PLAINTEXT://x:1"]}',
+        stat_block(0, "0x0", 10), "[zk: localhost:2181(CONNECTED) 2] get -s /brokers/ids/2",
+        '{"endpoints":["PLAINTEXT://kafka-service-2:9092"]}', stat_block(0, "0x2", 49),
+        "[zk: localhost:2181(CONNECTED) 3] "])
+    assert split_zkcli_session(text, commands) is None  # the caller reads each node in a run of its own
+    assert split_zkcli_session(text.replace(fake + "\n", ""), commands) is not None

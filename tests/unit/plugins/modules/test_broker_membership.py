@@ -2,7 +2,9 @@
 
 The simulation follows the measured behaviour (docs: zookeeper-heal-facts): a deleted pod goes after its grace
 period and a replacement starts; a broker that exits cleanly removes its registration; a dead session's node
-stays until it expires; a broker cannot register while a stale node holds its id (NodeExists) and retries."""
+stays until it expires; a broker cannot register while a stale node holds its id (NodeExists) and retries.
+Each server's ``cons`` lists the sessions of connected clients: a killed client is listed nowhere while its
+node lingers, a stopped one stays listed until its session expires (measured with ZooKeeper 3.9.3)."""
 import json
 
 import pytest
@@ -21,6 +23,13 @@ WALL0 = 1795590000.0
 LABEL = "kafka-eks.cluster/broker-id"
 
 
+def endpoints(broker_id):
+    return ["PLAINTEXT://kafka-service-%d:9092" % broker_id, "INTERNAL://kafka-service-%d:9093" % broker_id]
+
+
+ADVERTISED = dict((str(i), ",".join(endpoints(i))) for i in range(8))
+
+
 def iso(seconds):
     import time
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
@@ -34,7 +43,7 @@ class World:
         self.timers = []
         self.pods = {}  # name -> pod json
         self.nodes = {}  # broker id -> {"data", "version", "owner", "expires"}
-        self.sessions = {}  # pod name -> session id of its live broker process
+        self.pod_sessions = {}  # pod name -> session id of its live broker process
         self.behaviour = {}  # broker id -> "register" or "never" (for replacement pods)
         self.seq = 0
         self.pod_deletes = []
@@ -42,7 +51,13 @@ class World:
         self.zk_batches = []
         self.zk_modes = ["follower", "leader", "follower"]
         self.controller = 1  # broker id in /controller, None: no such node
+        self.connected = set()  # sessions some server's cons lists
+        self.cons_errors = {}  # server -> error text instead of an answer
+        self.cons_calls = 0
+        self.in_batch = False
+        self.before_single_get = None  # called once on the next get outside a batch (a race in the test)
         self.topics = {}  # topic -> {partition: [replicas]}
+        self.min_isr = {}  # topic -> min.insync.replicas override (/config/topics)
         self.isr = {}  # (topic, partition) -> [in-sync replicas]
         for i in range(brokers):
             name = self.new_pod(i, started=-600)
@@ -85,7 +100,9 @@ class World:
         self.pods[name] = {
             "metadata": {"name": name, "uid": "uid-%d" % self.seq, "creationTimestamp": iso(self.wall()),
                          "labels": {LABEL: str(broker_id), "app.kubernetes.io/component": "broker"}},
-            "spec": {"containers": [{"name": "broker"}]},
+            "spec": {"containers": [{"name": "broker", "env": [
+                {"name": "KAFKA_BROKER_ID", "value": str(broker_id)},
+                {"name": "KAFKA_ADVERTISED_LISTENERS", "value": ",".join(endpoints(broker_id))}]}]},
             "status": status,
         }
         return name
@@ -112,21 +129,28 @@ class World:
     def register(self, broker_id, name, at=None):
         self.seq += 1
         session = 0x100000000 + self.seq
-        self.sessions[name] = session
+        self.pod_sessions[name] = session
+        self.connected.add(session)
         stamp = int((self.wall() if at is None else WALL0 + at) * 1000)
-        self.nodes[broker_id] = {"data": json.dumps({"endpoints": ["PLAINTEXT://kafka-service-%d:9092" % broker_id],
+        self.nodes[broker_id] = {"data": json.dumps({"endpoints": endpoints(broker_id),
                                                      "timestamp": str(stamp), "version": 5}),
                                  "version": 0, "owner": session}
 
-    def stale(self, broker_id, registered_at, expires_in):
-        """The broker's node belongs to a dead session (an earlier process) and expires later."""
+    def stale(self, broker_id, registered_at, expires_in, connected=False, data=None):
+        """The broker's node belongs to the session of an earlier process and expires later: a killed one
+        (not connected: cons lists it nowhere) or a stopped one (connected until the session expires)."""
         self.seq += 1
-        self.nodes[broker_id] = {"data": json.dumps({"timestamp": str(int((WALL0 + registered_at) * 1000))}),
-                                 "version": 0, "owner": 0x200000000 + self.seq}
-        owner = self.nodes[broker_id]["owner"]
+        owner = 0x200000000 + self.seq
+        self.nodes[broker_id] = {"data": data or json.dumps({"endpoints": endpoints(broker_id),
+                                                             "timestamp": str(int((WALL0 + registered_at) * 1000))}),
+                                 "version": 0, "owner": owner}
+        if connected:
+            self.connected.add(owner)
         self.at(expires_in, lambda: self.expire(broker_id, owner))
+        return owner
 
     def expire(self, broker_id, owner):
+        self.connected.discard(owner)
         if broker_id in self.nodes and self.nodes[broker_id]["owner"] == owner:
             del self.nodes[broker_id]
 
@@ -149,7 +173,7 @@ class World:
 
     def remove(self, name, broker_id):
         del self.pods[name]
-        session = self.sessions.pop(name, None)
+        session = self.pod_sessions.pop(name, None)
         node = self.nodes.get(broker_id)
         if node and session and node["owner"] == session:
             del self.nodes[broker_id]  # controlled shutdown closes the session
@@ -162,6 +186,11 @@ class World:
         return dict(("zookeeper-%d" % i, parse_srvr("Mode: %s\n" % m if m else not_serving))
                     for i, m in enumerate(self.zk_modes))
 
+    def sessions(self):
+        self.cons_calls += 1
+        return dict(("zookeeper-%d" % i, self.cons_errors.get("zookeeper-%d" % i, set(self.connected)))
+                    for i in range(len(self.zk_modes)))
+
     def get_children(self, path):
         if path == "/brokers/topics":
             return sorted(self.topics)
@@ -169,6 +198,14 @@ class World:
         return sorted(str(i) for i in self.nodes)
 
     def get(self, path):
+        if not self.in_batch and self.before_single_get is not None:
+            hook, self.before_single_get = self.before_single_get, None
+            hook()
+        if path.startswith("/config/topics/"):
+            topic = path.rsplit("/", 1)[1]
+            if topic not in self.min_isr:
+                raise NoNodeError("no znode %s" % path)
+            return json.dumps({"version": 1, "config": {"min.insync.replicas": str(self.min_isr[topic])}}), {}
         if path.startswith("/brokers/topics/"):
             parts = path.split("/")  # ['', 'brokers', 'topics', topic, 'partitions', n, 'state']
             topic = parts[3]
@@ -192,11 +229,19 @@ class World:
 
     def get_many(self, paths):
         self.zk_batches.append(list(paths))
-        return get_each(self, paths)
+        self.in_batch = True
+        try:
+            return get_each(self, paths)
+        finally:
+            self.in_batch = False
 
     def list_and_get(self, parent, paths):
         self.zk_batches.append([parent] + list(paths))
-        return list_and_get_each(self, parent, paths)
+        self.in_batch = True
+        try:
+            return list_and_get_each(self, parent, paths)
+        finally:
+            self.in_batch = False
 
     def delete(self, path, version):
         broker_id = int(path.rsplit("/", 1)[1])
@@ -215,7 +260,7 @@ class World:
 
 
 def run(make_module, world, check_mode=False, **args):
-    params = {"expected_broker_ids": [0, 1, 2, 3]}
+    params = {"expected_broker_ids": [0, 1, 2, 3], "advertised_listeners": ADVERTISED, "zookeeper_servers": 3}
     params.update(args)
     module = make_module(broker_membership.argument_spec(), params, check_mode=check_mode)
     from conftest import ModuleExit
@@ -340,41 +385,87 @@ def test_gives_up_after_max_attempts_with_a_clear_message(make_module):
     assert world.t < 2 * (60 + 30) + 60  # bounded
 
 
-def test_stale_registration_is_waited_out_then_the_broker_registers(make_module):
+def test_stale_registration_of_a_stopped_client_is_waited_out_never_removed(make_module):
     world = World()
     name = world.names(1)[0]
-    world.sessions.pop(name)
-    world.stale(1, registered_at=-1200, expires_in=25)  # older than the container (started 600 s ago)
+    world.pod_sessions.pop(name)
+    # older than the container (started 600 s ago), and its client is stopped, not dead: cons still lists it
+    owner = world.stale(1, registered_at=-1200, expires_in=25, connected=True)
     result = run(make_module, world, heal=True)
     assert not result.get("failed"), result["msg"]
     assert [d["pod"] for d in result["deleted_pods"]] == [name]
     assert result["stale"] == [] and result["all_joined"] is True
     assert world.zk_deletes == [] and result["removed_registrations"] == []
+    assert world.cons_calls >= 1 and owner not in world.connected
 
 
-def test_remove_stale_registration_deletes_the_node_by_version_once_the_pod_is_gone(make_module):
+def test_stale_registration_of_a_dead_client_is_removed_at_once_by_version(make_module):
     world = World()
     name = world.names(1)[0]
-    world.sessions.pop(name)
-    world.stale(1, registered_at=-1200, expires_in=10000)  # would not expire within register_timeout
-    owner = world.nodes[1]["owner"]
-    result = run(make_module, world, heal=True, remove_stale_registration=True, register_timeout=120)
+    world.pod_sessions.pop(name)
+    owner = world.stale(1, registered_at=-1200, expires_in=10000)  # killed: listed by no server
+    result = run(make_module, world, heal=True, register_timeout=120)
     assert not result.get("failed"), result["msg"]
     assert world.zk_deletes == [("/brokers/ids/1", 0)]
-    assert result["removed_registrations"] == [{"broker_id": 1, "path": "/brokers/ids/1", "version": 0,
-                                                "ephemeral_owner": "0x%x" % owner}]
+    (removed,) = result["removed_registrations"]
+    assert (removed["broker_id"], removed["path"], removed["version"], removed["ephemeral_owner"]) == (
+        1, "/brokers/ids/1", 0, "0x%x" % owner)
+    assert "no ZooKeeper server lists session 0x%x" % owner in removed["reason"]
     assert result["all_joined"] and result["changed"]
     assert world.t < 60  # pod grace + start + register, not the session timeout
 
 
-def test_without_removal_a_never_expiring_stale_node_makes_it_give_up(make_module):
+def test_a_stale_registration_is_not_removed_when_a_server_does_not_answer_cons(make_module):
     world = World()
-    world.sessions.pop(world.names(1)[0])
+    world.pod_sessions.pop(world.names(1)[0])
     world.stale(1, registered_at=-1200, expires_in=10000)
+    world.cons_errors["zookeeper-2"] = "cons: cons is not whitelisted"
     result = run(make_module, world, heal=True, max_attempts=1, register_timeout=60)
     assert result["failed"] and world.zk_deletes == []
     assert "its old registration is still there" in result["msg"]
-    assert "remove_stale_registration=true" in result["msg"]
+    assert "zookeeper-2 did not answer cons" in result["msg"]
+
+
+def test_without_removal_a_never_expiring_stale_node_makes_it_give_up(make_module):
+    world = World()
+    world.pod_sessions.pop(world.names(1)[0])
+    world.stale(1, registered_at=-1200, expires_in=10000)
+    result = run(make_module, world, heal=True, max_attempts=1, register_timeout=60, remove_stale_registration=False)
+    assert result["failed"] and world.zk_deletes == [] and world.cons_calls == 0
+    assert "its old registration is still there" in result["msg"]
+
+
+def test_a_foreign_registration_is_reported_with_both_endpoints_and_nothing_is_deleted(make_module):
+    world = World()
+    world.pod_sessions.pop(world.names(3)[0])
+    world.stale(3, registered_at=0, expires_in=10000, connected=True,
+                data=json.dumps({"endpoints": ["PLAINTEXT://imposter:1"], "timestamp": str(int(WALL0 * 1000))}))
+    result = run(make_module, world, heal=True)
+    assert not result.get("failed") and result["all_joined"] is False and result["joined"] == [0, 1, 2]
+    assert world.pod_deletes == [] and world.zk_deletes == [] and result["changed"] is False
+    assert result["foreign"][0]["endpoints"] == ["PLAINTEXT://imposter:1"]
+    assert "PLAINTEXT://imposter:1" in result["msg"] and "PLAINTEXT://kafka-service-3:9092" in result["msg"]
+    assert "Nothing was deleted for it" in result["msg"]
+
+
+def test_a_broker_that_registers_right_before_its_pod_would_be_deleted_keeps_it(make_module):
+    world = World()
+    del world.nodes[2]
+    name = world.names(2)[0]
+    world.before_single_get = lambda: world.register(2, name)  # it registers between decision and delete
+    result = run(make_module, world, heal=True)
+    assert not result.get("failed") and result["all_joined"]
+    assert world.pod_deletes == [] and result["deleted_pods"] == []
+    assert result["kept_pods"] == [{"broker_id": 2, "pod": name, "reason": "re-read before deletion: registered meanwhile"}]
+
+
+def test_the_quorum_is_counted_against_the_ensemble_of_the_plan(make_module):
+    world = World()
+    del world.nodes[2]
+    world.zk_modes = ["follower", "leader"]  # two servers answer; the plan has five
+    result = run(make_module, world, heal=True, zookeeper_servers=5)
+    assert result["failed"] and "ZooKeeper has no quorum" in result["msg"] and world.pod_deletes == []
+    assert not run(make_module, World(), heal=True, zookeeper_servers=3).get("failed")
 
 
 def test_pending_unschedulable_pod_is_reported_not_deleted(make_module):
@@ -419,56 +510,64 @@ def a_topic(world, topic="orders", partitions=3, rf=3):
         world.isr[(topic, p)] = list(replicas)
 
 
-def test_wait_in_sync_waits_until_a_restarted_broker_is_back_in_every_isr(make_module):
+def test_wait_restartable_waits_until_restarting_the_broker_keeps_min_isr(make_module):
     world = World()
-    a_topic(world)
-    lagging = [key for key, isr in world.isr.items() if 3 in isr]
-    for key in lagging:
-        world.isr[key].remove(3)
+    a_topic(world)  # orders-0 [0,1,2], orders-1 [1,2,3], orders-2 [2,3,0]
+    world.isr[("orders", 1)] = [1, 2]  # broker 3 (restarted before) is behind; broker 2 is at min ISR there
 
     def caught_up():
-        for key in lagging:
-            world.isr[key].append(3)
+        world.isr[("orders", 1)].append(3)
     world.at(12, caught_up)
-    result = run(make_module, world, wait=True, wait_in_sync=True, wait_sleep=2)
+    result = run(make_module, world, wait=True, wait_restartable=2, default_min_insync_replicas=2, wait_sleep=2)
     assert not result.get("failed") and result["changed"] is False
-    assert result["in_sync"]["partitions"] == 3 and result["in_sync"]["ignored"] == []
-    assert 12 <= world.t <= 14 and result["in_sync"]["waited"] == world.t
-    assert world.pod_deletes == []
-    # the assignments are read once (listing + topic nodes), then only the partitions' state nodes
-    state_batches = [b for b in world.zk_batches if b[0].endswith("/state")]
-    assert len(state_batches) >= 6
+    assert result["restartable"]["broker_id"] == 2 and result["restartable"]["partitions"] == 3
+    assert result["restartable"]["waited_for"] == [
+        {"topic": "orders", "partition": 1, "why": "in sync 2 = min ISR 2 with broker 2 among them"}]
+    assert 12 <= world.t <= 14 and world.pod_deletes == []
+    # the assignments and topic configs are read once, then only the partitions' state nodes
     assert world.zk_batches.count(["/brokers/topics/orders"]) == 1
+    assert world.zk_batches.count(["/config/topics/orders"]) == 1
 
 
-def test_wait_in_sync_fails_naming_the_partitions_and_the_option(make_module):
+def test_an_unrelated_stuck_partition_does_not_block_the_restart(make_module):
     world = World()
-    a_topic(world, partitions=1)
-    world.isr[("orders", 0)] = [0]
-    result = run(make_module, world, wait=True, wait_in_sync=True, in_sync_timeout=30)
+    world.topics = {"stuck": {0: [0, 1, 3]}, "rf1": {0: [2]}, "rf2": {0: [1, 2]}}
+    world.isr = {("stuck", 0): [0], ("rf1", 0): [2], ("rf2", 0): [1, 2]}
+    result = run(make_module, world, wait=True, wait_restartable=2, default_min_insync_replicas=2)
+    assert not result.get("failed") and world.t == 0 and result["restartable"]["waited_for"] == []
+
+
+def test_wait_restartable_fails_naming_the_partitions_and_the_option(make_module):
+    world = World()
+    a_topic(world, partitions=1, rf=4)
+    world.min_isr["orders"] = 3  # the topic's own min ISR wins over the default 2
+    world.isr[("orders", 0)] = [0, 1, 2]
+    result = run(make_module, world, wait=True, wait_restartable=0, default_min_insync_replicas=2,
+                 in_sync_timeout=30)
     assert result["failed"] is True
-    assert "orders-0 (replicas 0,1,2; in sync 0)" in result["msg"]
+    assert "broker 0 cannot restart yet" in result["msg"]
+    assert "orders-0 (replicas 0,1,2,3; in sync 0,1,2; in sync 3 = min ISR 3 with broker 0 among them)" in result["msg"]
     assert "in_sync_timeout" in result["msg"]
-    assert result["under_replicated"][0]["out_of_sync"] == [1, 2]
+    assert result["blocking_partitions"][0]["min_isr"] == 3
     assert 30 <= world.t <= 35 and world.pod_deletes == []
 
 
-def test_wait_in_sync_does_not_wait_for_a_replica_on_a_broker_not_deployed(make_module):
+def test_wait_caught_up_waits_for_the_restarted_broker_only(make_module):
     world = World()
-    world.topics["old"] = {0: [0, 1, 7]}
-    world.isr[("old", 0)] = [0, 1]
-    result = run(make_module, world, wait_in_sync=True)
-    assert not result.get("failed") and world.t == 0
-    assert [(p["topic"], p["out_of_sync"]) for p in result["in_sync"]["ignored"]] == [("old", [7])]
+    a_topic(world)
+    world.isr[("orders", 0)] = [0, 1]  # broker 2 just restarted
+    world.topics["elsewhere"] = {0: [1, 3]}
+    world.isr[("elsewhere", 0)] = [1]  # broker 3 is behind too, but it was not restarted now
+    world.at(8, lambda: world.isr[("orders", 0)].append(2))
+    result = run(make_module, world, wait=True, wait_caught_up=[2], wait_sleep=2)
+    assert not result.get("failed") and 8 <= world.t <= 10
+    assert result["caught_up"]["waited_for"] == [{"topic": "orders", "partition": 0, "out_of_sync": [2]}]
 
 
-def test_wait_in_sync_is_skipped_in_check_mode_and_without_a_topic_costs_one_read(make_module):
+def test_availability_waits_are_skipped_in_check_mode(make_module):
     world = World()
     a_topic(world, partitions=1)
     world.isr[("orders", 0)] = [0]
-    result = run(make_module, world, check_mode=True, wait_in_sync=True)
-    assert not result.get("failed") and result["in_sync"] is None and world.t == 0
-    empty = World()
-    result = run(make_module, empty, wait_in_sync=True)
-    assert result["in_sync"] == {"partitions": 0, "ignored": [], "waited": 0}
-    assert empty.zk_batches[-1] == ["/brokers/topics"]
+    result = run(make_module, world, check_mode=True, wait_restartable=1, wait_caught_up=[1, 2])
+    assert not result.get("failed") and result["restartable"] is None and result["caught_up"] is None
+    assert world.t == 0
