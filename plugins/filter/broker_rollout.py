@@ -52,6 +52,22 @@ def changed_brokers(running, dry_run):
     return [entry for entry, result in zip(running, results) if result.get("changed")]
 
 
+def roll_order(entries, joined, controller):
+    """The order in which to roll ``entries`` (``{broker_id, ...}``), each with ``gate``: brokers that are not
+    in the cluster (``joined`` lacks them: crash-looping, a bad image, not registered) first and without the
+    availability gate, since they hold no in-sync replica and the fix may be what they wait for; then the
+    healthy ones, gated, the controller last."""
+    joined = set(int(i) for i in joined or [])
+    unhealthy = [dict(e, gate=False) for e in entries if e["broker_id"] not in joined]
+    healthy = [dict(e, gate=True) for e in entries if e["broker_id"] in joined]
+    return unhealthy + controller_last(healthy, controller)
+
+
+def advertised_listeners(brokers):
+    """``{broker id: its advertised.listeners}`` from the plan's brokers, for broker_membership."""
+    return dict((str(b["id"]), b["properties"]["advertised.listeners"]) for b in brokers)
+
+
 def controller_last(entries, controller):
     """``entries`` (``{broker_id, ...}``) with the controller's moved to the end: restarting the controller
     moves the controller role, and that should happen once, not once per broker restarted before it."""
@@ -64,4 +80,5 @@ def controller_last(entries, controller):
 class FilterModule(object):
     def filters(self):
         return {"broker_rollout": broker_rollout, "changed_brokers": changed_brokers,
-                "controller_last": controller_last}
+                "controller_last": controller_last, "roll_order": roll_order,
+                "advertised_listeners": advertised_listeners}

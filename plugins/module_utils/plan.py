@@ -14,18 +14,74 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import decimal
+import posixpath
 import re
 
-DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+from ansible.module_utils.common.validation import (
+    check_type_bool,
+    check_type_dict,
+    check_type_int,
+    check_type_list,
+)
+
+# Every pattern is anchored with \A and \Z: Python's $ also matches before a trailing newline, so
+# "kafka\n" would pass a ^...$ pattern and land in a manifest.
+DNS1035_LABEL = re.compile(r"\A[a-z]([-a-z0-9]*[a-z0-9])?\Z")
+DNS1123_LABEL = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+DNS1123_SUBDOMAIN = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+LABEL_VALUE = re.compile(r"\A(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+LABEL_NAME = re.compile(r"\A[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\Z")
+# A storage request: a positive amount with a unit (a bare number would be bytes, "1m" a thousandth of one).
+STORAGE_QUANTITY = re.compile(r"\A([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)\Z")
+# Any Kubernetes quantity that is not negative (container resources: "500m", "2Gi", "1e3", "0.5").
+QUANTITY = re.compile(r"\A([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?\Z")
+QUANTITY_FACTORS = {
+    "": 1, "n": decimal.Decimal("1e-9"), "u": decimal.Decimal("1e-6"), "m": decimal.Decimal("1e-3"),
+    "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18,
+    "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
+}
+# The Docker / OCI reference grammar (distribution/reference): [domain[:port]/]path[:tag][@digest].
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+IMAGE_REFERENCE = re.compile(
+    r"\A(?P<name>(?:" + _DOMAIN_COMPONENT + r"(?:\." + _DOMAIN_COMPONENT + r")*(?::[0-9]+)?/)?"
+    + _PATH_COMPONENT + r"(?:/" + _PATH_COMPONENT + r")*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?\Z")
+MAX_IMAGE_NAME_LENGTH = 255
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# JVM heap ceiling: the last -Xmx (or -XX:MaxHeapSize=) wins, as in the JVM.
+JVM_MAX_HEAP = re.compile(r"(?:^|\s)(?:-Xmx|-XX:MaxHeapSize=)([0-9]+)([kKmMgGtT]?)(?=\s|$)")
+JVM_UNITS = {"": 1, "k": 2 ** 10, "m": 2 ** 20, "g": 2 ** 30, "t": 2 ** 40}
+PROPERTY_NAME = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")
+ZOOKEEPER_HOST = re.compile(r"\A[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:[0-9]{1,5}\Z")
 MAX_LABEL_LENGTH = 63
+MAX_SUBDOMAIN_LENGTH = 253
+# The StatefulSet controller labels each pod with controller-revision-hash=<name>-<10-character hash>, a label
+# value (at most 63 characters): Kubernetes therefore refuses a StatefulSet name longer than 63 - 11.
+MAX_STATEFULSET_NAME_LENGTH = MAX_LABEL_LENGTH - 11
+INT32_MAX = 2 ** 31 - 1
+# Kafka's own default for reserved.broker.max.id: a configured broker.id must not be above it.
+DEFAULT_RESERVED_BROKER_MAX_ID = 1000
+# Past this, a typo (40 for 4, 1000 for 10) would create that many Deployments and volumes.
+LARGE_BROKER_COUNT = 256
 BROKER_ID_LABEL = "kafka-eks.cluster/broker-id"
 
 ZOOKEEPER_FLAVORS = ("apache", "kubernetes-zookeeper")
 ANTI_AFFINITY_MODES = ("required", "preferred")
 ZOOKEEPER_ACCESS_MODES = ("exec", "direct")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+TOLERATION_KEYS = ("key", "operator", "value", "effect", "tolerationSeconds")
+TOLERATION_OPERATORS = ("Equal", "Exists")
+TOLERATION_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
+RESOURCES_KEYS = ("requests", "limits")
+
+# Credentials never enter the plan, which is returned and printed (the templates need none of them).
+CREDENTIAL_PREFIX = "kafka_k8s_"
+# The variable types that are converted from their string forms (AWX survey answers, -e key=value), with
+# Ansible's own argument-spec conversion, so the plan accepts exactly what validate_argument_spec accepted.
+CONVERTED_TYPES = ("int", "bool", "list", "dict")
 
 # Broker settings the roles derive themselves; overriding them through the free-form map would
 # silently break the one-Service-per-broker design, so the map refuses them.
@@ -37,6 +93,7 @@ DERIVED_BROKER_PROPERTIES = {
     "listener.security.protocol.map": "kafka_broker_client_port and kafka_broker_internal_port",
     "inter.broker.listener.name": "kafka_broker_internal_port",
     "log.dirs": "kafka_broker_log_dirs",
+    "log.dir": "kafka_broker_log_dirs",
     "offsets.topic.replication.factor": "kafka_broker_offsets_topic_replication_factor",
     "transaction.state.log.replication.factor": "kafka_broker_transaction_state_log_replication_factor",
     "transaction.state.log.min.isr": "kafka_broker_transaction_state_log_min_isr",
@@ -44,9 +101,19 @@ DERIVED_BROKER_PROPERTIES = {
     "min.insync.replicas": "kafka_broker_min_insync_replicas",
     "auto.create.topics.enable": "kafka_broker_auto_create_topics_enable",
 }
+# Keys whose KAFKA_* variable the cp-kafka image reads as a JVM or start-script setting, not as a broker
+# property: through the free-form map they would add JVM options (an agent, a debugger port) to every broker.
+CP_KAFKA_SCRIPT_SETTINGS = (
+    "heap.opts", "opts", "jmx.opts", "jmx.port", "jmx.hostname", "jvm.performance.opts", "gc.log.opts",
+    "log4j.opts", "log4j.root.loglevel", "log4j.loggers", "tools.log4j.loglevel", "version", "debug",
+)
+RESERVED_BROKER_MAX_ID = "reserved.broker.max.id"
 
 # Kafka's ZooKeeper-mode broker settings are passed to the cp-kafka image as environment variables.
 PROPERTY_ENV_PREFIX = "KAFKA_"
+
+# Marks a variable whose conversion failed (already reported): later checks skip it.
+_INVALID = object()
 
 
 class PlanError(Exception):
@@ -71,6 +138,36 @@ def _kafka_bool(value):
     return "true" if value else "false"
 
 
+def normalise_property(key):
+    """The form a broker property key is compared in: cp-kafka's environment variables lose case, and
+    ``_`` and ``.`` are easily confused, so `` Broker_ID `` is the same property as ``broker.id``."""
+    return key.strip().lower().replace("_", ".")
+
+
+def quantity_value(text):
+    """A Kubernetes quantity as a Decimal (``2Gi`` -> 2147483648), or None when it is not one."""
+    match = QUANTITY.match(text) if isinstance(text, str) else None
+    if not match:
+        return None
+    number, suffix = match.group(1), match.group(2) or ""
+    if suffix[:1] in ("e", "E") and suffix not in QUANTITY_FACTORS:
+        return decimal.Decimal(number + suffix)
+    return decimal.Decimal(number) * QUANTITY_FACTORS[suffix]
+
+
+def jvm_max_heap(options):
+    """Bytes of the last -Xmx / -XX:MaxHeapSize= in a JVM option string, or None."""
+    found = JVM_MAX_HEAP.findall(options)
+    if not found:
+        return None
+    number, unit = found[-1]
+    return int(number) * JVM_UNITS[unit.lower()]
+
+
+def _control(value):
+    return isinstance(value, str) and CONTROL_CHARACTERS.search(value) is not None
+
+
 class _Checker:
     """Collects errors; each message says which variable is wrong and what to do."""
 
@@ -82,10 +179,12 @@ class _Checker:
 
     def integer(self, cfg, variable, minimum=None, maximum=None):
         value = cfg.get(variable)
+        if value is _INVALID:
+            return None
         if isinstance(value, bool) or not isinstance(value, int):
             try:
-                value = int(str(value).strip())
-            except (TypeError, ValueError):
+                value = check_type_int(value)
+            except TypeError:
                 self.fail(variable, "must be an integer, got %r." % (value,), "set it to a whole number.")
                 return None
         if minimum is not None and value < minimum:
@@ -98,7 +197,9 @@ class _Checker:
 
     def choice(self, cfg, variable, choices):
         value = cfg.get(variable)
-        if value not in choices:
+        if value is _INVALID:
+            return None
+        if not isinstance(value, str) or value not in choices:
             self.fail(variable, "must be one of %s, got %r." % (", ".join(choices), value),
                       "set it to one of %s." % ", ".join(choices))
             return None
@@ -115,10 +216,133 @@ class _Checker:
             return False
         return True
 
+    def subdomain(self, variable, name, what):
+        if (not isinstance(name, str) or not name or len(name) > MAX_SUBDOMAIN_LENGTH
+                or not DNS1123_SUBDOMAIN.match(name)):
+            self.fail(variable, "%s %r is not a valid DNS name (dot-separated labels of lower-case letters, digits"
+                      " and '-', each starting and ending with a letter or digit; at most %d characters)."
+                      % (what, name, MAX_SUBDOMAIN_LENGTH), "use a name such as gp3 or cluster.local.")
+            return False
+        return True
+
     def quantity(self, cfg, variable):
-        value = str(cfg.get(variable, ""))
-        if not QUANTITY.match(value):
-            self.fail(variable, "%r is not a Kubernetes storage quantity." % (value,), "use a value such as 10Gi.")
+        """A storage size: a positive quantity with a unit."""
+        value = cfg.get(variable)
+        if value is _INVALID:
+            return
+        match = STORAGE_QUANTITY.match(value) if isinstance(value, str) else None
+        if not match:
+            self.fail(variable, "%r is not a Kubernetes storage quantity with a unit." % (value,),
+                      "use a value such as 10Gi (units Ki, Mi, Gi, Ti, Pi, Ei or k, M, G, T, P, E).")
+        elif decimal.Decimal(match.group(1)) <= 0:
+            self.fail(variable, "is %r: a volume must be larger than zero." % (value,), "use a value such as 10Gi.")
+
+    def text(self, cfg, variable, what, allow_empty=False):
+        """A string with no control character (a newline in a value is how YAML gets added)."""
+        value = cfg.get(variable)
+        if value is _INVALID:
+            return None
+        if not isinstance(value, str):
+            self.fail(variable, "must be a string (%s), got %r." % (what, value), "set it to a string.")
+            return None
+        if _control(value):
+            self.fail(variable, "%r contains a control character (newline, tab, ...)." % (value,),
+                      "remove it: %s is one line of plain text." % what)
+            return None
+        if not allow_empty and not value.strip():
+            self.fail(variable, "is empty (%s)." % what, "set it.")
+            return None
+        return value
+
+    def path(self, variable, value, what):
+        """An absolute path, no '..', no control character, no surrounding whitespace."""
+        if not isinstance(value, str) or not value.strip():
+            self.fail(variable, "%s must be a non-empty string, got %r." % (what, value),
+                      "set it to an absolute path such as /var/lib/kafka.")
+            return None
+        problem = None
+        if _control(value):
+            problem = "contains a control character"
+        elif value != value.strip():
+            problem = "starts or ends with whitespace"
+        elif not value.startswith("/"):
+            problem = "is not absolute"
+        elif ".." in value.split("/"):
+            problem = "has a '..' component"
+        if problem:
+            self.fail(variable, "%s %r %s." % (what, value, problem),
+                      "use an absolute path without '..', such as /var/lib/kafka.")
+            return None
+        return posixpath.normpath(value)
+
+
+def variable_types(argument_spec):
+    """{variable: (type, elements)} from an argument spec (the roles' meta/argument_specs.yml options)."""
+    return dict((name, (option.get("type", "str"), option.get("elements")))
+                for name, option in (argument_spec or {}).items())
+
+
+def _convert_one(kind, value):
+    """One value converted as the argument spec's type would convert it; TypeError/ValueError if it cannot be."""
+    if kind == "int":
+        if isinstance(value, bool):  # True is an int to Python, never a count or a port here
+            raise TypeError(value)
+        return check_type_int(value.strip() if isinstance(value, str) else value)
+    if kind == "bool":
+        return check_type_bool(value.strip() if isinstance(value, str) else value)
+    if kind == "dict":
+        converted = check_type_dict(value)
+        if not isinstance(converted, dict):
+            raise TypeError(converted)
+        return converted
+    if kind == "str":
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise TypeError(value)
+        return value if isinstance(value, str) else str(value)
+    return value
+
+
+TYPE_WORDS = {"int": "an integer", "bool": "a boolean", "dict": "a mapping", "str": "a string", "list": "a list"}
+TYPE_FIXES = {
+    "int": "set it to a whole number, such as 4.",
+    "bool": "set it to true or false (yes/no, on/off and 1/0 are accepted too).",
+    "dict": "write it as a mapping, or in a survey as JSON such as {\"key\": \"value\"}.",
+    "list": "write it as a list, or in a survey as comma-separated values.",
+}
+
+
+def _convert(check, cfg, types):
+    """A copy of cfg with every int, bool, list and dict variable converted (an empty value is the empty one)."""
+    cfg = dict(cfg)
+    for variable, (kind, elements) in sorted(types.items()):
+        if variable not in cfg or kind not in CONVERTED_TYPES:
+            continue
+        value = cfg[variable]
+        if value is None:
+            if kind in ("list", "dict"):
+                cfg[variable] = [] if kind == "list" else {}
+            continue
+        try:
+            if kind != "list":
+                cfg[variable] = _convert_one(kind, value)
+                continue
+            items = check_type_list(value)
+        except (TypeError, ValueError):
+            check.fail(variable, "must be %s, got %r." % (TYPE_WORDS[kind], value), TYPE_FIXES[kind])
+            cfg[variable] = _INVALID
+            continue
+        converted = []
+        for item in items:
+            try:
+                converted.append(_convert_one(elements or "raw", item))
+            except (TypeError, ValueError):
+                check.fail(variable, "%r in %r is not %s." % (item, value, TYPE_WORDS[elements]),
+                           "list only %s values." % {"int": "whole-number", "dict": "mapping", "str": "string",
+                                                     "bool": "boolean"}[elements])
+                converted = _INVALID
+                break
+        cfg[variable] = converted
+    return cfg
 
 
 def _check_ports(check, cfg, variables):
@@ -133,14 +357,24 @@ def _check_ports(check, cfg, variables):
         ports[port] = variable
 
 
-def _broker_ids(check, cfg, count):
+def _broker_ids(check, cfg, count, max_id):
     """Broker ids are unique by construction (offset + index) unless the user lists them."""
     explicit = cfg.get("kafka_broker_ids") or []
+    if explicit is _INVALID:
+        return None
     if not explicit:
         offset = check.integer(cfg, "kafka_broker_id_offset", 0)
         if offset is None or count is None:
             return None
-        return [offset + index for index in range(count)]
+        ids = [offset + index for index in range(count)]
+        if max_id is not None and ids[-1] > max_id:
+            check.fail("kafka_broker_id_offset", "is %d, so the last of %d brokers gets id %d, above Kafka's"
+                       " reserved.broker.max.id (%d): the broker would refuse to start."
+                       % (offset, count, ids[-1], max_id),
+                       "lower it to %d or less, or raise reserved.broker.max.id in kafka_broker_extra_config."
+                       % max(max_id - count + 1, 0))
+            return None
+        return ids
     if not isinstance(explicit, (list, tuple)):
         check.fail("kafka_broker_ids", "must be a list of integers, got %r." % (explicit,),
                    "list one id per broker, or leave it empty to use kafka_broker_id_offset + index.")
@@ -148,15 +382,15 @@ def _broker_ids(check, cfg, count):
     ids = []
     for value in explicit:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            try:
-                value = int(str(value))
-                if value < 0:
-                    raise ValueError(value)
-            except (TypeError, ValueError):
-                check.fail("kafka_broker_ids", "%r is not a non-negative integer." % (value,),
-                           "list whole numbers >= 0.")
-                return None
+            check.fail("kafka_broker_ids", "%r is not a non-negative integer." % (value,),
+                       "list whole numbers >= 0.")
+            return None
         ids.append(value)
+    if max_id is not None and any(i > max_id for i in ids):
+        check.fail("kafka_broker_ids", "%s above Kafka's reserved.broker.max.id (%d): such a broker would refuse"
+                   " to start." % (", ".join(str(i) for i in ids if i > max_id), max_id),
+                   "use ids from 0 to %d, or raise reserved.broker.max.id in kafka_broker_extra_config." % max_id)
+        return None
     duplicates = sorted(set(i for i in ids if ids.count(i) > 1))
     if duplicates:
         check.fail("kafka_broker_ids", "broker ids must be unique; %s appear more than once in %s"
@@ -170,6 +404,18 @@ def _broker_ids(check, cfg, count):
                    "list exactly one id per broker, or leave it empty.")
         return None
     return ids
+
+
+def _broker_count(check, cfg):
+    count = check.integer(cfg, "kafka_broker_count", 1)
+    allow = cfg.get("kafka_broker_count_allow_large", False)
+    if count is not None and count > LARGE_BROKER_COUNT and allow is not True:
+        if allow is not _INVALID:
+            check.fail("kafka_broker_count", "is %d, more than %d brokers (one Deployment, Service and volume each)."
+                       % (count, LARGE_BROKER_COUNT),
+                       "check the number; if you do mean it, also set kafka_broker_count_allow_large=true.")
+        return None
+    return count
 
 
 def _check_replication(check, cfg, broker_count):
@@ -269,12 +515,19 @@ def _names(check, cfg, broker_ids):
     if not isinstance(cluster, str) or not cluster or len(cluster) > MAX_LABEL_LENGTH or not LABEL_VALUE.match(cluster):
         check.fail("kafka_cluster_name", "%r is not a valid label value." % (cluster,),
                    "use letters, digits, '-', '_' or '.', at most 63 characters.")
+    check.subdomain("kafka_cluster_domain", cfg.get("kafka_cluster_domain"), "cluster domain")
     for variable, what in (("zookeeper_statefulset_name", "StatefulSet"),
                            ("zookeeper_headless_service_name", "Service"),
                            ("zookeeper_client_service_name", "Service"),
                            ("zookeeper_pdb_name", "PodDisruptionBudget"),
                            ("kafka_broker_client_config_name", "ConfigMap")):
         check.dns_label(variable, cfg.get(variable), what)
+    sts = cfg.get("zookeeper_statefulset_name")
+    if isinstance(sts, str) and len(sts) > MAX_STATEFULSET_NAME_LENGTH:
+        check.fail("zookeeper_statefulset_name", "%r has %d characters; Kubernetes refuses a StatefulSet name longer"
+                   " than %d (its pods carry controller-revision-hash=<name>-<hash>, at most 63 characters)."
+                   % (sts, len(sts), MAX_STATEFULSET_NAME_LENGTH),
+                   "use a name of at most %d characters." % MAX_STATEFULSET_NAME_LENGTH)
     if broker_ids is None:
         return
     last = len(broker_ids) - 1
@@ -289,12 +542,12 @@ def _names(check, cfg, broker_ids):
         for index in sorted({0, last}):
             if not check.dns_label(variable, "%s%d" % (prefix, index), what):
                 break
-    if cfg.get("zookeeper_statefulset_name") and isinstance(cfg.get("zookeeper_replicas"), int):
-        last_pod = "%s-%d" % (cfg["zookeeper_statefulset_name"], max(cfg["zookeeper_replicas"] - 1, 0))
+    if isinstance(sts, str) and sts and isinstance(cfg.get("zookeeper_replicas"), int):
+        last_pod = "%s-%d" % (sts, max(cfg["zookeeper_replicas"] - 1, 0))
         check.dns_label("zookeeper_statefulset_name", last_pod, "ZooKeeper pod")
 
 
-def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf):
+def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra):
     client_port = cfg["kafka_broker_client_port"]
     internal_port = cfg["kafka_broker_internal_port"]
     properties = {
@@ -314,46 +567,295 @@ def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf):
         "default.replication.factor": str(rf["kafka_broker_default_replication_factor"]),
         "min.insync.replicas": str(rf["kafka_broker_min_insync_replicas"]),
     }
-    for key in sorted(cfg.get("kafka_broker_extra_config") or {}):
-        value = cfg["kafka_broker_extra_config"][key]
-        properties[key] = _kafka_bool(value) if isinstance(value, bool) else str(value)
+    properties.update(extra)
     return properties
 
 
 def _check_extra_config(check, cfg):
-    extra = cfg.get("kafka_broker_extra_config") or {}
+    """The free-form broker properties as {key: string value}, keys stripped and lower-cased; None if invalid."""
+    variable = "kafka_broker_extra_config"
+    extra = cfg.get(variable) or {}
+    if extra is _INVALID:
+        return None
     if not isinstance(extra, dict):
-        check.fail("kafka_broker_extra_config", "must be a mapping of broker property to value, got %r." % (extra,),
+        check.fail(variable, "must be a mapping of broker property to value, got %r." % (extra,),
                    "write it as {'log.retention.hours': 168}.")
+        return None
+    result = {}
+    seen = {}
+    for key in sorted(extra, key=str):
+        value = extra[key]
+        if not isinstance(key, str) or _control(key) or not PROPERTY_NAME.match(key.strip().lower()):
+            check.fail(variable, "key %r is not a broker property name (letters, digits, '.', '_' and '-')." % (key,),
+                       "use Kafka's property name, such as log.retention.hours.")
+            continue
+        name = key.strip().lower()
+        normal = normalise_property(key)
+        # Compared after normalising, so ' Broker_ID ' cannot slip past the refusal of broker.id.
+        if normal in DERIVED_BROKER_PROPERTIES:
+            check.fail(variable, "sets %r, which the role derives for every broker." % key,
+                       "remove it and set %s instead." % DERIVED_BROKER_PROPERTIES[normal])
+            continue
+        if normal in CP_KAFKA_SCRIPT_SETTINGS:
+            check.fail(variable, "sets %r, which the cp-kafka image reads as %s (a JVM or start-script setting), not"
+                       " a broker property." % (key, property_to_env(normal)),
+                       "remove it; the heap is kafka_broker_heap_opts.")
+            continue
+        if normal in seen:
+            check.fail(variable, "sets %r and %r, the same property." % (seen[normal], key), "keep one of them.")
+            continue
+        seen[normal] = key
+        if isinstance(value, bool):
+            value = _kafka_bool(value)
+        elif isinstance(value, (int, float)):
+            value = str(value)
+        elif not isinstance(value, str) or _control(value):
+            check.fail(variable, "%r is set to %r; a broker property is one line of text, a number or a boolean."
+                       % (key, value), "give it a plain value, without newlines or control characters.")
+            continue
+        result[name] = value
+    return result
+
+
+def _reserved_max_id(check, extra):
+    """reserved.broker.max.id from the extra config (Kafka's default 1000); None when it is not valid."""
+    for key, value in (extra or {}).items():
+        if isinstance(key, str) and normalise_property(key) == RESERVED_BROKER_MAX_ID:
+            try:
+                max_id = -1 if isinstance(value, bool) else check_type_int(value)
+            except TypeError:
+                max_id = -1
+            if not 0 <= max_id <= INT32_MAX:
+                check.fail("kafka_broker_extra_config", "%s is %r, not an integer from 0 to %d."
+                           % (key, value, INT32_MAX), "set it to a whole number in that range, or remove it.")
+                return None
+            return max_id
+    return DEFAULT_RESERVED_BROKER_MAX_ID
+
+
+def _check_images(check, cfg):
+    for variable in ("zookeeper_image", "kafka_broker_image"):
+        image = check.text(cfg, variable, "an image reference")
+        if image is None:
+            continue
+        match = IMAGE_REFERENCE.match(image)
+        if not match or len(match.group("name")) > MAX_IMAGE_NAME_LENGTH:
+            check.fail(variable, "%r is not an image reference ([registry[:port]/]repository:tag[@sha256:digest],"
+                       " lower-case repository, no whitespace)." % (image,),
+                       "use a reference such as confluentinc/cp-kafka:7.9.0.")
+        elif not match.group("tag") and not match.group("digest"):
+            check.fail(variable, "%r names no tag or digest, so what runs would change with the registry's"
+                       " 'latest'." % (image,), "pin a tag (%s:<version>) or a digest (@sha256:...)." % image)
+    check.choice(cfg, "zookeeper_image_pull_policy", PULL_POLICIES)
+    check.choice(cfg, "kafka_broker_image_pull_policy", PULL_POLICIES)
+
+
+def _check_storage(check, cfg):
+    check.quantity(cfg, "zookeeper_storage_size")
+    check.quantity(cfg, "kafka_broker_storage_size")
+    for variable in ("zookeeper_storage_class", "kafka_broker_storage_class"):
+        value = cfg.get(variable)
+        if value is None or value == "":
+            continue
+        check.subdomain(variable, value, "StorageClass name")
+
+
+def _check_broker_paths(check, cfg):
+    mount = check.path("kafka_broker_data_mount_path", cfg.get("kafka_broker_data_mount_path"), "the mount path")
+    log_dirs = cfg.get("kafka_broker_log_dirs")
+    if not isinstance(log_dirs, str) or _control(log_dirs):
+        check.fail("kafka_broker_log_dirs", "must be one line of comma-separated paths, got %r." % (log_dirs,),
+                   "set it to a directory under kafka_broker_data_mount_path, such as /var/lib/kafka/data.")
         return
-    for key in sorted(extra):
-        if key in DERIVED_BROKER_PROPERTIES:
-            check.fail("kafka_broker_extra_config", "sets %r, which the role derives for every broker." % key,
-                       "remove it and set %s instead." % DERIVED_BROKER_PROPERTIES[key])
+    for entry in log_dirs.split(","):
+        path = check.path("kafka_broker_log_dirs", entry.strip(), "the log directory")
+        if path is None or mount is None:
+            continue
+        if not path.startswith(mount.rstrip("/") + "/"):
+            check.fail("kafka_broker_log_dirs", "%r is not a subdirectory of kafka_broker_data_mount_path %r: data"
+                       " there is off the volume and lost at every restart (the mount's root itself holds"
+                       " lost+found, which Kafka refuses as a log directory)." % (entry.strip(), mount),
+                       "use a directory under %s, such as %s/data." % (mount, mount.rstrip("/")))
 
 
-def build_plan(cfg, schedulable_nodes=None):
+def _memory_limit(cfg, variable):
+    resources = cfg.get(variable)
+    if not isinstance(resources, dict) or not isinstance(resources.get("limits"), dict):
+        return None
+    value = resources["limits"].get("memory")
+    return quantity_value(value if isinstance(value, str) else str(value))
+
+
+def _check_heap(check, cfg):
+    opts = check.text(cfg, "kafka_broker_heap_opts", "JVM options", allow_empty=True)
+    limit = _memory_limit(cfg, "kafka_broker_resources")
+    if opts is not None and limit is not None:
+        heap = jvm_max_heap(opts)
+        if heap is not None and heap >= limit:
+            check.fail("kafka_broker_heap_opts", "sets a heap of %d MiB, not below the container's memory limit"
+                       " (kafka_broker_resources.limits.memory, %d MiB): the kernel would kill the broker."
+                       % (heap // 2 ** 20, limit // 2 ** 20),
+                       "lower -Xmx (to about half the limit) or raise the limit.")
+    heap_mb = check.integer(cfg, "zookeeper_heap_mb", 1)
+    limit = _memory_limit(cfg, "zookeeper_resources")
+    if heap_mb is not None and limit is not None and heap_mb * 2 ** 20 >= limit:
+        check.fail("zookeeper_heap_mb", "is %d MiB, not below the container's memory limit"
+                   " (zookeeper_resources.limits.memory, %d MiB): the kernel would kill the server."
+                   % (heap_mb, limit // 2 ** 20), "lower it (to about half the limit) or raise the limit.")
+
+
+def _label_key(key):
+    if not isinstance(key, str):
+        return False
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > MAX_SUBDOMAIN_LENGTH or not DNS1123_SUBDOMAIN.match(prefix)):
+        return False
+    return len(name) <= MAX_LABEL_LENGTH and LABEL_NAME.match(name) is not None
+
+
+def _label_value(value):
+    return isinstance(value, str) and len(value) <= MAX_LABEL_LENGTH and LABEL_VALUE.match(value) is not None
+
+
+def _check_node_selector(check, cfg, variable):
+    selector = cfg.get(variable)
+    if selector is _INVALID or not selector:
+        return
+    if not isinstance(selector, dict):
+        check.fail(variable, "must be a mapping of node label to value, got %r." % (selector,),
+                   "write it as {'kubernetes.io/os': 'linux'}.")
+        return
+    for key, value in selector.items():
+        if not _label_key(key) or not _label_value(value):
+            check.fail(variable, "%r: %r is not a node label and a string label value (letters, digits, '-', '_',"
+                       " '.', at most 63 characters; keys may have a DNS prefix and '/')." % (key, value),
+                       "use label keys and values as kubectl get nodes --show-labels shows them; quote numbers.")
+
+
+def _check_tolerations(check, cfg, variable):
+    tolerations = cfg.get(variable)
+    if tolerations is _INVALID or not tolerations:
+        return
+    if not isinstance(tolerations, list):
+        check.fail(variable, "must be a list of tolerations, got %r." % (tolerations,),
+                   "write it as [{'key': 'dedicated', 'operator': 'Equal', 'value': 'kafka', 'effect': 'NoSchedule'}].")
+        return
+    fix = ("give each toleration only key, operator (Equal or Exists), value, effect (NoSchedule,"
+           " PreferNoSchedule or NoExecute) and tolerationSeconds, as in a pod spec.")
+    for toleration in tolerations:
+        problem = None
+        if not isinstance(toleration, dict):
+            problem = "is not a mapping"
+        elif set(toleration) - set(TOLERATION_KEYS):
+            problem = "has unknown fields %s" % ", ".join(sorted(str(k) for k in set(toleration) - set(TOLERATION_KEYS)))
+        else:
+            key = toleration.get("key", "")
+            operator = toleration.get("operator", "Equal")
+            value = toleration.get("value", "")
+            seconds = toleration.get("tolerationSeconds")
+            if key != "" and not _label_key(key):
+                problem = "has key %r, not a label key" % (key,)
+            elif operator not in TOLERATION_OPERATORS:
+                problem = "has operator %r" % (operator,)
+            elif not _label_value(value):
+                problem = "has value %r, not a label value" % (value,)
+            elif operator == "Exists" and value != "":
+                problem = "has operator Exists and a value"
+            elif key == "" and operator != "Exists":
+                problem = "has no key, which needs operator Exists"
+            elif toleration.get("effect", "") not in TOLERATION_EFFECTS:
+                problem = "has effect %r" % (toleration.get("effect"),)
+            elif seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)):
+                problem = "has tolerationSeconds %r, not an integer" % (seconds,)
+        if problem:
+            check.fail(variable, "the toleration %r %s." % (toleration, problem), fix)
+
+
+def _check_resources(check, cfg, variable):
+    resources = cfg.get(variable)
+    if resources is _INVALID:
+        return
+    fix = "write it as {'requests': {'cpu': '500m', 'memory': '2Gi'}, 'limits': {'memory': '2Gi'}}."
+    if not isinstance(resources, dict):
+        check.fail(variable, "must be a mapping with requests and limits, got %r." % (resources,), fix)
+        return
+    for section, amounts in resources.items():
+        if section not in RESOURCES_KEYS:
+            check.fail(variable, "has %r; container resources have only requests and limits." % (section,), fix)
+            continue
+        if not isinstance(amounts, dict):
+            check.fail(variable, "%s must be a mapping of resource name to quantity, got %r." % (section, amounts), fix)
+            continue
+        for name, amount in amounts.items():
+            text = amount if isinstance(amount, str) else (
+                str(amount) if isinstance(amount, (int, float)) and not isinstance(amount, bool) else None)
+            if not _label_key(name) or text is None or quantity_value(text) is None:
+                check.fail(variable, "%s.%s is %r: not a resource name with a non-negative Kubernetes quantity."
+                           % (section, name, amount), fix)
+
+
+def _check_zookeeper_settings(check, cfg):
+    for variable, minimum in (("zookeeper_tick_time", 1), ("zookeeper_init_limit", 1), ("zookeeper_sync_limit", 1),
+                              ("zookeeper_max_client_cnxns", 0), ("zookeeper_snap_retain_count", 3),
+                              ("zookeeper_purge_interval", 0)):
+        check.integer(cfg, variable, minimum)
+    for variable in ("zookeeper_run_as_user", "zookeeper_fs_group", "kafka_broker_run_as_user",
+                     "kafka_broker_fs_group"):
+        check.integer(cfg, variable, 0, INT32_MAX)
+
+
+def _check_zookeeper_hosts(check, cfg):
+    hosts = cfg.get("kafka_zookeeper_hosts") or []
+    if hosts is _INVALID:
+        return
+    for host in hosts:
+        if not isinstance(host, str) or not ZOOKEEPER_HOST.match(host):
+            check.fail("kafka_zookeeper_hosts", "%r is not host:port." % (host,),
+                       "list the servers as host:port, such as zk-0.example.com:2181.")
+
+
+def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
     """Check the variables and derive everything the manifests need.
 
-    :param cfg: the role variables (``zookeeper_*``, ``kafka_*``), defaults already applied.
+    :param cfg: the role variables (``zookeeper_*``, ``kafka_*``), defaults already applied. Typed variables
+        may be strings (AWX survey answers, ``-e key=value``): they are converted as Ansible's argument-spec
+        validation converts them, and the plan holds the converted values.
     :param schedulable_nodes: names of the nodes ZooKeeper pods can run on, or None when the
         cluster is not consulted (``render.yml``).
+    :param nodes: instead of ``schedulable_nodes``, the cluster's Node objects; the names are then found
+        with the node selector and tolerations after they were converted and checked.
+    :param argument_spec: the roles' argument-spec options; they give the type each variable is converted to.
     :returns: the plan as plain data for the templates and the modules.
     :raises PlanError: with every problem found.
     """
     check = _Checker()
     warnings = []
+    cfg = _convert(check, cfg, variable_types(argument_spec))
+    _check_node_selector(check, cfg, "zookeeper_node_selector")
+    _check_tolerations(check, cfg, "zookeeper_tolerations")
+    if nodes is not None and not check.errors:
+        schedulable_nodes = schedulable_node_names(nodes, cfg.get("zookeeper_node_selector"),
+                                                   cfg.get("zookeeper_tolerations"))
     zk_replicas = _check_zookeeper(check, cfg, schedulable_nodes, warnings)
-    broker_count = check.integer(cfg, "kafka_broker_count", 1)
-    broker_ids = _broker_ids(check, cfg, broker_count)
+    broker_count = _broker_count(check, cfg)
+    extra = _check_extra_config(check, cfg)
+    max_id = _reserved_max_id(check, cfg.get("kafka_broker_extra_config") if extra is not None else None)
+    broker_ids = _broker_ids(check, cfg, broker_count, max_id)
     rf = _check_replication(check, cfg, broker_count)
     _check_ports(check, cfg, ("zookeeper_client_port", "zookeeper_server_port", "zookeeper_election_port"))
     _check_ports(check, cfg, ("kafka_broker_client_port", "kafka_broker_internal_port"))
     _names(check, cfg, broker_ids)
-    _check_extra_config(check, cfg)
-    check.quantity(cfg, "zookeeper_storage_size")
-    check.quantity(cfg, "kafka_broker_storage_size")
+    _check_images(check, cfg)
+    _check_storage(check, cfg)
+    _check_broker_paths(check, cfg)
+    _check_heap(check, cfg)
+    _check_zookeeper_settings(check, cfg)
+    _check_node_selector(check, cfg, "kafka_broker_node_selector")
+    _check_tolerations(check, cfg, "kafka_broker_tolerations")
+    _check_resources(check, cfg, "zookeeper_resources")
+    _check_resources(check, cfg, "kafka_broker_resources")
     access = check.choice(cfg, "kafka_zookeeper_access", ZOOKEEPER_ACCESS_MODES)
+    _check_zookeeper_hosts(check, cfg)
     if access == "direct" and not cfg.get("kafka_zookeeper_hosts"):
         check.fail("kafka_zookeeper_hosts", "is empty but kafka_zookeeper_access is 'direct'.",
                    "list the ZooKeeper servers as host:port, or use kafka_zookeeper_access=exec.")
@@ -394,7 +896,7 @@ def build_plan(cfg, schedulable_nodes=None):
     brokers = []
     for index, broker_id in enumerate(broker_ids):
         service = "%s%d" % (cfg["kafka_broker_service_prefix"], index)
-        properties = _broker_properties(cfg, broker_id, service, zookeeper_connect, rf)
+        properties = _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra)
         id_label = {BROKER_ID_LABEL: str(broker_id)}
         brokers.append({
             "index": index,
@@ -433,5 +935,9 @@ def build_plan(cfg, schedulable_nodes=None):
         "broker_id_label": BROKER_ID_LABEL,
         "broker_selector_string": ",".join("%s=%s" % kv for kv in sorted(broker_selector.items())),
         "bootstrap_servers": ",".join(b["address"] for b in brokers),
+        # The variables, converted and checked, that the templates read (never a role variable directly); the
+        # templates render each one as data.
+        "settings": dict((k, v) for k, v in cfg.items() if not k.startswith(CREDENTIAL_PREFIX)),
+        "schedulable_nodes": schedulable_nodes,
         "warnings": warnings,
     }

@@ -198,11 +198,13 @@ def describe_blockers(blockers, limit=10):
     return ", ".join(texts)
 
 
-def _poll(zk, timeout, sleep_seconds, clock, sleep, check):
-    """Read the assignments once, then poll the partition states until ``check(assignments, states)``
-    returns an empty list or ``timeout`` passes. Returns (assignments, last list, seconds waited, polls)."""
+def _poll(zk, timeout, sleep_seconds, clock, sleep, check, assignments=None):
+    """Read the assignments once (unless given), then poll the partition states until ``check(assignments,
+    states)`` returns an empty list or ``timeout`` passes. Returns (assignments, last list, seconds waited,
+    polls)."""
     start = clock()
-    assignments = read_assignments(zk)
+    if assignments is None:
+        assignments = read_assignments(zk)
     polls = 0
     while True:
         polls += 1
@@ -214,7 +216,7 @@ def _poll(zk, timeout, sleep_seconds, clock, sleep, check):
 
 
 def wait_restartable(zk, broker_id, default_min_isr, timeout, sleep_seconds=5, clock=time.monotonic,
-                     sleep=time.sleep):
+                     sleep=time.sleep, assignments=None):
     """Wait until restarting ``broker_id`` takes no partition below its min ISR (``restart_blockers``).
 
     Returns ``{"broker_id", "partitions" (on the broker), "waited", "waited_for" (the partitions that blocked
@@ -231,7 +233,7 @@ def wait_restartable(zk, broker_id, default_min_isr, timeout, sleep_seconds=5, c
             first.extend(found)
         return found
 
-    assignments, blockers, waited, dummy = _poll(zk, timeout, sleep_seconds, clock, sleep, check)
+    assignments, blockers, waited, dummy = _poll(zk, timeout, sleep_seconds, clock, sleep, check, assignments)
     if blockers:
         raise NotInSyncError(
             "broker %d cannot restart yet: after %ds, restarting it would take %d partition(s) below their "
@@ -243,7 +245,8 @@ def wait_restartable(zk, broker_id, default_min_isr, timeout, sleep_seconds=5, c
             "waited_for": [dict((k, b[k]) for k in ("topic", "partition", "why")) for b in first]}
 
 
-def wait_caught_up(zk, broker_ids, timeout, sleep_seconds=5, clock=time.monotonic, sleep=time.sleep):
+def wait_caught_up(zk, broker_ids, timeout, sleep_seconds=5, clock=time.monotonic, sleep=time.sleep,
+                   assignments=None):
     """Wait until ``broker_ids`` (just restarted) are back in the ISR of every partition they hold that has
     a leader. Returns ``{"brokers", "waited", "waited_for"}``; raises NotInSyncError after ``timeout``."""
     first = []
@@ -254,7 +257,7 @@ def wait_caught_up(zk, broker_ids, timeout, sleep_seconds=5, clock=time.monotoni
             first.extend(found)
         return found
 
-    dummy, behind, waited, dummy = _poll(zk, timeout, sleep_seconds, clock, sleep, check)
+    dummy, behind, waited, dummy = _poll(zk, timeout, sleep_seconds, clock, sleep, check, assignments)
     if behind:
         raise NotInSyncError(
             "broker(s) %s restarted but did not catch up within %ds: %d partition(s) still lack them in their "

@@ -356,6 +356,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership impor
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
     NotInSyncError,
+    read_assignments,
     wait_caught_up,
     wait_restartable,
 )
@@ -425,14 +426,19 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
     try:
         result = membership.run()
         result["restartable"] = result["caught_up"] = None
-        if result["all_joined"] and not module.check_mode:
+        if result["all_joined"] and not module.check_mode and (
+                params["wait_caught_up"] or params["wait_restartable"] is not None):
+            # A rolling change does not move partitions: read the assignments once for both waits.
+            assignments = read_assignments(zk)
             if params["wait_caught_up"]:
                 result["caught_up"] = wait_caught_up(zk, params["wait_caught_up"], params["in_sync_timeout"],
-                                                     sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep)
+                                                     sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep,
+                                                     assignments=assignments)
             if params["wait_restartable"] is not None:
                 result["restartable"] = wait_restartable(
                     zk, params["wait_restartable"], params["default_min_insync_replicas"],
-                    params["in_sync_timeout"], sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep)
+                    params["in_sync_timeout"], sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep,
+                    assignments=assignments)
     except NotInSyncError as exc:
         result["msg"] = "%s (raise in_sync_timeout to wait longer)" % exc
         result["blocking_partitions"] = exc.partitions

@@ -20,6 +20,18 @@ description:
     factor above the broker count; a minimum ISR not below its replication factor; names Kubernetes
     would reject; broker properties that the roles derive themselves; and, when I(nodes)
     is given, C(zookeeper_anti_affinity=required) with fewer schedulable nodes than ZooKeeper pods.
+  - Also refused - image references that are not C([registry/]repository:tag[@sha256:digest]); StorageClass
+    names and C(kafka_cluster_domain) that are not DNS names; storage sizes that are not a positive quantity
+    with a unit; mount paths and C(log.dirs) entries that are not absolute, contain C(..) or control
+    characters, or (C(log.dirs)) are not under the data mount; broker ids above C(reserved.broker.max.id)
+    (1000 unless set in C(kafka_broker_extra_config)); a JVM heap not below the container's memory limit;
+    extra broker properties that normalise (case, whitespace, C(_) as C(.)) to a derived property, or whose
+    value is not a one-line scalar; node selectors, tolerations and resources that are not of the pod spec's
+    shape; a StatefulSet name longer than 52 characters; more than 256 brokers without
+    C(kafka_broker_count_allow_large); any name or value with a newline.
+  - Typed variables given as strings (AWX survey answers, C(-e key=value)) are converted as Ansible's
+    argument-spec validation converts them (C("4"), C("yes"), C("a,b"), a JSON mapping); the plan holds the
+    converted values, and C(plan.settings) is what the templates render, each value as data.
   - Contacts nothing; runs on the controller. Never reports a change.
 author:
   - kafka_eks.cluster maintainers (@kafka-eks)
@@ -30,6 +42,13 @@ options:
       - The C(preflight) role builds it from the variables of the C(zookeeper) and C(kafka_broker) roles.
     type: dict
     required: true
+  argument_spec:
+    description:
+      - The options of the roles' C(meta/argument_specs.yml); each variable of type C(int), C(bool), C(list) or
+        C(dict) is converted from its string form as Ansible's argument-spec validation converts it.
+      - The C(preflight) role passes the specs of the C(preflight), C(zookeeper) and C(kafka_broker) roles.
+      - Without it, values are used as they are given.
+    type: dict
   nodes:
     description:
       - The cluster's Node objects, as C(kubernetes.core.k8s_info) returns them in C(resources).
@@ -92,6 +111,13 @@ plan:
     zookeeper:
       description: ZooKeeper servers, the C(ZOO_SERVERS) value, the connect string and the pod selector.
       type: dict
+    settings:
+      description: The variables the templates read, converted from their string forms and checked.
+      type: dict
+    schedulable_nodes:
+      description: Nodes a ZooKeeper pod can be scheduled on; null when I(nodes) was not given.
+      type: list
+      elements: str
     warnings:
       description: Problems that do not stop the rollout, such as ZooKeeper pods that will share a node.
       type: list
@@ -108,7 +134,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
     PlanError,
     build_plan,
-    schedulable_node_names,
 )
 
 
@@ -116,23 +141,21 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             config=dict(type="dict", required=True),
+            argument_spec=dict(type="dict"),
             nodes=dict(type="list", elements="dict"),
         ),
         supports_check_mode=True,
     )
-    config = module.params["config"]
-    schedulable = None
-    if module.params["nodes"] is not None:
-        schedulable = schedulable_node_names(module.params["nodes"], config.get("zookeeper_node_selector"),
-                                             config.get("zookeeper_tolerations"))
     try:
-        plan = build_plan(config, schedulable)
+        # The node selector and tolerations are converted and checked before the nodes are matched against them.
+        plan = build_plan(module.params["config"], nodes=module.params["nodes"],
+                          argument_spec=module.params["argument_spec"])
     except PlanError as exc:
         module.fail_json(msg="The cluster variables are not valid; nothing was created.\n" + str(exc),
                          errors=exc.errors)
     for warning in plan["warnings"]:
         module.warn(warning)
-    module.exit_json(changed=False, plan=plan, schedulable_nodes=schedulable)
+    module.exit_json(changed=False, plan=plan, schedulable_nodes=plan["schedulable_nodes"])
 
 
 if __name__ == "__main__":

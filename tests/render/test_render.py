@@ -4,8 +4,11 @@ Each test runs the real playbook (same preflight, same templates as site.yml) wi
 asserts on the rendered objects and validates every one against the Kubernetes 1.34 OpenAPI schema.
 """
 import collections
+import glob
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -231,3 +234,167 @@ def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, extra, variable, w
 def test_render_without_a_directory_says_how(tmp_path):
     proc = render(tmp_path, kafka_render_dir="").proc
     assert proc.returncode != 0 and "kafka_render_dir is not set" in proc.stdout
+
+
+# --- Trust no input (issue #9) ----------------------------------------------------------------------------
+
+TEMPLATES = sorted(glob.glob(os.path.join(ROOT, "roles", "*", "templates", "*.j2")))
+# What a template may print: a value rendered as data. to_json for anything; to_nice_yaml + indent only for the
+# label maps the plan builds itself; apply_manifests dumps whole objects that were parsed already.
+DATA_EXPRESSION = re.compile(r"\A.+\|\s*(?:to_json|to_nice_yaml\(indent=2\)\s*\|\s*indent\(\d+\)"
+                             r"|ansible\.builtin\.to_nice_yaml\(indent=2, sort_keys=False\) -)\Z", re.S)
+ROLE_VARIABLE = re.compile(r"(?<![.\w])(?:zookeeper|kafka_broker|kafka)_\w+")
+
+
+def expressions(path):
+    with open(path) as handle:
+        text = handle.read()
+    return [m.strip() for m in re.findall(r"{{(.*?)}}", text, re.S)], \
+        [m.strip() for m in re.findall(r"{%-?(.*?)-?%}", text, re.S)]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_every_value_in_a_template_is_rendered_as_data_from_the_plan(path):
+    prints, statements = expressions(path)
+    assert prints, "no expression found: the pattern above is wrong"
+    for expression in prints:
+        assert DATA_EXPRESSION.match(expression), "%s: {{ %s }} is spliced as text" % (path, expression)
+    for expression in prints + statements:
+        # Only the checked, converted values in kafka_plan: a role variable read here would skip the preflight.
+        names = [n for n in ROLE_VARIABLE.findall(expression) if n != "kafka_plan"]
+        assert not names, "%s: %s reads a role variable" % (path, expression)
+
+
+def test_the_template_check_catches_a_spliced_value():
+    assert not DATA_EXPRESSION.match("kafka_plan.settings.kafka_broker_image")
+    assert not DATA_EXPRESSION.match("kafka_broker_node_selector | to_nice_yaml(indent=2)")
+    assert DATA_EXPRESSION.match("kafka_plan.settings.kafka_broker_image | to_json")
+    assert ROLE_VARIABLE.findall("kafka_broker_image | to_json") == ["kafka_broker_image"]
+    assert ROLE_VARIABLE.findall("settings.kafka_broker_image | to_json") == []
+
+
+def unsafe_vars_file(tmp_path, values):
+    """Extra variables the way AWX passes survey answers: every value tagged !unsafe (never templated)."""
+    path = tmp_path / "survey.yml"
+    path.write_text("".join("%s: !unsafe %s\n" % (k, json.dumps(v)) for k, v in values.items()))
+    return path
+
+
+def run_playbook(playbook, extra_args, cwd=ROOT, env=None):
+    env = dict(os.environ if env is None else env, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), playbook] + extra_args,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+# One run, every value bad at once (the preflight lists every error): value -> the words of its message.
+HOSTILE = {
+    "kafka_namespace": ("kafka\n  hostPath: /", "not a valid DNS label"),
+    "kafka_cluster_domain": ("cluster.local\nspec: {}", "not a valid DNS name"),
+    "kafka_broker_image": ("confluentinc/cp-kafka:7.9.0\n  hostPath: /", "control character"),
+    "zookeeper_image": ("{{ lookup('pipe', 'id') }}", "not an image reference"),
+    "kafka_broker_storage_class": ("gp3\n  hostPath: /", "not a valid DNS name"),
+    "zookeeper_storage_size": ("0Gi", "larger than zero"),
+    "kafka_broker_storage_size": ("10Gi\n  hostPath: /", "with a unit"),
+    "kafka_broker_data_mount_path": ("/var/lib/../../etc", "'..' component"),
+    "zookeeper_statefulset_name": ("zookeeper\n", "not a valid DNS label"),
+    "kafka_broker_extra_config": ({" Broker_ID ": "7", "log.retention.hours": "1\n  hostPath: /"},
+                                  "derives for every broker"),
+    "kafka_broker_node_selector": ({"pool": "a\n  hostPath: /"}, "not a node label"),
+    "kafka_broker_tolerations": ([{"key": "a", "operator": "Exists", "hostPath": "/"}], "unknown fields"),
+    "zookeeper_resources": ({"limits": {"memory": "1Gi"}, "volumes": [{"hostPath": "/"}]}, "only requests and limits"),
+    "kafka_broker_ids": ("0,1,2,5000", "reserved.broker.max.id"),
+    "kafka_broker_count": ("four", "four"),
+}
+
+
+def test_hostile_values_are_all_refused_in_one_run_and_nothing_is_written(tmp_path):
+    out = tmp_path / "out"
+    survey = unsafe_vars_file(tmp_path, {k: v[0] for k, v in HOSTILE.items()})
+    proc = run_playbook("playbooks/render.yml", ["-e", "@%s" % survey, "-e", "kafka_render_dir=%s" % out])
+    assert proc.returncode != 0
+    # validate_argument_spec stops at the types first ("four"); the plan then names everything else.
+    assert "kafka_broker_count" in proc.stdout and "four" in proc.stdout, proc.stdout
+    assert not out.exists(), "a failed validation must write nothing"
+    typed_right = dict((k, v) for k, v in HOSTILE.items() if k != "kafka_broker_count")
+    survey = unsafe_vars_file(tmp_path, {k: v[0] for k, v in typed_right.items()})
+    proc = run_playbook("playbooks/render.yml", ["-e", "@%s" % survey, "-e", "kafka_render_dir=%s" % out])
+    assert proc.returncode != 0
+    for variable, (_, words) in typed_right.items():
+        assert re.search(r"\b%s: [^\n]*%s" % (re.escape(variable), re.escape(words)), proc.stdout), (variable, proc.stdout)
+    assert "uid=" not in proc.stdout
+    assert not out.exists(), "a failed validation must write nothing"
+
+
+def test_survey_strings_render_as_typed_values_and_templates_in_them_stay_inert(tmp_path):
+    answers = {
+        "kafka_broker_count": "5", "zookeeper_replicas": "5", "kafka_broker_ids": "10,11,12,13,14",
+        "kafka_broker_auto_create_topics_enable": "false", "kafka_broker_run_as_user": "1001",
+        "kafka_broker_client_port": "19092", "kafka_broker_node_selector": '{"pool": "kafka"}',
+        "zookeeper_heap_mb": "256", "kafka_broker_membership_heal": "no",
+        "kafka_broker_extra_config": {"log.retention.hours": "{{ lookup('pipe', 'id') }}"},
+        "kafka_broker_heap_opts": "-Xmx1g -Dnote={{ lookup('pipe', 'id') }}",
+    }
+    out = tmp_path / "out"
+    proc = run_playbook("playbooks/render.yml", ["-e", "@%s" % unsafe_vars_file(tmp_path, answers),
+                                                 "-e", "kafka_render_dir=%s" % out])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    objects = []
+    for name in sorted(os.listdir(out)):
+        with open(out / name) as handle:
+            objects.extend(d for d in yaml.safe_load_all(handle) if d)
+    for obj in objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    assert named(objects, "StatefulSet", "zookeeper")["spec"]["replicas"] == 5
+    deployments = by_kind(objects, "Deployment")
+    assert len(deployments) == 5
+    pod = deployments[0]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 1001
+    assert pod["nodeSelector"] == {"pool": "kafka"}
+    assert pod["containers"][0]["ports"][0]["containerPort"] == 19092
+    env = env_of(pod["containers"][0])
+    assert env["KAFKA_BROKER_ID"] == "10"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert env["KAFKA_LOG_RETENTION_HOURS"] == "{{ lookup('pipe', 'id') }}"
+    assert env["KAFKA_HEAP_OPTS"] == "-Xmx1g -Dnote={{ lookup('pipe', 'id') }}"
+    assert "ZK_SERVER_HEAP" in env_of(named(objects, "StatefulSet", "zookeeper")["spec"]["template"]["spec"]
+                                      ["containers"][0])
+    for name in os.listdir(out):
+        assert "uid=" not in (out / name).read_text()
+
+
+def broken_collection(tmp_path):
+    """A copy of the collection whose broker Deployment template fails to render."""
+    root = tmp_path / "collections" / "ansible_collections" / "kafka_eks" / "cluster"
+    for part in ("galaxy.yml", "meta", "plugins", "roles", "playbooks"):
+        source = os.path.join(ROOT, part)
+        if os.path.isdir(source):
+            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            os.makedirs(root, exist_ok=True)
+            shutil.copy(source, root / part)
+    template = root / "roles" / "kafka_broker" / "templates" / "deployments.yml.j2"
+    template.write_text(template.read_text() + "{{ kafka_plan.no_such_key.not_here | to_json }}\n")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(
+        [str(tmp_path / "collections"), os.path.join(ROOT, ".cache", "collections")]))
+    return root, env
+
+
+def test_a_failing_broker_template_writes_nothing_to_the_render_dir_nor_the_cluster(tmp_path):
+    root, env = broken_collection(tmp_path)
+    out = tmp_path / "out"
+    proc = run_playbook(str(root / "playbooks" / "render.yml"), ["-e", "kafka_render_dir=%s" % out], env=env)
+    assert proc.returncode != 0
+    assert "no_such_key" in proc.stdout, proc.stdout
+    assert not out.exists(), "the ZooKeeper manifests were written before the broker templates were rendered"
+
+    # site.yml against an API server that does not exist: had any apply been attempted, it would show.
+    env = dict(env, K8S_AUTH_KUBECONFIG=str(tmp_path / "no-kubeconfig"))
+    proc = run_playbook(str(root / "playbooks" / "site.yml"),
+                        ["-e", "kafka_preflight_check_nodes=false", "-e", "kafka_k8s_host=https://127.0.0.1:9"],
+                        env=env)
+    assert proc.returncode != 0
+    assert "no_such_key" in proc.stdout, proc.stdout
+    assert "Keep the plan for the zookeeper and kafka_broker roles" in proc.stdout, "failed before the plan"
+    assert "TASK [kafka_eks.cluster.apply_manifests" not in proc.stdout, "something was applied: " + proc.stdout

@@ -261,10 +261,23 @@ def kafka_tool(name, args):
              stdin_idle_eof=name == "kafka-console-producer")
 
 
+def bash(args):
+    """bash, with /dev/tcp/127.0.0.1/<port> (and localhost) meaning the pod's own address, as inside the pod:
+    the collection sends four-letter words such as cons that way (`bash -c 'exec 3<>/dev/tcp/127.0.0.1/2181
+    ...'`). Everything else is the machine's own bash."""
+    ip = os.environ.get("TESTBED_POD_IP")  # outside a pod (kwok's own PATH has podbin too): plain bash
+    if ip:
+        args = [a.replace("/dev/tcp/127.0.0.1/", "/dev/tcp/%s/" % ip).replace("/dev/tcp/localhost/", "/dev/tcp/%s/" % ip)
+                for a in args]
+    os.execv("/bin/bash", ["bash"] + args)
+
+
 def main():
     name = os.path.basename(sys.argv[0])
     args = sys.argv[1:]
-    if name in ("zkServer.sh", "zkServer"):
+    if name == "bash":
+        bash(args)
+    elif name in ("zkServer.sh", "zkServer"):
         zk_server_sh(args)
     elif name in ("zkCli.sh", "zkCli"):
         zk_cli(args)
@@ -273,7 +286,7 @@ def main():
     elif name in KAFKA_TOOLS or name.endswith(".sh") and name[:-3] in KAFKA_TOOLS:
         kafka_tool(name[:-3] if name.endswith(".sh") else name, args)
     else:
-        die("%s: not a test bed dispatcher (known: zkServer.sh, zkCli.sh, zookeeper-ready, %s)"
+        die("%s: not a test bed dispatcher (known: bash, zkServer.sh, zkCli.sh, zookeeper-ready, %s)"
             % (name, ", ".join(sorted(KAFKA_TOOLS))), 127)
 
 

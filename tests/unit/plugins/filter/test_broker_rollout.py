@@ -5,9 +5,11 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kafka_eks.cluster.plugins.filter.broker_rollout import (
     FilterModule,
+    advertised_listeners,
     broker_rollout,
     changed_brokers,
     controller_last,
+    roll_order,
 )
 
 LABEL = "kafka-eks.cluster/broker-id"
@@ -86,5 +88,19 @@ def test_no_controller_or_one_not_rolled_keeps_the_order():
     assert controller_last(running(0, 1), 7) == running(0, 1)
 
 
+def test_roll_order_takes_brokers_not_in_the_cluster_first_ungated_and_the_controller_last():
+    entries = [{"broker_id": i, "name": "kafka-broker-%d" % i} for i in range(5)]
+    order = roll_order(entries, joined=[0, 1, 3, 4], controller=1)
+    assert [(e["broker_id"], e["gate"]) for e in order] == [(2, False), (0, True), (3, True), (4, True), (1, True)]
+    assert roll_order(entries[:2], joined=[], controller=None) == [dict(entries[0], gate=False),
+                                                                   dict(entries[1], gate=False)]
+
+
+def test_advertised_listeners_per_broker_id_from_the_plan():
+    brokers = [{"id": 7, "properties": {"advertised.listeners": "PLAINTEXT://s-0:9092,INTERNAL://s-0:9093"}}]
+    assert advertised_listeners(brokers) == {"7": "PLAINTEXT://s-0:9092,INTERNAL://s-0:9093"}
+
+
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"broker_rollout", "changed_brokers", "controller_last"}
+    assert set(FilterModule().filters()) == {"broker_rollout", "changed_brokers", "controller_last", "roll_order",
+                                             "advertised_listeners"}

@@ -36,9 +36,9 @@ def node(name, ready=True, unschedulable=False, taints=None, labels=None):
     }
 
 
-def errors_of(cfg, nodes=None):
+def errors_of(cfg, schedulable=None, nodes=None):
     with pytest.raises(PlanError) as info:
-        build_plan(cfg, nodes)
+        build_plan(cfg, schedulable, nodes=nodes, argument_spec=SPEC)
     return info.value.errors
 
 
@@ -226,3 +226,262 @@ def test_direct_access_needs_hosts(cfg):
     cfg["kafka_zookeeper_access"] = "direct"
     (error,) = errors_of(cfg)
     assert error.startswith("kafka_zookeeper_hosts:")
+
+
+# --- Trust no input (issue #9): every value is checked before it can reach a manifest ----------------------
+
+def argument_spec_options():
+    options = {}
+    for role in ("preflight", "zookeeper", "kafka_broker"):
+        with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as handle:
+            options.update(yaml.safe_load(handle)["argument_specs"]["main"]["options"])
+    return options
+
+
+SPEC = argument_spec_options()
+
+
+def plan_of(cfg, **kwargs):
+    """The plan as the preflight builds it: with the roles' argument specs."""
+    return build_plan(cfg, argument_spec=SPEC, **kwargs)
+
+
+HOSTILE_YAML = "x\n  hostPath: /"
+DIGEST = "sha256:" + "a" * 64
+
+# (variable, value, words in its message). Each one alone makes the plan fail, naming the variable.
+BAD_INPUTS = [
+    # names: anchored with \Z, so a trailing newline is refused
+    ("kafka_namespace", "kafka\n", "not a valid DNS label"),
+    ("kafka_namespace", HOSTILE_YAML, "not a valid DNS label"),
+    ("kafka_cluster_name", "kafka\n", "not a valid label value"),
+    ("zookeeper_headless_service_name", "zk-hs\n", "not a valid DNS label"),
+    ("kafka_broker_client_config_name", "kafka-client-config\n", "not a valid DNS label"),
+    ("zookeeper_statefulset_name", "z" * 53, "longer than 52"),
+    ("kafka_cluster_domain", "cluster.local\n", "not a valid DNS name"),
+    ("kafka_cluster_domain", "cluster..local", "not a valid DNS name"),
+    ("kafka_cluster_domain", "Cluster.Local", "not a valid DNS name"),
+    # images
+    ("kafka_broker_image", "confluentinc/cp-kafka:7.9.0\n  hostPath: /", "control character"),
+    ("kafka_broker_image", "confluentinc/cp-kafka:7.9.0 --privileged", "not an image reference"),
+    ("kafka_broker_image", "confluentinc/CP-Kafka:7.9.0", "not an image reference"),
+    ("kafka_broker_image", "confluentinc/cp-kafka", "no tag or digest"),
+    ("kafka_broker_image", "confluentinc/cp-kafka@sha256:abc", "not an image reference"),
+    ("zookeeper_image", "zookeeper:3.9.3\t", "control character"),
+    ("zookeeper_image", "", "empty"),
+    ("zookeeper_image", "registry.k8s.io//zookeeper:1", "not an image reference"),
+    ("zookeeper_image_pull_policy", "always", "must be one of"),
+    # storage
+    ("kafka_broker_storage_class", "gp3\n", "not a valid DNS name"),
+    ("kafka_broker_storage_class", "GP3", "not a valid DNS name"),
+    ("zookeeper_storage_class", "gp3 fast", "not a valid DNS name"),
+    ("kafka_broker_storage_size", "0Gi", "larger than zero"),
+    ("kafka_broker_storage_size", "10", "with a unit"),
+    ("kafka_broker_storage_size", "10Gi\n", "with a unit"),
+    ("zookeeper_storage_size", "-1Gi", "with a unit"),
+    ("zookeeper_storage_size", "1m", "with a unit"),
+    # paths
+    ("kafka_broker_data_mount_path", "var/lib/kafka", "not absolute"),
+    ("kafka_broker_data_mount_path", "/var/lib/../../etc", "'..' component"),
+    ("kafka_broker_data_mount_path", "/var/lib/kafka\n  hostPath: /", "control character"),
+    ("kafka_broker_data_mount_path", "   ", "non-empty"),
+    ("kafka_broker_log_dirs", "/tmp/kafka", "not a subdirectory of kafka_broker_data_mount_path"),
+    ("kafka_broker_log_dirs", "/var/lib/kafka", "not a subdirectory of kafka_broker_data_mount_path"),
+    ("kafka_broker_log_dirs", "/var/lib/kafka/a,/tmp/b", "'/tmp/b' is not a subdirectory"),
+    ("kafka_broker_log_dirs", "/var/lib/kafka/data/../../../tmp", "'..' component"),
+    ("kafka_broker_log_dirs", "/var/lib/kafka/data\n", "one line"),
+    # ids and counts
+    ("kafka_broker_id_offset", 998, "reserved.broker.max.id (1000)"),
+    ("kafka_broker_ids", [0, 1, 2, 1001], "1001 above Kafka's reserved.broker.max.id"),
+    ("kafka_broker_ids", [0, 1, 2, 2 ** 31], "above Kafka's reserved.broker.max.id"),
+    ("kafka_broker_ids", [0, 1, True, 3], "not an integer"),
+    ("kafka_broker_count", 257, "kafka_broker_count_allow_large=true"),
+    ("kafka_broker_count", True, "must be an integer"),
+    ("kafka_broker_count", "4.5", "must be an integer"),
+    ("kafka_broker_count_allow_large", "maybe", "must be a boolean"),
+    ("kafka_broker_auto_create_topics_enable", "nope", "must be a boolean"),
+    ("zookeeper_replicas", "three", "must be an integer"),
+    ("zookeeper_client_port", "2181; id", "must be an integer"),
+    ("zookeeper_snap_retain_count", 1, "at least 3"),
+    ("kafka_broker_run_as_user", -1, "at least 0"),
+    # heap against the memory limit
+    ("kafka_broker_heap_opts", "-Xms2g -Xmx2g", "not below the container's memory limit"),
+    ("kafka_broker_heap_opts", "-Xmx1g -Xmx4096m", "not below the container's memory limit"),
+    ("kafka_broker_heap_opts", "-Xmx1g\n  hostPath: /", "control character"),
+    ("zookeeper_heap_mb", 1024, "not below the container's memory limit"),
+    # the free-form broker properties
+    ("kafka_broker_extra_config", {" Broker_ID ": 5}, "derives for every broker"),
+    ("kafka_broker_extra_config", {"LISTENERS": "PLAINTEXT://:1"}, "derives for every broker"),
+    ("kafka_broker_extra_config", {"zookeeper_connect": "evil:2181"}, "derives for every broker"),
+    ("kafka_broker_extra_config", {"log.dir": "/tmp"}, "derives for every broker"),
+    ("kafka_broker_extra_config", {"opts": "-javaagent:/x.jar"}, "JVM or start-script setting"),
+    ("kafka_broker_extra_config", {"KAFKA.HEAP.OPTS".lower()[6:]: "-Xmx9g"}, "JVM or start-script setting"),
+    ("kafka_broker_extra_config", {"log.retention.hours": "1\n  hostPath: /"}, "one line of text"),
+    ("kafka_broker_extra_config", {"log.retention.hours": {"a": 1}}, "one line of text"),
+    ("kafka_broker_extra_config", {"log.retention.hours": None}, "one line of text"),
+    ("kafka_broker_extra_config", {"log retention": 1}, "not a broker property name"),
+    ("kafka_broker_extra_config", {"a.b\n": 1}, "not a broker property name"),
+    ("kafka_broker_extra_config", {"Log.Retention.Hours": 1, "log.retention.hours": 2}, "the same property"),
+    ("kafka_broker_extra_config", {"reserved.broker.max.id": "lots"}, "not an integer from 0 to"),
+    ("kafka_broker_extra_config", {"reserved.broker.max.id": 2 ** 31}, "not an integer from 0 to"),
+    ("kafka_broker_extra_config", "log.retention.hours", "must be a mapping"),
+    # maps and lists that land in the pod spec
+    ("kafka_broker_node_selector", {"pool": "a\n  hostPath: /"}, "not a node label"),
+    ("kafka_broker_node_selector", {"pool": 1}, "not a node label"),
+    ("kafka_broker_node_selector", {"pool": {"x": "y"}}, "not a node label"),
+    ("zookeeper_node_selector", {"bad key": "x"}, "not a node label"),
+    ("zookeeper_node_selector", ["pool=a"], "must be a mapping"),
+    ("kafka_broker_tolerations", [{"key": "a", "operator": "Exists", "hostPath": "/"}], "unknown fields hostPath"),
+    ("kafka_broker_tolerations", [{"key": "a", "operator": "Equal", "value": "x\ny"}], "not a label value"),
+    ("kafka_broker_tolerations", [{"key": "a", "operator": "Sometimes"}], "operator"),
+    ("zookeeper_tolerations", [{"operator": "Equal", "value": "x"}], "needs operator Exists"),
+    ("zookeeper_tolerations", [{"key": "a", "effect": "Always"}], "effect"),
+    ("zookeeper_tolerations", ["dedicated"], "not a mapping"),
+    ("kafka_broker_resources", {"requests": {"cpu": "1"}, "volumes": [{"hostPath": "/"}]}, "only requests and limits"),
+    ("kafka_broker_resources", {"limits": {"memory": "2Gi\n  hostPath: /"}}, "non-negative Kubernetes quantity"),
+    ("kafka_broker_resources", {"limits": {"memory": "-2Gi"}}, "non-negative Kubernetes quantity"),
+    ("zookeeper_resources", {"limits": "1Gi"}, "must be a mapping of resource name"),
+    ("zookeeper_resources", {"limits": {"bad name!": "1"}}, "non-negative Kubernetes quantity"),
+    ("kafka_zookeeper_hosts", ["zk-0:2181\nx"], "not host:port"),
+]
+
+
+@pytest.mark.parametrize("variable, value, words", BAD_INPUTS, ids=["%s-%d" % (b[0], i) for i, b in enumerate(BAD_INPUTS)])
+def test_bad_input_is_refused_naming_the_variable_and_the_fix(cfg, variable, value, words):
+    cfg[variable] = value
+    errors = errors_of(cfg)
+    named = [e for e in errors if e.startswith(variable + ":")]
+    assert named, errors
+    assert any(words in e for e in named), named
+    assert all("Fix:" in e for e in errors)
+
+
+# Checked against another variable, which is itself bad in the run below (the mount path, the memory limits,
+# the override, the broker count): they cannot be judged then, and are not reported.
+DEPENDENT = {"kafka_broker_log_dirs", "kafka_broker_heap_opts", "zookeeper_heap_mb", "kafka_broker_count",
+             "kafka_broker_id_offset"}
+
+
+def test_every_bad_input_is_reported_in_one_run(cfg):
+    """build_plan collects every error: one render run can show them all."""
+    expected = {}
+    for variable, value, _ in BAD_INPUTS:
+        if variable not in expected and variable not in DEPENDENT:
+            expected[variable] = value
+    cfg.update(expected)
+    named = {e.split(":", 1)[0] for e in errors_of(cfg)}
+    assert set(expected) <= named
+
+
+def test_the_unit_matters_not_the_spelling_of_the_limit(cfg):
+    cfg["kafka_broker_resources"] = {"limits": {"memory": "2147483648"}}
+    cfg["kafka_broker_heap_opts"] = "-Xmx2g"
+    (error,) = errors_of(cfg)
+    assert error.startswith("kafka_broker_heap_opts:")
+    cfg["kafka_broker_heap_opts"] = "-Xmx2047m"
+    plan_of(cfg)
+
+
+def test_reserved_broker_max_id_can_be_raised(cfg):
+    cfg["kafka_broker_id_offset"] = 5000
+    (error,) = errors_of(cfg)
+    assert error.startswith("kafka_broker_id_offset:")
+    cfg["kafka_broker_extra_config"] = {"Reserved_Broker_Max_Id": 10000}
+    assert plan_of(cfg)["broker_ids"] == [5000, 5001, 5002, 5003]
+
+
+def test_a_large_cluster_needs_the_explicit_override(cfg):
+    cfg.update(kafka_broker_count=300, kafka_broker_count_allow_large=True)
+    assert len(plan_of(cfg)["brokers"]) == 300
+    cfg["kafka_broker_count_allow_large"] = "false"
+    assert errors_of(cfg)[0].startswith("kafka_broker_count:")
+
+
+@pytest.mark.parametrize("image", [
+    "zookeeper:3.9.3", "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10", "localhost:5000/team/kafka:7.9.0",
+    "confluentinc/cp-kafka:7.9.0@" + DIGEST, "confluentinc/cp-kafka@" + DIGEST, "my_org/zk__x:v1.2_rc-3",
+])
+def test_valid_image_references_are_kept(cfg, image):
+    cfg["zookeeper_image"] = image
+    assert plan_of(cfg)["settings"]["zookeeper_image"] == image
+
+
+def test_valid_maps_and_paths_pass_and_reach_the_settings(cfg):
+    cfg.update(
+        kafka_broker_node_selector={"kubernetes.io/os": "linux", "pool": "kafka"},
+        kafka_broker_tolerations=[{"key": "dedicated", "operator": "Equal", "value": "kafka", "effect": "NoSchedule"},
+                                  {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30}],
+        kafka_broker_resources={"requests": {"cpu": 0.5, "memory": "2Gi"}, "limits": {"memory": "3Gi", "cpu": 2}},
+        kafka_broker_data_mount_path="/kafka/", kafka_broker_log_dirs="/kafka/a, /kafka/b",
+        kafka_broker_storage_class="ebs.csi.aws.com-gp3", kafka_cluster_domain="cluster.example.com",
+        kafka_broker_extra_config={" Log.Retention.Hours ": 168, "confluent.support_metrics": "false"},
+    )
+    plan = plan_of(cfg)
+    assert plan["settings"]["kafka_broker_node_selector"] == {"kubernetes.io/os": "linux", "pool": "kafka"}
+    props = plan["brokers"][0]["properties"]
+    assert props["log.retention.hours"] == "168" and props["confluent.support_metrics"] == "false"
+    assert plan["zookeeper"]["servers"][0]["host"].endswith(".svc.cluster.example.com")
+
+
+# AWX survey answers and -e key=value arrive as strings: accepted where Ansible's conversion accepts them.
+AWX_STRINGS = [
+    ("kafka_broker_count", "5", 5),
+    ("zookeeper_replicas", " 5 ", 5),
+    ("kafka_broker_client_port", "19092", 19092),
+    ("zookeeper_heap_mb", "256", 256),
+    ("kafka_broker_auto_create_topics_enable", "yes", True),
+    ("kafka_broker_auto_create_topics_enable", "false", False),
+    ("kafka_broker_auto_create_topics_enable", "0", False),
+    ("kafka_broker_count_allow_large", "on", True),
+    ("kafka_broker_ids", "3,1,2,0", [3, 1, 2, 0]),
+    ("kafka_broker_ids", ["3", "1", "2", "0"], [3, 1, 2, 0]),
+    ("kafka_broker_node_selector", '{"pool": "kafka"}', {"pool": "kafka"}),
+    ("kafka_broker_node_selector", "pool=kafka", {"pool": "kafka"}),
+    ("zookeeper_tolerations", '[{"operator": "Exists"}]', None),
+    ("kafka_broker_extra_config", '{"log.retention.hours": "100"}', {"log.retention.hours": "100"}),
+]
+
+
+@pytest.mark.parametrize("variable, answer, converted", AWX_STRINGS)
+def test_survey_strings_are_converted_like_ansible_does(cfg, variable, answer, converted):
+    cfg[variable] = answer
+    if variable == "zookeeper_tolerations":  # a JSON list is not one of Ansible's list forms
+        assert errors_of(cfg)[0].startswith(variable + ":")
+        return
+    plan = plan_of(cfg)
+    if variable in plan["settings"]:
+        assert plan["settings"][variable] == converted
+    ported = {
+        "kafka_broker_count": lambda: len(plan["brokers"]),
+        "zookeeper_replicas": lambda: plan["zookeeper"]["replicas"],
+        "kafka_broker_client_port": lambda: plan["brokers"][0]["address"].rsplit(":", 1)[1] and int(
+            plan["brokers"][0]["address"].rsplit(":", 1)[1]),
+        "kafka_broker_auto_create_topics_enable": lambda: plan["brokers"][0]["properties"][
+            "auto.create.topics.enable"] == "true",
+        "kafka_broker_count_allow_large": lambda: True,
+        "kafka_broker_ids": lambda: plan["broker_ids"],
+        "kafka_broker_extra_config": lambda: {"log.retention.hours": plan["brokers"][0]["properties"][
+            "log.retention.hours"]},
+    }
+    if variable in ported:
+        assert ported[variable]() == converted
+
+
+def test_a_survey_string_false_is_false_not_a_truthy_string(cfg):
+    """Before the plan converted strings, "false" was a non-empty string and turned the property on."""
+    cfg["kafka_broker_auto_create_topics_enable"] = "false"
+    assert plan_of(cfg)["brokers"][0]["properties"]["auto.create.topics.enable"] == "false"
+
+
+def test_the_settings_hold_no_credential(cfg):
+    cfg["kafka_k8s_api_key"] = "sentinel-token"
+    assert "sentinel-token" not in repr(plan_of(cfg))
+
+
+def test_nodes_are_matched_with_the_converted_node_selector(cfg):
+    cfg.update(zookeeper_anti_affinity="required", zookeeper_node_selector="pool=zk")
+    nodes = [node("a", labels={"pool": "zk"}), node("b", labels={"pool": "zk"}), node("c", labels={"pool": "x"})]
+    (error,) = errors_of(cfg, nodes=nodes)
+    assert "2 schedulable node(s) (a, b)" in error
+    nodes.append(node("d", labels={"pool": "zk"}))
+    assert plan_of(cfg, nodes=nodes)["schedulable_nodes"] == ["a", "b", "d"]
