@@ -707,7 +707,7 @@ def _check_heap(check, cfg):
 def _label_key(key):
     if not isinstance(key, str):
         return False
-    prefix, _, name = key.rpartition("/")
+    prefix, name = key.rpartition("/")[::2]
     if prefix and (len(prefix) > MAX_SUBDOMAIN_LENGTH or not DNS1123_SUBDOMAIN.match(prefix)):
         return False
     return len(name) <= MAX_LABEL_LENGTH and LABEL_NAME.match(name) is not None

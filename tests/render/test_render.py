@@ -321,7 +321,7 @@ def test_hostile_values_are_all_refused_in_one_run_and_nothing_is_written(tmp_pa
     survey = unsafe_vars_file(tmp_path, {k: v[0] for k, v in typed_right.items()})
     proc = run_playbook("playbooks/render.yml", ["-e", "@%s" % survey, "-e", "kafka_render_dir=%s" % out])
     assert proc.returncode != 0
-    for variable, (_, words) in typed_right.items():
+    for variable, (_value, words) in typed_right.items():
         assert re.search(r"\b%s: [^\n]*%s" % (re.escape(variable), re.escape(words)), proc.stdout), (variable, proc.stdout)
     assert "uid=" not in proc.stdout
     assert not out.exists(), "a failed validation must write nothing"

@@ -365,7 +365,7 @@ DEPENDENT = {"kafka_broker_log_dirs", "kafka_broker_heap_opts", "zookeeper_heap_
 def test_every_bad_input_is_reported_in_one_run(cfg):
     """build_plan collects every error: one render run can show them all."""
     expected = {}
-    for variable, value, _ in BAD_INPUTS:
+    for variable, value, _words in BAD_INPUTS:
         if variable not in expected and variable not in DEPENDENT:
             expected[variable] = value
     cfg.update(expected)
