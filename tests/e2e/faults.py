@@ -61,37 +61,6 @@ def drop_registration(cluster, broker_id):
         client.close()
 
 
-HOLDER = r"""
-import json, sys, time
-from kazoo.client import KazooClient
-hosts, path, started_ms = sys.argv[1], sys.argv[2], int(sys.argv[3])
-client = KazooClient(hosts=hosts, timeout=18)
-client.start(timeout=30)
-data = {"version": 5, "host": "stale", "port": 9092, "timestamp": str(started_ms), "endpoints": []}
-client.create(path, json.dumps(data).encode(), ephemeral=True)
-print("holding", flush=True)
-time.sleep(3600)
-"""
-
-
-def stale_registration(cluster, broker_id):
-    """A previous incarnation's registration that outlives its process.
-
-    A process creates /brokers/ids/<id> with an 18 s session, as a broker does, and is then SIGKILLed, as a
-    pod's process is when its node dies: ZooKeeper keeps the node until the session expires, and a broker
-    starting meanwhile fails with NodeExists.
-    """
-    drop_registration(cluster, broker_id)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, ",".join(cluster.zookeeper_addresses()),
-                               "/brokers/ids/%d" % broker_id, str(int(time.time() * 1000) - 600000)],
-                              stdout=subprocess.PIPE, text=True)
-    line = holder.stdout.readline()
-    assert line.strip() == "holding", line
-    holder.send_signal(signal.SIGKILL)
-    holder.wait()
-    return time.time()
-
-
 def write_messages(cluster, topic, count=20):
     cluster.create_topic(topic, replication_factor=3, min_isr=2)
     messages = ["%s-%d" % (topic, i) for i in range(count)]
@@ -105,19 +74,112 @@ def save(state, state_file):
         json.dump(state, handle, indent=2)
 
 
+# The heal scenario's brokers keep a ZooKeeper session for 40 s (ZooKeeper's maximum at tickTime 2000) instead
+# of 18 s, so that a registration left by a killed broker outlives site.yml's preflight and the heal meets it.
+# molecule/heal/molecule.yml converges with the same value.
+HEAL_VARS = ["-e", json.dumps({"kafka_broker_extra_config": {"zookeeper.session.timeout.ms": "40000"}})]
+HEAL_SESSION_TIMEOUT = 40
+
+
+def broker_pid(cluster, broker_id):
+    """The pid of broker broker_id's JVM (the test bed names it in the broker container's containerID)."""
+    (pod,) = cluster.pods(BROKER_SELECTOR + ",kafka-eks.cluster/broker-id=%d" % broker_id)
+    (status,) = [c for c in pod["status"]["containerStatuses"] if c["name"] == "broker"]
+    pid = int(status["containerID"].rsplit("/", 1)[1])
+    with open("/proc/%d/cmdline" % pid, "rb") as handle:
+        assert b"java" in handle.read(), "pid %d is not broker %d's JVM" % (pid, broker_id)
+    return pid, pod["metadata"]["name"]
+
+
+def registration(cluster, broker_id):
+    """(data as a dict, ephemeral owner, ctime ms) of /brokers/ids/<id>, or None."""
+    client = kazoo_client(cluster)
+    try:
+        found = client.exists("/brokers/ids/%d" % broker_id)
+        if found is None:
+            return None
+        data, stat = client.get("/brokers/ids/%d" % broker_id)
+        return json.loads(data), stat.ephemeralOwner, stat.ctime
+    finally:
+        client.stop()
+        client.close()
+
+
+IMPOSTER = r"""
+import json, signal, sys, time
+from kazoo.client import KazooClient
+hosts, path = sys.argv[1], sys.argv[2]
+client = KazooClient(hosts=hosts, timeout=10)
+client.start(timeout=30)
+data = {"version": 5, "host": "imposter", "port": 1, "endpoints": ["PLAINTEXT://imposter:1"],
+        "timestamp": str(int(time.time() * 1000))}
+client.create(path, json.dumps(data).encode(), ephemeral=True)
+def leave(*_):
+    client.stop()  # closes the session: its node goes at once
+    sys.exit(0)
+signal.signal(signal.SIGTERM, leave)
+print("holding 0x%x" % client.client_id[0], flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
 def heal(cluster, state_file):
     state = {"before": snapshot(cluster), "topic": "e2e-heal"}
     state["messages"] = write_messages(cluster, state["topic"])
-    # Way 1: a live broker lost its registration; way 2: a stale registration blocks its replacement.
+    # Way 1: a live broker lost its registration (deleted from another session, KAFKA-7165): its pod is
+    # replaced.
     drop_registration(cluster, 2)
     wait_for(lambda: 2 not in cluster.registered_broker_ids(), 30, "broker 2 to be missing")
     state["missing_before_heal"] = sorted(set(range(4)) - cluster.registered_broker_ids())
-    proc = run_site(cluster)
+    proc = run_site(cluster, *HEAL_VARS)
     state["site_output_way1"] = proc.stdout[-20000:]
     state["after_way1"] = snapshot(cluster)
-    stale_registration(cluster, 1)
-    proc = run_site(cluster)
-    state["site_output_way2"] = proc.stdout[-20000:]
+
+    # (a) broker 1's JVM SIGKILLed and its pod deleted, as when its node dies: the registration of the dead
+    # session stays up to the session timeout. The heal proves it stale (its writer's pod is gone, no ZooKeeper
+    # server lists the session) and removes it at once, so the new pod registers without waiting.
+    stale = registration(cluster, 1)
+    pid, pod = broker_pid(cluster, 1)
+    os.kill(pid, signal.SIGKILL)
+    state["killed_at_ms"] = int(time.time() * 1000)
+    cluster.kubectl("delete", "pod", pod, "--wait=false")
+    state["stale_owner"] = stale[1]
+    proc = run_site(cluster, *HEAL_VARS)
+    state["site_output_kill"] = proc.stdout[-20000:]
+    fresh = registration(cluster, 1)
+    state["fresh_owner"], state["fresh_registered_ms"] = (fresh[1], fresh[2]) if fresh else (None, None)
+    state["after_kill"] = snapshot(cluster)
+
+    # (b) broker 3's JVM SIGSTOPped past its session timeout: its registration expires, and a foreign client
+    # registers /brokers/ids/3 with an endpoint that is not broker 3's. site.yml must fail naming both
+    # endpoints, and delete neither a znode nor a pod.
+    pid3, dummy = broker_pid(cluster, 3)
+    os.kill(pid3, signal.SIGSTOP)
+    try:
+        wait_for(lambda: registration(cluster, 3) is None, HEAL_SESSION_TIMEOUT + 30,
+                 "broker 3's registration to expire while its JVM is stopped")
+        imposter = subprocess.Popen([sys.executable, "-c", IMPOSTER, ",".join(cluster.zookeeper_addresses()),
+                                     "/brokers/ids/3"], stdout=subprocess.PIPE, text=True)
+        try:
+            line = imposter.stdout.readline()
+            assert line.startswith("holding "), line
+            state["imposter_session"] = int(line.split()[1], 16)
+            owners_before = {i: (registration(cluster, i) or [None, None])[1] for i in range(4)}
+            before_foreign = snapshot(cluster)
+            proc = run_site(cluster, *HEAL_VARS, check=False)
+            state["foreign_rc"] = proc.returncode
+            state["foreign_output"] = proc.stdout[-20000:] + proc.stderr[-4000:]
+            state["owners_before_foreign"] = owners_before
+            state["owners_after_foreign"] = {i: (registration(cluster, i) or [None, None])[1] for i in range(4)}
+            state["before_foreign"], state["after_foreign"] = before_foreign, snapshot(cluster)
+        finally:
+            imposter.terminate()
+            imposter.wait(timeout=30)
+    finally:
+        os.kill(pid3, signal.SIGCONT)
+    # Broker 3 wakes up with an expired session and registers again; the next run is clean.
+    state["after_foreign_rc"] = run_site(cluster, *HEAL_VARS, check=False).returncode
     state["after"] = snapshot(cluster)
     save(state, state_file)
 

@@ -74,21 +74,38 @@ def scenario_default(cluster, args):
 def scenario_heal(cluster, args):
     with open(args.state) as handle:
         state = json.load(handle)
-    before, after = state["before"], state["after"]
+    before, after_way1 = state["before"], state["after_way1"]
     assert state["missing_before_heal"] == [2], state["missing_before_heal"]
+    # (1) lost registration: only broker 2's pod was replaced.
+    assert after_way1["broker_pods"]["2"] != before["broker_pods"]["2"], "broker 2's pod was not replaced"
+    for broker in ("0", "1", "3"):
+        assert after_way1["broker_pods"][broker] == before["broker_pods"][broker], "broker %s's pod was touched" % broker
+    # (a) killed broker 1: the dead session's registration was removed by the heal, and broker 1 registered
+    # anew before that session would have expired.
+    assert "removed the stale registration /brokers/ids/1" in state["site_output_kill"], state["site_output_kill"][-4000:]
+    assert state["fresh_owner"] and state["fresh_owner"] != state["stale_owner"], "broker 1 did not register anew"
+    waited = (state["fresh_registered_ms"] - state["killed_at_ms"]) / 1000.0
+    assert waited < 40, "broker 1 registered %.1fs after the kill: the heal waited for the session to expire" % waited
+    after_kill = state["after_kill"]
+    for broker in ("0", "2", "3"):
+        assert after_kill["broker_pods"][broker] == after_way1["broker_pods"][broker], "broker %s's pod was touched" % broker
+    # (b) a foreign registration of broker 3's id: the run failed naming both endpoints, nothing deleted.
+    assert state["foreign_rc"] != 0, "site.yml passed while /brokers/ids/3 was held by a foreign client"
+    output = state["foreign_output"]
+    assert "PLAINTEXT://imposter:1" in output and "PLAINTEXT://kafka-service-3:9092" in output, output[-4000:]
+    assert state["owners_after_foreign"] == state["owners_before_foreign"], "a registration was deleted or replaced"
+    assert state["owners_after_foreign"]["3"] == state["imposter_session"]
+    assert state["after_foreign"] == state["before_foreign"], "something was deleted for a foreign registration"
+    assert state["after_foreign_rc"] == 0, "site.yml did not converge once the foreign client left"
     check_membership(cluster, 4)
-    # Only the pods of the brokers that had left were replaced: 2 (lost registration), then 1 (stale one).
-    assert state["after_way1"]["broker_pods"]["2"] != before["broker_pods"]["2"], "broker 2's pod was not replaced"
-    assert after["broker_pods"]["1"] != before["broker_pods"]["1"], "broker 1's pod was not replaced"
-    for broker in ("0", "3"):
-        assert after["broker_pods"][broker] == before["broker_pods"][broker], "broker %s's pod was touched" % broker
     for kind in ("deployments", "pvcs", "statefulsets"):
-        assert after[kind] == before[kind], "%s changed: %s -> %s" % (kind, before[kind], after[kind])
+        assert state["after"][kind] == before[kind], "%s changed: %s -> %s" % (kind, before[kind], state["after"][kind])
     received = cluster.consume(state["topic"], len(state["messages"]))
     assert sorted(received) == sorted(state["messages"]), "messages lost: %s" % (
         sorted(set(state["messages"]) - set(received)))
-    print("heal: only brokers 2 and 1 were replaced; deployments, claims and other pods untouched;"
-          " %d messages intact" % len(received))
+    print("heal: broker 2 (lost registration) replaced; broker 1 (killed) registered %.1fs after the kill, its stale "
+          "registration removed by proof; a foreign registration of broker 3 failed the run with nothing deleted; "
+          "%d messages intact" % (waited, len(received)))
 
 
 def scenario_heal_refuses(cluster, args):

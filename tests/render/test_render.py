@@ -66,9 +66,27 @@ def test_default_is_the_seed_cluster(default_render):
     assert sorted(os.listdir(out)) == ["kafka_broker.yml", "zookeeper.yml"]
     kinds = sorted(o["kind"] for o in objects)
     assert kinds.count("Deployment") == 4 and kinds.count("PersistentVolumeClaim") == 4
-    assert kinds.count("StatefulSet") == 1 and kinds.count("PodDisruptionBudget") == 1
+    assert kinds.count("StatefulSet") == 1 and kinds.count("PodDisruptionBudget") == 2
     assert kinds.count("Service") == 6 and kinds.count("ConfigMap") == 1 and kinds.count("Namespace") == 1
     assert {o["metadata"].get("namespace", "kafka") for o in objects} == {"kafka"}
+
+
+def test_brokers_have_a_disruption_budget_a_startup_budget_and_zookeeper_answers_cons(default_render):
+    objects = default_render.objects
+    pdb = named(objects, "PodDisruptionBudget", "kafka-broker-pdb")
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {
+        "app.kubernetes.io/component": "broker", "app.kubernetes.io/instance": "kafka"}}}
+    zk_pdb = named(objects, "PodDisruptionBudget", "zk-pdb")
+    assert zk_pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "zookeeper"
+    for index in range(4):
+        (container,) = named(objects, "Deployment", "kafka-broker-%d" % index)["spec"]["template"]["spec"]["containers"]
+        # 1800 s (kafka_broker_startup_timeout) for the logs to load before the liveness probe may act
+        assert container["startupProbe"] == {"tcpSocket": {"port": "client"}, "periodSeconds": 10,
+                                             "timeoutSeconds": 5, "failureThreshold": 180}
+    sts = named(objects, "StatefulSet", "zookeeper")
+    assert sts["metadata"]["annotations"]["kafka-eks.cluster/zookeeper-ensemble"] == "3"
+    (zk,) = sts["spec"]["template"]["spec"]["containers"]
+    assert "cons" in env_of(zk)["ZOO_4LW_COMMANDS_WHITELIST"].split(",")
 
 
 def test_every_manifest_is_valid_against_the_kubernetes_schema(default_render):

@@ -104,3 +104,20 @@ def test_advertised_listeners_per_broker_id_from_the_plan():
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"broker_rollout", "changed_brokers", "controller_last", "roll_order",
                                              "advertised_listeners"}
+
+
+def test_zookeeper_ensemble_is_read_from_the_annotation_then_the_servers_own_configuration():
+    from ansible_collections.kafka_eks.cluster.plugins.filter.zookeeper_ensemble import zookeeper_ensemble
+
+    def sts(replicas=1, annotations=None, env=None, command=None):
+        container = {"name": "zookeeper", "env": env or [], "command": command or []}
+        return {"metadata": {"annotations": annotations or {}},
+                "spec": {"replicas": replicas, "template": {"spec": {"containers": [container]}}}}
+
+    # scaled to 1 by hand: the servers still list 3
+    assert zookeeper_ensemble(sts(1, {"kafka-eks.cluster/zookeeper-ensemble": "3"})) == 3
+    servers = "server.1=zk-0.zk-hs:2888:3888;2181 server.2=zk-1.zk-hs:2888:3888;2181 server.3=zk-2.zk-hs:2888:3888;2181"
+    assert zookeeper_ensemble(sts(1, env=[{"name": "ZOO_SERVERS", "value": servers}])) == 3
+    assert zookeeper_ensemble(sts(1, command=["sh", "-c", "start-zookeeper --servers=5 --data_dir=/x"])) == 5
+    assert zookeeper_ensemble(sts(3)) == 3
+    assert zookeeper_ensemble(None) is None

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: kafka_eks.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How many servers the running ZooKeeper ensemble is configured for, read from its StatefulSet.
+
+Not ``spec.replicas``: someone may have scaled the StatefulSet by hand (the pods then lack, but the servers'
+configuration still lists, the others). The collection writes the size into an annotation; a StatefulSet
+written before that is read from the servers' own configuration (the official image's ``ZOO_SERVERS``, the
+kubernetes-zookeeper image's ``--servers=N``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+ENSEMBLE_ANNOTATION = "kafka-eks.cluster/zookeeper-ensemble"
+
+
+def zookeeper_ensemble(statefulset):
+    """The ensemble size of a ZooKeeper StatefulSet (its API object), or None when it says nothing."""
+    if not isinstance(statefulset, dict):
+        return None
+    annotations = (statefulset.get("metadata") or {}).get("annotations") or {}
+    try:
+        return int(annotations[ENSEMBLE_ANNOTATION])
+    except (KeyError, TypeError, ValueError):
+        pass
+    template = ((statefulset.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in template.get("containers") or []:
+        for item in container.get("env") or []:
+            if item.get("name") == "ZOO_SERVERS" and isinstance(item.get("value"), str):
+                servers = re.findall(r"(?:^|\s)server\.\d+=", item["value"])
+                if servers:
+                    return len(servers)
+        match = re.search(r"--servers=(\d+)", " ".join(str(a) for a in (container.get("command") or [])
+                                                       + (container.get("args") or [])))
+        if match:
+            return int(match.group(1))
+    replicas = (statefulset.get("spec") or {}).get("replicas")
+    return replicas if isinstance(replicas, int) else None
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"zookeeper_ensemble": zookeeper_ensemble}
