@@ -145,17 +145,18 @@ def session_proof(owner, sessions, servers):
 
 
 def _expected_endpoint_sets(broker_id, advertised, live):
-    """The endpoint sets that prove a registration is broker ``broker_id``'s: the plan's, and the one its
-    current pods declare (a pod that still runs the previous spec of a rolling change)."""
-    sets = []
+    """The endpoint lists that prove a registration is broker ``broker_id``'s (compared in any order): the
+    plan's, and the one its current pods declare (a pod that still runs the previous spec of a rolling
+    change)."""
+    lists = []
     plan = split_listeners((advertised or {}).get(broker_id))
     if plan:
-        sets.append(sorted(plan))
+        lists.append(plan)
     for pod in live:
         declared = split_listeners(pod.get("advertised_listeners"))
-        if declared and sorted(declared) not in sets:
-            sets.append(sorted(declared))
-    return sets
+        if declared and sorted(declared) not in [sorted(known) for known in lists]:
+            lists.append(declared)
+    return lists
 
 
 def _is_starting(pod, now_ms):
@@ -222,7 +223,7 @@ def decide(expected_ids, registrations, pods, now_ms=None, startup_grace_ms=0, t
                                              "data": str(registration.get("unparsed", registration))[:200]})
                 continue
             wanted = _expected_endpoint_sets(broker_id, advertised, live)
-            if sorted(endpoints) not in wanted:
+            if sorted(endpoints) not in [sorted(w) for w in wanted]:
                 result["foreign"].append({
                     "broker_id": broker_id, "endpoints": endpoints, "session": _hex(owner),
                     "expected": [",".join(w) for w in wanted] or ["(no advertised listeners known)"]})
@@ -287,8 +288,8 @@ def decide(expected_ids, registrations, pods, now_ms=None, startup_grace_ms=0, t
             if pod.get("container_found") is False:
                 result["blocked"].append({
                     "broker_id": broker_id, "pod": pod.get("name"),
-                    "reason": "%s; pod %s has no container named %s" % (what, pod.get("name"),
-                                                                         pod.get("container"))})
+                    "reason": "%s; pod %s has no container named %s" % (
+                        what, pod.get("name"), pod.get("container"))})
                 continue
             if _is_starting(pod, now_ms):
                 result["waiting"].append({

@@ -241,7 +241,10 @@ def wait_restartable(zk, broker_id, default_min_isr, timeout, sleep_seconds=5, c
             "brokers named by the replicas missing from 'in sync'."
             % (broker_id, timeout, len(blockers), describe_blockers(blockers)), blockers)
     on_broker = sum(1 for topic in assignments for p in assignments[topic].values() if broker_id in p)
-    return {"broker_id": broker_id, "partitions": on_broker, "waited": waited,
+    summary = "broker %d may restart (%d partitions on it); checked in %ss, %s" % (
+        broker_id, on_broker, waited, ("waited for " + describe_blockers(first, limit=5)) if first
+        else "no partition had to catch up")
+    return {"broker_id": broker_id, "partitions": on_broker, "waited": waited, "summary": summary,
             "waited_for": [dict((k, b[k]) for k in ("topic", "partition", "why")) for b in first]}
 
 
@@ -263,5 +266,9 @@ def wait_caught_up(zk, broker_ids, timeout, sleep_seconds=5, clock=time.monotoni
             "broker(s) %s restarted but did not catch up within %ds: %d partition(s) still lack them in their "
             "in-sync replicas: %s. Check the restarted broker's log for replication errors."
             % (",".join(str(i) for i in broker_ids), timeout, len(behind), describe_partitions(behind)), behind)
-    return {"brokers": sorted(int(i) for i in broker_ids), "waited": waited,
+    brokers = sorted(int(i) for i in broker_ids)
+    summary = "broker(s) %s in sync; checked in %ss, %s" % (
+        ",".join(str(i) for i in brokers), waited, ("waited for " + describe_partitions(first, limit=5)) if first
+        else "nothing to catch up")
+    return {"brokers": brokers, "waited": waited, "summary": summary,
             "waited_for": [dict((k, b[k]) for k in ("topic", "partition", "out_of_sync")) for b in first]}

@@ -20,12 +20,12 @@ description:
     C(KAFKA_ADVERTISED_LISTENERS), for a pod that still runs the previous spec of a rolling change), and it
     is not older than that container's start. The container is found by name, never as the first one.
   - Any other registration is reported as RV(foreign) (with the endpoints found and expected) or
-    RV(unparsable), and nothing is deleted for it: the role fails the run with both endpoints in the message.
+    RV(unparsable), and nothing is deleted for it; the role fails the run with both endpoints in the message.
   - A broker is C(missing) when it has no registration, and C(stale) when its registration has its endpoints
     but no running container of its pods can have written it (older than the container's start, or the
     container is not running), so the old process's ZooKeeper session holds C(/brokers/ids/<id>) and the live
     broker cannot register (C(NodeExists)) until that session expires.
-  - A stale registration is removed at once (I(remove_stale_registration)) only on two proofs together:
+  - A stale registration is removed at once (I(remove_stale_registration)) only on two proofs together -
     Kubernetes shows that its writer is dead (no pod of the broker is terminating, no running container can
     have written it), and every one of the I(zookeeper_servers) servers answers the C(cons) four-letter word
     without listing the node's owner session. It is deleted with its version, so a fresh registration is
@@ -48,7 +48,7 @@ description:
     the probe's budget), or a pod that is still being created, is given time to register first.
   - With I(wait_restartable), once every broker is in the cluster, it waits until restarting that broker takes
     no partition below its C(min.insync.replicas) (the topic's own, from C(/config/topics), else
-    I(default_min_insync_replicas)): a partition with a replica on it blocks while its ISR is below min ISR,
+    I(default_min_insync_replicas)) - a partition with a replica on it blocks while its ISR is below min ISR,
     or equal to it with the broker in it; partitions whose replication factor is at most min ISR never
     block. With I(wait_caught_up), it waits until those brokers are back in the ISR of their partitions.
 author:
@@ -132,13 +132,13 @@ options:
     default: true
   wait_restartable:
     description:
-      - A broker id about to be restarted: wait up to I(in_sync_timeout) until restarting it takes no partition
+      - A broker id about to be restarted; wait up to I(in_sync_timeout) until restarting it takes no partition
         below its min ISR, and fail naming the partitions that still block (RV(restartable)).
       - In check mode, and when a broker is not in the cluster, it does not wait.
     type: int
   wait_caught_up:
     description:
-      - Broker ids just restarted: wait up to I(in_sync_timeout) until they are back in the in-sync replicas of
+      - Broker ids just restarted; wait up to I(in_sync_timeout) until they are back in the in-sync replicas of
         every partition they hold that has a leader, and fail naming the partitions if not (RV(caught_up)).
     type: list
     elements: int
@@ -324,13 +324,15 @@ restartable:
   returned: always
   type: dict
   sample: {broker_id: 2, partitions: 27, waited: 6.2, waited_for: [{topic: orders, partition: 1,
-           why: "in sync 2 = min ISR 2 with broker 2 among them"}]}
+           why: "in sync 2 = min ISR 2 with broker 2 among them"}],
+           summary: "broker 2 may restart (27 partitions on it); checked in 6.2s, waited for orders-1 (...)"}
 caught_up:
   description: With I(wait_caught_up) - the brokers, the seconds waited and the partitions they had to catch up
     at first; null when not checked.
   returned: always
   type: dict
-  sample: {brokers: [2], waited: 4.1, waited_for: [{topic: orders, partition: 1, out_of_sync: [2]}]}
+  sample: {brokers: [2], waited: 4.1, waited_for: [{topic: orders, partition: 1, out_of_sync: [2]}],
+           summary: "broker(s) 2 in sync; checked in 4.1s, waited for orders-1 (replicas 1,2,3; in sync 1,3)"}
 controller:
   description: The id of the broker that is the cluster's controller (from C(/controller)), at the end; null when
     no broker is.

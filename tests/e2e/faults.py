@@ -185,19 +185,24 @@ def heal(cluster, state_file):
 
 
 def heal_refuses(cluster, state_file):
-    """ZooKeeper below quorum: the module must delete nothing and say why."""
+    """A resize of the running ensemble is refused before any write; then, with ZooKeeper below quorum, the
+    module must delete nothing and say why."""
     state = {"before": snapshot(cluster)}
+    proc = run_site(cluster, "-e", "zookeeper_replicas=1", check=False)
+    state["resize_rc"], state["resize_output"] = proc.returncode, proc.stdout[-6000:] + proc.stderr[-4000:]
+    state["after_resize"] = snapshot(cluster)
+    state["replicas_after_resize"] = cluster.get("statefulset", name="zookeeper")["spec"]["replicas"]
     drop_registration(cluster, 3)
-    # Two of three servers gone (the StatefulSet scaled to 1, claims kept): no quorum.
+    # Two of three servers gone (the StatefulSet scaled to 1 by hand, claims kept): no quorum.
     cluster.kubectl("scale", "statefulset/zookeeper", "--replicas=1")
     wait_for(lambda: len(cluster.pods("app.kubernetes.io/component=zookeeper")) == 1, 120, "one ZooKeeper pod")
     proc = run_module(cluster, "broker_membership", {
-        "namespace": cluster.namespace, "expected_broker_ids": [0, 1, 2, 3], "heal": True,
+        "namespace": cluster.namespace, "expected_broker_ids": [0, 1, 2, 3], "heal": True, "zookeeper_servers": 3,
         "zookeeper_pod_selector": "app.kubernetes.io/component=zookeeper,app.kubernetes.io/instance=kafka"})
     state["module_rc"] = proc.returncode
     state["module_output"] = proc.stdout[-8000:]
     state["after"] = snapshot(cluster)
-    # Put the ensemble back the way a user would: site.yml.
+    # Put the ensemble back the way a user would: site.yml (the ensemble is still configured for 3).
     state["site_rc"] = run_site(cluster).returncode
     state["after_site"] = snapshot(cluster)
     save(state, state_file)
@@ -293,12 +298,27 @@ def out_of_sync_partitions(cluster):
         client.close()
 
 
+def image_of(cluster):
+    """Broker id -> the image its Deployment runs."""
+    return {d["metadata"]["labels"]["kafka-eks.cluster/broker-id"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+            for d in cluster.get("deployments", BROKER_SELECTOR)}
+
+
 def scale_out(cluster, state_file):
-    """Broker 4 added; then a setting of every broker changed, which must restart them one at a time."""
+    """Broker 4 added; then a setting of every broker changed, which must restart them one at a time, gated per
+    broker (an RF-2 and an RF-1 topic present do not block it); then a bad image rolled to one broker is fixed
+    by rerunning with the right one."""
     state = {"before": snapshot(cluster)}
     state["site_rc"] = run_site(cluster, "-e", "kafka_broker_count=5").returncode
     state["after"] = snapshot(cluster)
     state["messages"] = write_messages(cluster, "e2e-rolling")
+    # RF <= min ISR: such topics never block a restart (strimzi#2964); their messages survive the roll.
+    state["low_rf_messages"] = {}
+    for topic, rf in (("e2e-rf2", 2), ("e2e-rf1", 1)):
+        cluster.create_topic(topic, replication_factor=rf, min_isr=1, partitions=5)
+        messages = ["%s-%d" % (topic, i) for i in range(10)]
+        cluster.produce(topic, messages)
+        state["low_rf_messages"][topic] = messages
     changed = ["-e", "kafka_broker_count=5", "-e", '{"kafka_broker_extra_config": {"log.retention.hours": "100"}}']
     proc = run_site(cluster, *changed, "--check", "--diff", check=False)
     state["check_rc"], state["check_output"] = proc.returncode, proc.stdout[-60000:] + proc.stderr[-4000:]
@@ -313,9 +333,22 @@ def scale_out(cluster, state_file):
                                  for p in cluster.pods(BROKER_SELECTOR)}
     state["registered_at_ms"] = registration_ctimes(cluster)
     state["received"] = cluster.consume("e2e-rolling", len(state["messages"]))
+    state["low_rf_received"] = {topic: cluster.consume(topic, len(messages))
+                                for topic, messages in state["low_rf_messages"].items()}
     proc = run_site(cluster, *changed, check=False)
     state["rerun_rc"], state["rerun_output"] = proc.returncode, proc.stdout[-30000:]
     state["after_rerun"] = snapshot(cluster)
+    # A bad roll: an image the cluster cannot pull. The first broker rolled stays Pending and the run fails
+    # after its wait; the others keep the old image. Rerunning with the right image fixes that broker first.
+    good = image_of(cluster)["0"]
+    bad = ["-e", "kafka_broker_image=confluentinc/cp-kafka:0.0.0-no-such-tag", "-e", "kafka_broker_rollout_timeout=30"]
+    proc = run_site(cluster, *(changed + bad), check=False)
+    state["bad_rc"], state["bad_output"] = proc.returncode, proc.stdout[-20000:] + proc.stderr[-4000:]
+    state["images_after_bad"] = image_of(cluster)
+    proc = run_site(cluster, *changed, check=False)
+    state["fix_rc"], state["fix_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
+    state["images_after_fix"], state["good_image"] = image_of(cluster), good
+    state["after_fix"] = snapshot(cluster)
     save(state, state_file)
 
 

@@ -111,6 +111,11 @@ def scenario_heal(cluster, args):
 def scenario_heal_refuses(cluster, args):
     with open(args.state) as handle:
         state = json.load(handle)
+    # zookeeper_replicas 3 -> 1 on the running ensemble: refused by the preflight, nothing written.
+    assert state["resize_rc"] != 0, "site.yml accepted a resize of the running ensemble"
+    assert "zookeeper_replicas" in state["resize_output"] and "Nothing was written" in state["resize_output"], (
+        state["resize_output"][-3000:])
+    assert state["after_resize"] == state["before"] and state["replicas_after_resize"] == 3
     assert state["module_rc"] != 0, "the module did not fail without a quorum"
     assert "quorum" in state["module_output"].lower(), state["module_output"]
     assert state["after"]["broker_pods"] == state["before"]["broker_pods"], "a pod was deleted without a quorum"
@@ -176,6 +181,12 @@ def scenario_scale_out(cluster, args):
             "were down at once" % (broker, state["new_pods_created"][broker], previous,
                                    state["registered_at_ms"][previous]))
     assert sorted(state["received"]) == sorted(state["messages"]), "messages lost in the rolling restart"
+    for topic, messages in state["low_rf_messages"].items():
+        assert sorted(state["low_rf_received"][topic]) == sorted(messages), "messages of %s lost" % topic
+    # Each restart was gated per broker, and the run said what it waited for.
+    for broker in ("0", "1", "2", "3", "4"):
+        assert "broker %s restarted and is back in the cluster" % broker in state["rolling_output"], broker
+    assert state["rolling_output"].count(" may restart (") >= 4, state["rolling_output"][-4000:]
     # Each restart waited for the partitions to be back in sync, the last one included.
     assert state["out_of_sync_after_rolling"] == {}, state["out_of_sync_after_rolling"]
     check_membership(cluster, 5)
@@ -184,7 +195,25 @@ def scenario_scale_out(cluster, args):
     recap = [line for line in state["rerun_output"].splitlines() if " changed=" in line]
     assert recap and all(" changed=0 " in line for line in recap), recap
     print("rolling change: brokers 0-4 restarted one after another, each after the previous registered; "
-          "%d messages kept; a rerun changed nothing" % len(state["received"]))
+          "%d messages kept (and those of an RF-2 and an RF-1 topic); a rerun changed nothing" % len(state["received"]))
+    # A bad image rolled to one broker failed the run with the others untouched; the rerun with the right
+    # image fixed it first, without kubectl.
+    assert state["bad_rc"] != 0, "site.yml passed with an image that cannot be pulled"
+    bad = sorted(b for b, image in state["images_after_bad"].items() if image != state["good_image"])
+    assert len(bad) == 1, state["images_after_bad"]
+    assert state["fix_rc"] == 0, state["fix_output"][-4000:]
+    assert set(state["images_after_fix"].values()) == {state["good_image"]}, state["images_after_fix"]
+    assert "broker %s (kafka-broker-%s, not in the cluster)" % (bad[0], bad[0]) in state["fix_output"], (
+        "the broken broker was not fixed first: " + state["fix_output"][-4000:])
+    for kind in ("deployments", "pvcs", "statefulsets"):
+        assert state["after_fix"][kind] == rolled[kind], "the fix replaced %s" % kind
+    for broker in ("0", "1", "2", "3", "4"):
+        if broker != bad[0]:
+            assert state["after_fix"]["broker_pods"][broker] == state["after_rerun"]["broker_pods"][broker], (
+                "broker %s was restarted by the bad roll or its fix" % broker)
+    check_membership(cluster, 5)
+    print("bad image: broker %s alone got it and the run failed; rerunning with the right image fixed it first"
+          % bad[0])
 
 
 def scenario_teardown(cluster, args):
