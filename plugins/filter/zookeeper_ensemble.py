@@ -42,6 +42,27 @@ def zookeeper_ensemble(statefulset):
     return replicas if isinstance(replicas, int) else None
 
 
+def zookeeper_roll_order(pods, update_revision, leader):
+    """Names of the ZooKeeper pods that do not run the StatefulSet's ``update_revision`` yet, in the order to
+    restart them: followers first (highest ordinal first, as the StatefulSet controller would), the leader
+    last, so that the ensemble elects a new leader once, not once per server restarted."""
+    outdated = []
+    for pod in pods or []:
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            continue
+        if (meta.get("labels") or {}).get("controller-revision-hash") != update_revision:
+            outdated.append(meta.get("name"))
+
+    def ordinal(name):
+        try:
+            return int(str(name).rsplit("-", 1)[1])
+        except (IndexError, ValueError):
+            return -1
+    followers = sorted((n for n in outdated if n != leader), key=ordinal, reverse=True)
+    return followers + [n for n in outdated if n == leader]
+
+
 class FilterModule(object):
     def filters(self):
-        return {"zookeeper_ensemble": zookeeper_ensemble}
+        return {"zookeeper_ensemble": zookeeper_ensemble, "zookeeper_roll_order": zookeeper_roll_order}

@@ -32,6 +32,19 @@ except ImportError:
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
 
+# What a dropped connection or a timeout raises below the kubernetes client: urllib3 for REST calls,
+# websocket-client for exec streams; both libraries come with the kubernetes client.
+try:
+    from urllib3.exceptions import HTTPError as Urllib3Error
+except ImportError:
+    Urllib3Error = OSError
+try:
+    import websocket as websocket_client
+    from websocket import WebSocketException
+except ImportError:
+    websocket_client = None
+    WebSocketException = OSError
+
 # Waiting reasons that deleting the pod does not cure: the same spec fails the same way.
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
@@ -42,7 +55,15 @@ NOT_HEALABLE_WAITING = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", 
 
 
 class PodApiError(Exception):
-    """A pod API call failed; the message names the pod and the call."""
+    """A pod API call failed; the message names the pod and the call.
+
+    ``transient`` is True when the same call may well succeed if made again (connection dropped or refused,
+    request timed out, HTTP 429 or 5xx): a wait that polls the API retries those until its own deadline
+    (``PodApi.retry_transient``); anything else (403, 404, 422, ...) says something a retry will not change."""
+
+    def __init__(self, message, transient=False):
+        super(PodApiError, self).__init__(message)
+        self.transient = transient
 
 
 class PodChanged(PodApiError):
@@ -194,71 +215,146 @@ def describe_pod(facts):
     return "%s (%s)" % (facts.get("name"), ", ".join(bits))
 
 
-class PodApi:
-    """The few pod calls the modules make, on a ``kubernetes.client.ApiClient``."""
+# Seconds one API request may take (connect and response): a server that stops answering fails the call with
+# a PodApiError instead of hanging the module until Ansible's own timeout.
+REQUEST_TIMEOUT = 30
+# Transient errors are retried this often, this far apart, when a caller asks for it (retry_transient).
+RETRY_INTERVAL = 2.0
+_HANDSHAKE_STATUS = re.compile(r"Handshake status (\d{3})")
 
-    def __init__(self, api_client, core_v1=None, stream=None):
+
+def transient_status(status):
+    """True for the HTTP statuses a retry may cure: 429 (throttled), 5xx (server or its etcd in trouble)."""
+    return status == 429 or (status is not None and 500 <= status <= 599)
+
+
+def _api_status(exc):
+    """HTTP status of an ApiException; an exec whose WebSocket handshake was refused carries status 0 and
+    the real status only in its reason (``Handshake status 403 Forbidden``)."""
+    status = getattr(exc, "status", None)
+    if not status:
+        match = _HANDSHAKE_STATUS.search(str(getattr(exc, "reason", None) or exc))
+        status = int(match.group(1)) if match else None
+    return status
+
+
+def _failure(doing, exc):
+    """A PodApiError saying what was being done and why it failed, marked transient when a retry may help."""
+    if isinstance(exc, ApiException) and ApiException is not Exception:
+        status = _api_status(exc)
+        # Status 0 without a handshake status: the client could not talk to the server at all.
+        return PodApiError("%s failed: %s" % (doing, _api_error(exc)), transient=status is None or transient_status(status))
+    return PodApiError("%s failed: %s: %s (the API server did not answer in time, or the connection dropped)"
+                       % (doing, type(exc).__name__, exc), transient=True)
+
+
+# Exceptions a call to the API server may raise that mean "no answer": anything else is a bug and propagates.
+_NO_ANSWER = (Urllib3Error, WebSocketException, OSError)
+
+
+class PodApi:
+    """The few pod calls the modules make, on a ``kubernetes.client.ApiClient``.
+
+    Every request has a timeout (``request_timeout`` seconds); every failure is a PodApiError that names the
+    call, the pod or selector and the namespace, with ``transient`` set when a retry may help."""
+
+    def __init__(self, api_client, core_v1=None, stream=None, request_timeout=REQUEST_TIMEOUT):
         self.api_client = api_client
         self.core = core_v1 or CoreV1Api(api_client)
         self._stream = stream or k8s_stream
+        self.request_timeout = request_timeout
 
     def _plain(self, obj):
         return self.api_client.sanitize_for_serialization(obj)
 
     def list_pods(self, namespace, selector):
+        doing = "listing pods %s in namespace %s" % (selector, namespace)
         try:
-            result = self.core.list_namespaced_pod(namespace, label_selector=selector)
-        except ApiException as exc:
-            raise PodApiError("listing pods %s in namespace %s failed: %s" % (selector, namespace, _api_error(exc)))
+            result = self.core.list_namespaced_pod(namespace, label_selector=selector,
+                                                   _request_timeout=self.request_timeout)
+        except (ApiException,) + _NO_ANSWER as exc:
+            raise _failure(doing, exc)
         return [self._plain(item) for item in result.items]
 
     def delete_pod(self, namespace, name, uid):
         """Delete one pod, only if it still has ``uid``, with its normal grace period (never forced).
 
-        Returns True when deleted, False when it was already gone; raises PodChanged on another uid."""
+        Returns True when deleted, False when it was already gone; raises PodChanged on another uid. Never
+        retried here: after a lost answer, "already gone" could not tell whether this call deleted it."""
         body = V1DeleteOptions(preconditions=V1Preconditions(uid=uid))
         try:
-            self.core.delete_namespaced_pod(name, namespace, body=body)
+            self.core.delete_namespaced_pod(name, namespace, body=body, _request_timeout=self.request_timeout)
         except ApiException as exc:
             if exc.status == 404:
                 return False
             if exc.status == 409:
                 raise PodChanged("pod %s/%s no longer has uid %s (replaced meanwhile); not deleted"
                                  % (namespace, name, uid))
-            raise PodApiError("deleting pod %s/%s failed: %s" % (namespace, name, _api_error(exc)))
+            raise _failure("deleting pod %s/%s" % (namespace, name), exc)
+        except _NO_ANSWER as exc:
+            raise _failure("deleting pod %s/%s" % (namespace, name), exc)
         return True
 
     def exec(self, namespace, name, argv, container=None, timeout=60, clock=time.monotonic):
-        """Run ``argv`` in the pod (no shell, no tty); returns ``(rc, stdout, stderr)``."""
+        """Run ``argv`` in the pod (no shell, no tty); returns ``(rc, stdout, stderr)``.
+
+        Opening the stream may take ``request_timeout`` seconds, the whole command ``timeout``. Never retried
+        here: the command may have run."""
+        doing = "exec `%s` in pod %s/%s" % (" ".join(argv), namespace, name)
         kwargs = {}
         if container:
             kwargs["container"] = container
+        # The client's exec stream ignores _request_timeout when it does not preload the output: the socket
+        # timeout for the connection and the handshake comes from websocket-client's default.
+        previous = websocket_client.getdefaulttimeout() if websocket_client else None
         try:
+            if websocket_client:
+                websocket_client.setdefaulttimeout(self.request_timeout)
             resp = self._stream(self.core.connect_get_namespaced_pod_exec, name, namespace, command=list(argv),
                                 stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False,
-                                **kwargs)
-        except Exception as exc:
-            raise PodApiError("exec `%s` in pod %s/%s failed: %s"
-                              % (" ".join(argv), namespace, name, _api_error(exc)))
+                                _request_timeout=self.request_timeout, **kwargs)
+        except Exception as exc:  # the stream wraps whatever it meets in ApiException(status=0); see _failure
+            raise _failure(doing, exc)
+        finally:
+            if websocket_client:
+                websocket_client.setdefaulttimeout(previous)
         out, err = [], []
         deadline = clock() + timeout
         try:
             while resp.is_open():
                 if clock() >= deadline:
-                    raise PodApiError("exec `%s` in pod %s/%s did not finish within %ss" % (
-                        " ".join(argv), namespace, name, timeout))
+                    raise PodApiError("%s did not finish within %ss" % (doing, timeout), transient=True)
                 resp.update(timeout=1)
                 if resp.peek_stdout():
                     out.append(resp.read_stdout())
                 if resp.peek_stderr():
                     err.append(resp.read_stderr())
             rc = exit_code(resp.read_channel(ERROR_CHANNEL))
+        except _NO_ANSWER as exc:
+            raise PodApiError("%s lost its connection: %s: %s" % (doing, type(exc).__name__, exc), transient=True)
         finally:
             try:
                 resp.close()
             except Exception:  # closing is best effort
                 pass
         return rc, "".join(out), "".join(err)
+
+    @staticmethod
+    def retry_transient(call, deadline, clock=time.monotonic, sleep=time.sleep, interval=RETRY_INTERVAL):
+        """``call()`` again after a transient PodApiError until ``deadline`` (a ``clock()`` value); then, or on
+        any other error, the last error is raised with how long it was retried. For reads only (list_pods):
+        a delete or an exec may have happened before its answer was lost."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return call()
+            except PodApiError as exc:
+                if not exc.transient or clock() + interval >= deadline:
+                    if tries > 1:
+                        raise PodApiError("%s (after %d tries)" % (exc, tries), transient=exc.transient)
+                    raise
+            sleep(interval)
 
 
 ERROR_CHANNEL = 3

@@ -14,9 +14,9 @@ and a partition elsewhere that is stuck does not block B.
 Kafka keeps, per topic, ``/brokers/topics/<topic>`` (``{"partitions": {"0": [1, 2, 3], ...}}``: the
 replicas), per partition ``/brokers/topics/<topic>/partitions/<n>/state`` (``{"leader": 1, "isr": [1, 2,
 3], ...}``) and per topic with overrides ``/config/topics/<topic>`` (``{"config": {"min.insync.replicas":
-"2"}}``). ``restart_blockers()``, ``lagging()`` and ``under_replicated()`` are pure; ``read_assignments()``,
-``read_min_isr()`` and ``read_states()`` read them in batches (one zkCli run each under exec access);
-``wait_restartable()`` and ``wait_caught_up()`` poll the states with an injected clock and sleep.
+"2"}}``). ``restart_blockers()`` and ``lagging()`` are pure; ``read_topics()`` reads the assignments and the topic
+configs (two zkCli runs under exec access) and ``read_states()`` every partition's state (one);
+``wait_partitions()`` polls the states with an injected clock and sleep.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -87,21 +87,6 @@ def describe_partitions(partitions, limit=10):
     return ", ".join(texts)
 
 
-def read_assignments(zk):
-    """``{topic: {partition: [replicas]}}`` for every topic: the listing, then every topic's node in one batch."""
-    topics = zk.list_and_get(TOPICS_PATH, [])[0]
-    if not topics:
-        return {}
-    paths = dict((topic, "%s/%s" % (TOPICS_PATH, topic)) for topic in topics)
-    found = zk.get_many([paths[topic] for topic in topics])
-    assignments = {}
-    for topic in topics:
-        node = found.get(paths[topic])
-        if node is not None:  # None: deleted between the listing and the read
-            assignments[topic] = parse_assignment(node[0])
-    return assignments
-
-
 def read_states(zk, assignments):
     """``{(topic, partition): state or None}`` for every assigned partition, in one batch."""
     keys = [(topic, partition) for topic in sorted(assignments) for partition in sorted(assignments[topic])]
@@ -125,22 +110,6 @@ def parse_min_isr(data):
         return int(str(config["min.insync.replicas"]).strip())
     except ValueError:
         return None
-
-
-def read_min_isr(zk, topics):
-    """``{topic: min.insync.replicas override}`` for the topics that set one, in one batch."""
-    topics = sorted(topics)
-    if not topics:
-        return {}
-    paths = dict((topic, "%s/%s" % (TOPIC_CONFIG_PATH, topic)) for topic in topics)
-    found = zk.get_many([paths[topic] for topic in topics])
-    overrides = {}
-    for topic in topics:
-        node = found.get(paths[topic])
-        value = parse_min_isr(node[0]) if node is not None else None
-        if value is not None:
-            overrides[topic] = value
-    return overrides
 
 
 def restart_blockers(broker_id, assignments, states, min_isr, default_min_isr):
@@ -198,77 +167,83 @@ def describe_blockers(blockers, limit=10):
     return ", ".join(texts)
 
 
-def _poll(zk, timeout, sleep_seconds, clock, sleep, check, assignments=None):
-    """Read the assignments once (unless given), then poll the partition states until ``check(assignments,
-    states)`` returns an empty list or ``timeout`` passes. Returns (assignments, last list, seconds waited,
-    polls)."""
-    start = clock()
-    if assignments is None:
-        assignments = read_assignments(zk)
-    polls = 0
-    while True:
-        polls += 1
-        found = check(assignments, read_states(zk, assignments))
-        waited = clock() - start
-        if not found or waited >= timeout:
-            return assignments, found, round(waited, 1), polls
-        sleep(sleep_seconds)
+def read_topics(zk):
+    """``(assignments, min ISR overrides)`` of every topic: the listing, then every topic's node and its
+    ``/config/topics`` node in one batch (two zkCli runs under exec access, whatever the topic count)."""
+    topics = zk.list_and_get(TOPICS_PATH, [])[0]
+    if not topics:
+        return {}, {}
+    nodes = dict((topic, "%s/%s" % (TOPICS_PATH, topic)) for topic in topics)
+    configs = dict((topic, "%s/%s" % (TOPIC_CONFIG_PATH, topic)) for topic in topics)
+    found = zk.get_many([nodes[t] for t in topics] + [configs[t] for t in topics])
+    assignments, overrides = {}, {}
+    for topic in topics:
+        node = found.get(nodes[topic])
+        if node is not None:  # None: deleted between the listing and the read
+            assignments[topic] = parse_assignment(node[0])
+        config = found.get(configs[topic])
+        value = parse_min_isr(config[0]) if config is not None else None
+        if value is not None:
+            overrides[topic] = value
+    return assignments, overrides
 
 
-def wait_restartable(zk, broker_id, default_min_isr, timeout, sleep_seconds=5, clock=time.monotonic,
-                     sleep=time.sleep, assignments=None):
-    """Wait until restarting ``broker_id`` takes no partition below its min ISR (``restart_blockers``).
+def wait_partitions(zk, default_min_isr, timeout, caught_up=(), restartable=None, sleep_seconds=5,
+                    clock=time.monotonic, sleep=time.sleep):
+    """Between two restarts of a rolling change: wait until the brokers in ``caught_up`` (just restarted) are
+    back in the ISR of every partition they hold that has a leader, and until restarting broker
+    ``restartable`` (the next one) takes no partition below its min ISR. The topics are read once (a rolling
+    change does not move partitions); each poll reads the partition states once for both.
 
-    Returns ``{"broker_id", "partitions" (on the broker), "waited", "waited_for" (the partitions that blocked
-    at first)}``; raises NotInSyncError naming the partitions that still block after ``timeout`` seconds.
+    Returns ``(caught_up result or None, restartable result or None)``, each with ``waited``, ``waited_for``
+    (what blocked at first) and a ``summary`` sentence; raises NotInSyncError naming the partitions that still
+    block after ``timeout`` seconds.
     """
-    first = []
-    overrides = []  # read once, with the first states: topic configs do not change during a roll
-
-    def check(assignments, states):
-        if not overrides:
-            overrides.append(read_min_isr(zk, assignments))
-        found = restart_blockers(broker_id, assignments, states, overrides[0], default_min_isr)
-        if not first and found:
-            first.extend(found)
-        return found
-
-    assignments, blockers, waited, dummy = _poll(zk, timeout, sleep_seconds, clock, sleep, check, assignments)
-    if blockers:
-        raise NotInSyncError(
-            "broker %d cannot restart yet: after %ds, restarting it would take %d partition(s) below their "
-            "min.insync.replicas: %s. Another broker is out of these partitions' in-sync replicas; check the "
-            "brokers named by the replicas missing from 'in sync'."
-            % (broker_id, timeout, len(blockers), describe_blockers(blockers)), blockers)
-    on_broker = sum(1 for topic in assignments for p in assignments[topic].values() if broker_id in p)
-    summary = "broker %d may restart (%d partitions on it); checked in %ss, %s" % (
-        broker_id, on_broker, waited, ("waited for " + describe_blockers(first, limit=5)) if first
-        else "no partition had to catch up")
-    return {"broker_id": broker_id, "partitions": on_broker, "waited": waited, "summary": summary,
-            "waited_for": [dict((k, b[k]) for k in ("topic", "partition", "why")) for b in first]}
-
-
-def wait_caught_up(zk, broker_ids, timeout, sleep_seconds=5, clock=time.monotonic, sleep=time.sleep,
-                   assignments=None):
-    """Wait until ``broker_ids`` (just restarted) are back in the ISR of every partition they hold that has
-    a leader. Returns ``{"brokers", "waited", "waited_for"}``; raises NotInSyncError after ``timeout``."""
-    first = []
-
-    def check(assignments, states):
-        found = lagging(broker_ids, assignments, states)
-        if not first and found:
-            first.extend(found)
-        return found
-
-    dummy, behind, waited, dummy = _poll(zk, timeout, sleep_seconds, clock, sleep, check, assignments)
-    if behind:
-        raise NotInSyncError(
-            "broker(s) %s restarted but did not catch up within %ds: %d partition(s) still lack them in their "
-            "in-sync replicas: %s. Check the restarted broker's log for replication errors."
-            % (",".join(str(i) for i in broker_ids), timeout, len(behind), describe_partitions(behind)), behind)
-    brokers = sorted(int(i) for i in broker_ids)
-    summary = "broker(s) %s in sync; checked in %ss, %s" % (
-        ",".join(str(i) for i in brokers), waited, ("waited for " + describe_partitions(first, limit=5)) if first
-        else "nothing to catch up")
-    return {"brokers": brokers, "waited": waited, "summary": summary,
-            "waited_for": [dict((k, b[k]) for k in ("topic", "partition", "out_of_sync")) for b in first]}
+    caught_up = sorted(int(i) for i in caught_up or [])
+    start = clock()
+    assignments, overrides = read_topics(zk)
+    first = {"behind": None, "blockers": None}
+    done = {"behind": None, "blockers": None}
+    while True:
+        states = read_states(zk, assignments)
+        behind = lagging(caught_up, assignments, states) if caught_up else []
+        blockers = (restart_blockers(restartable, assignments, states, overrides, default_min_isr)
+                    if restartable is not None else [])
+        waited = round(clock() - start, 1)
+        for key, found in (("behind", behind), ("blockers", blockers)):
+            if first[key] is None:
+                first[key] = found
+            if not found and done[key] is None:
+                done[key] = waited
+        if not behind and not blockers:
+            break
+        if waited >= timeout:
+            if behind:
+                raise NotInSyncError(
+                    "broker(s) %s restarted but did not catch up within %ds: %d partition(s) still lack them in "
+                    "their in-sync replicas: %s. Check the restarted broker's log for replication errors."
+                    % (",".join(str(i) for i in caught_up), timeout, len(behind), describe_partitions(behind)), behind)
+            raise NotInSyncError(
+                "broker %d cannot restart yet: after %ds, restarting it would take %d partition(s) below their "
+                "min.insync.replicas: %s. Another broker is out of these partitions' in-sync replicas; check the "
+                "brokers named by the replicas missing from 'in sync'."
+                % (restartable, timeout, len(blockers), describe_blockers(blockers)), blockers)
+        sleep(sleep_seconds)
+    caught = None
+    if caught_up:
+        caught = {"brokers": caught_up, "waited": done["behind"],
+                  "waited_for": [dict((k, b[k]) for k in ("topic", "partition", "out_of_sync")) for b in first["behind"]],
+                  "summary": "broker(s) %s in sync after %ss (%s)." % (
+                      ",".join(str(i) for i in caught_up), done["behind"],
+                      ("waited for " + describe_partitions(first["behind"], limit=5)) if first["behind"]
+                      else "nothing to catch up")}
+    may = None
+    if restartable is not None:
+        on_broker = sum(1 for topic in assignments for p in assignments[topic].values() if restartable in p)
+        may = {"broker_id": restartable, "partitions": on_broker, "waited": done["blockers"],
+               "waited_for": [dict((k, b[k]) for k in ("topic", "partition", "why")) for b in first["blockers"]],
+               "summary": "broker %d may restart after %ss (%d partitions on it; %s)." % (
+                   restartable, done["blockers"], on_broker,
+                   ("waited for " + describe_blockers(first["blockers"], limit=5)) if first["blockers"]
+                   else "none had to catch up")}
+    return caught, may

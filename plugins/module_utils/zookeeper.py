@@ -298,13 +298,30 @@ def zkcli_error(output, path=None):
 
 
 def parse_zkcli_ls(text):
-    """Children from ``zkCli.sh ls <path>`` output (log noise, WATCHER lines and prompts ignored)."""
+    """Children from ``zkCli.sh ls <path>`` output (log noise, WATCHER lines and prompts ignored).
+
+    zkCli's event thread prints ``WatchedEvent ...`` while the main thread prints the list, so under load
+    the list arrives split around that line (``[a, b`` / ``WatchedEvent ...`` / ``, c]``): a list that
+    opens on one content line and closes on a later one is joined back.
+    """
     found = None
-    for line in _content_lines(text):
-        match = _CHILDREN_LINE.match(line.strip())
+    lines = [line.strip() for line in _content_lines(text)]
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        match = _CHILDREN_LINE.match(line)
+        if not match and line.startswith("[") and "]" not in line:
+            for end in range(index + 1, len(lines)):
+                if "[" in lines[end]:
+                    break
+                if lines[end].endswith("]"):
+                    match = _CHILDREN_LINE.match("".join(lines[index:end + 1]))
+                    index = end
+                    break
         if match:
             inner = match.group(1).strip()
             found = [c.strip() for c in inner.split(",") if c.strip()] if inner else []
+        index += 1
     if found is None:
         raise ZooKeeperError("no children list ([...]) in the output: %s" % _tail(text))
     return found
@@ -392,11 +409,10 @@ def parse_zkcli_get(text):
         data = None
     elif before:
         whole = "\n".join(line.strip() for line in before)
-        if data_length is None or len(whole.encode("utf-8")) == data_length:
-            data = whole
-        else:
-            sized = [line.strip() for line in before if len(line.strip().encode("utf-8")) == data_length]
-            data = sized[-1] if sized else whole
+        # The data as one piece split by the event thread's output, or one line among noise (see ls).
+        candidates = [whole, "".join(line.strip() for line in before)] + [line.strip() for line in reversed(before)]
+        sized = [c for c in candidates if len(c.encode("utf-8")) == data_length]
+        data = whole if data_length is None or not sized else sized[0]
         if data == "null" and data_length in (None, 4) and len(before) == 1:
             data = None if data_length is None else data
     owner_text = raw.get("ephemeralOwner", "0")

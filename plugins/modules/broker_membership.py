@@ -325,14 +325,14 @@ restartable:
   type: dict
   sample: {broker_id: 2, partitions: 27, waited: 6.2, waited_for: [{topic: orders, partition: 1,
            why: "in sync 2 = min ISR 2 with broker 2 among them"}],
-           summary: "broker 2 may restart (27 partitions on it); checked in 6.2s, waited for orders-1 (...)"}
+           summary: "broker 2 may restart after 6.2s (27 partitions on it; waited for orders-1 (...))."}
 caught_up:
   description: With I(wait_caught_up) - the brokers, the seconds waited and the partitions they had to catch up
     at first; null when not checked.
   returned: always
   type: dict
   sample: {brokers: [2], waited: 4.1, waited_for: [{topic: orders, partition: 1, out_of_sync: [2]}],
-           summary: "broker(s) 2 in sync; checked in 4.1s, waited for orders-1 (replicas 1,2,3; in sync 1,3)"}
+           summary: "broker(s) 2 in sync after 4.1s (waited for orders-1 (replicas 1,2,3; in sync 1,3))."}
 controller:
   description: The id of the broker that is the cluster's controller (from C(/controller)), at the end; null when
     no broker is.
@@ -358,9 +358,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership impor
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
     NotInSyncError,
-    read_assignments,
-    wait_caught_up,
-    wait_restartable,
+    wait_partitions,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
     HAS_KAZOO,
@@ -430,17 +428,10 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
         result["restartable"] = result["caught_up"] = None
         if result["all_joined"] and not module.check_mode and (
                 params["wait_caught_up"] or params["wait_restartable"] is not None):
-            # A rolling change does not move partitions: read the assignments once for both waits.
-            assignments = read_assignments(zk)
-            if params["wait_caught_up"]:
-                result["caught_up"] = wait_caught_up(zk, params["wait_caught_up"], params["in_sync_timeout"],
-                                                     sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep,
-                                                     assignments=assignments)
-            if params["wait_restartable"] is not None:
-                result["restartable"] = wait_restartable(
-                    zk, params["wait_restartable"], params["default_min_insync_replicas"],
-                    params["in_sync_timeout"], sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep,
-                    assignments=assignments)
+            result["caught_up"], result["restartable"] = wait_partitions(
+                zk, params["default_min_insync_replicas"], params["in_sync_timeout"],
+                caught_up=params["wait_caught_up"], restartable=params["wait_restartable"],
+                sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep)
     except NotInSyncError as exc:
         result["msg"] = "%s (raise in_sync_timeout to wait longer)" % exc
         result["blocking_partitions"] = exc.partitions

@@ -40,6 +40,7 @@ options:
     description:
       - The role variables, with their defaults applied, as one mapping.
       - The C(preflight) role builds it from the variables of the C(zookeeper) and C(kafka_broker) roles.
+      - Connection variables (C(kafka_k8s_*)) are ignored; a C(kafka_k8s_api_key) given here is masked in the output.
     type: dict
     required: true
   argument_spec:
@@ -132,6 +133,7 @@ schedulable_nodes:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
+    CREDENTIAL_PREFIX,
     PlanError,
     build_plan,
 )
@@ -146,6 +148,12 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # The preflight never passes the connection variables; should a caller do so, they are dropped and the token
+    # is masked, since this module's arguments and results are printed at -v.
+    for key in [k for k in module.params["config"] if k.startswith(CREDENTIAL_PREFIX)]:
+        value = module.params["config"].pop(key)
+        if key == CREDENTIAL_PREFIX + "api_key" and value:
+            module.no_log_values.add(str(value))
     try:
         # The node selector and tolerations are converted and checked before the nodes are matched against them.
         plan = build_plan(module.params["config"], nodes=module.params["nodes"],

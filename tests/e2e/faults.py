@@ -341,7 +341,7 @@ def scale_out(cluster, state_file):
     # A bad roll: an image the cluster cannot pull. The first broker rolled stays Pending and the run fails
     # after its wait; the others keep the old image. Rerunning with the right image fixes that broker first.
     good = image_of(cluster)["0"]
-    bad = ["-e", "kafka_broker_image=confluentinc/cp-kafka:0.0.0-no-such-tag", "-e", "kafka_broker_rollout_timeout=30"]
+    bad = ["-e", "kafka_broker_image=registry.example.invalid/no-such/cp-kafka:7.9.0", "-e", "kafka_broker_rollout_timeout=30"]
     proc = run_site(cluster, *(changed + bad), check=False)
     state["bad_rc"], state["bad_output"] = proc.returncode, proc.stdout[-20000:] + proc.stderr[-4000:]
     state["images_after_bad"] = image_of(cluster)
@@ -407,6 +407,155 @@ def multi_cluster(cluster, state_file, second):
           "second_namespaces": [n["metadata"]["name"] for n in namespaces["items"]]}, state_file)
 
 
+
+# --- least_privilege: every playbook run as a ServiceAccount bound only to examples/rbac -------------------------
+
+RBAC_DIR = os.path.join(ROOT, "examples", "rbac")
+LP_SERVICE_ACCOUNT = ("kube-system", "kafka-eks")
+LP_FOREIGN_NAMESPACE = "kafka-foreign"
+# A broker property the rolling change sets (the Deployments' env changes, so every broker restarts).
+LP_ROLL_VARS = ["-e", json.dumps({"kafka_broker_extra_config": {"log.cleaner.backoff.ms": "15001"}})]
+
+
+def admin_kubectl(cluster, *args, stdin=None):
+    """kubectl as the bed's admin, without a default namespace (the RBAC files name their own)."""
+    proc = subprocess.run([os.path.join(CACHE, "bin", "kubectl"), "--kubeconfig", cluster.kubeconfig] + list(args),
+                          input=stdin, capture_output=True, text=True, timeout=180, check=False)
+    if proc.returncode != 0:
+        raise AssertionError("kubectl %s failed (%d): %s%s" % (" ".join(args), proc.returncode, proc.stdout,
+                                                               proc.stderr))
+    return proc.stdout
+
+
+def rbac_for_namespace(namespace):
+    """examples/rbac/namespace.yml for another namespace (its documents name `kafka` as the namespace)."""
+    import yaml
+    with open(os.path.join(RBAC_DIR, "namespace.yml")) as handle:
+        docs = [d for d in yaml.safe_load_all(handle) if d]
+    for doc in docs:
+        if doc["kind"] == "Namespace":
+            doc["metadata"]["name"] = namespace
+        else:
+            doc["metadata"]["namespace"] = namespace
+        for rule in doc.get("rules", []):
+            if "resourceNames" in rule:
+                rule["resourceNames"] = [namespace]
+    return yaml.safe_dump_all(docs)
+
+
+def as_service_account(cluster, token, playbook, log_path, *extra):
+    """A playbook with only the ServiceAccount's token: no kubeconfig, no K8S_AUTH_* from the environment.
+    The whole output (stdout and stderr) goes to log_path, for verify to search for the token."""
+    ca_cert = os.path.join(CACHE, "testbeds", cluster.name, "pki", "ca.crt")
+    with open(os.path.join(CACHE, "testbeds", cluster.name, "testbed.json")) as handle:
+        server = json.load(handle)["apiserver"]
+    argv = [ANSIBLE_PLAYBOOK, os.path.join(ROOT, playbook), "-e", "@" + TESTBED_VARS,
+            "-e", "kafka_k8s_host=" + server, "-e", "kafka_k8s_ca_cert=" + ca_cert,
+            "-e", "kafka_k8s_api_key=" + token] + list(extra)
+    env = dict((k, v) for k, v in site_env().items() if not (k.startswith("K8S_AUTH_") or k == "KUBECONFIG"))
+    # No ~/.kube/config to fall back to either.
+    env["HOME"] = os.path.join(CACHE, "least-privilege-home")
+    os.makedirs(env["HOME"], exist_ok=True)
+    started = time.monotonic()
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    with open(log_path, "w") as handle:
+        handle.write(proc.stdout)
+        handle.write(proc.stderr)
+    print("%s %s: rc %d in %.1f s (log %s)" % (playbook, " ".join(extra), proc.returncode,
+                                               time.monotonic() - started, log_path))
+    return {"rc": proc.returncode, "log": log_path, "tail": (proc.stdout[-6000:] + proc.stderr[-3000:])}
+
+
+def can_i(cluster, token, verb, resource, namespace=None):
+    """What the API server says the token may do (kubectl auth can-i, as the ServiceAccount)."""
+    ca_cert = os.path.join(CACHE, "testbeds", cluster.name, "pki", "ca.crt")
+    with open(os.path.join(CACHE, "testbeds", cluster.name, "testbed.json")) as handle:
+        server = json.load(handle)["apiserver"]
+    argv = [os.path.join(CACHE, "bin", "kubectl"), "--kubeconfig", os.devnull, "--server", server,
+            "--certificate-authority", ca_cert, "--token", token, "auth", "can-i", verb, resource]
+    if namespace:
+        argv += ["-n", namespace]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    return proc.stdout.strip()
+
+
+def namespace_exists(cluster, name):
+    items = json.loads(admin_kubectl(cluster, "get", "namespaces", "-o", "json"))["items"]
+    return any(n["metadata"]["name"] == name for n in items)
+
+
+def least_privilege(cluster, state_file):
+    logs = os.path.dirname(state_file)
+    state = {"namespace_before": namespace_exists(cluster, cluster.namespace)}
+    started = time.monotonic()
+    # The cluster-wide part only: the namespace, and with it the Role, does not exist yet.
+    admin_kubectl(cluster, "apply", "-f", os.path.join(RBAC_DIR, "cluster.yml"))
+    token = admin_kubectl(cluster, "-n", LP_SERVICE_ACCOUNT[0], "create", "token", LP_SERVICE_ACCOUNT[1],
+                          "--duration", "3600s").strip()
+    state["token"] = token
+    state["can_i_before"] = {"list nodes": can_i(cluster, token, "list", "nodes"),
+                             "create namespaces": can_i(cluster, token, "create", "namespaces"),
+                             "create services": can_i(cluster, token, "create", "services", cluster.namespace)}
+
+    # 1. Check mode on the fresh cluster, as the ServiceAccount: a preview, nothing created.
+    state["check"] = as_service_account(cluster, token, "site.yml", os.path.join(logs, "least_privilege-check.log"),
+                                        "--check", "--diff", "-vvv")
+    state["namespace_after_check"] = namespace_exists(cluster, cluster.namespace)
+
+    # 2. The namespaced part, then the real rollout at -vvv: the token is the sentinel verify looks for.
+    admin_kubectl(cluster, "apply", "-f", os.path.join(RBAC_DIR, "namespace.yml"))
+    state["can_i"] = {"list secrets": can_i(cluster, token, "list", "secrets", cluster.namespace),
+                      "create services": can_i(cluster, token, "create", "services", cluster.namespace),
+                      "create services in default": can_i(cluster, token, "create", "services", "default"),
+                      "create namespaces": can_i(cluster, token, "create", "namespaces")}
+    state["site"] = as_service_account(cluster, token, "site.yml", os.path.join(logs, "least_privilege-site.log"),
+                                       "-vvv")
+    state["topic"] = "e2e-least-privilege"
+    state["messages"] = write_messages(cluster, state["topic"], count=10)
+
+    # 3. The heal: broker 2's registration deleted from another ZooKeeper session; only its pod is replaced.
+    state["before_heal"] = snapshot(cluster)
+    drop_registration(cluster, 2)
+    wait_for(lambda: 2 not in cluster.registered_broker_ids(), 30, "broker 2 to be missing")
+    state["heal"] = as_service_account(cluster, token, "site.yml", os.path.join(logs, "least_privilege-heal.log"),
+                                       "-v")
+    state["after_heal"] = snapshot(cluster)
+    state["registered_after_heal"] = sorted(cluster.registered_broker_ids())
+
+    # 4. A rolling change (a broker property): every broker restarts, one at a time.
+    state["roll"] = as_service_account(cluster, token, "site.yml", os.path.join(logs, "least_privilege-roll.log"),
+                                       "-v", *LP_ROLL_VARS)
+    state["after_roll"] = snapshot(cluster)
+    state["registered_after_roll"] = sorted(cluster.registered_broker_ids())
+    state["received"] = cluster.consume(state["topic"], len(state["messages"]))
+    state["roll_env"] = {d["metadata"]["name"]: [e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0]
+                                                  .get("env", []) if e["name"] == "KAFKA_LOG_CLEANER_BACKOFF_MS"]
+                         for d in cluster.get("deployments", BROKER_SELECTOR)}
+
+    # 5. The teardown: workloads and Services go, the claims stay.
+    state["teardown"] = as_service_account(cluster, token, "playbooks/teardown.yml",
+                                           os.path.join(logs, "least_privilege-teardown.log"), "-v")
+    state["after_teardown"] = dict((kind, sorted(o["metadata"]["name"] for o in cluster.get(kind)))
+                                   for kind in ("deployments", "statefulsets", "services", "pdb", "configmaps",
+                                                "pvc"))
+
+    # 6. A namespace that holds only someone else's ConfigMap named like the collection's: left, and reported.
+    admin_kubectl(cluster, "apply", "-f", "-", stdin=rbac_for_namespace(LP_FOREIGN_NAMESPACE))
+    admin_kubectl(cluster, "-n", LP_FOREIGN_NAMESPACE, "create", "configmap", "kafka-client-config",
+                  "--from-literal=owner=someone-else")
+    foreign = Cluster(cluster.name, LP_FOREIGN_NAMESPACE)
+    state["foreign_before"] = foreign.uids("configmaps", None)
+    state["foreign_teardown"] = as_service_account(cluster, token, "playbooks/teardown.yml",
+                                                   os.path.join(logs, "least_privilege-foreign.log"), "-v",
+                                                   "-e", "kafka_namespace=" + LP_FOREIGN_NAMESPACE)
+    state["foreign_after"] = foreign.uids("configmaps", None)
+    state["seconds"] = round(time.monotonic() - started, 1)
+    save(state, state_file)
+
+    # Leave the bed as the other scenarios expect it (cleanup deletes the kafka namespace).
+    admin_kubectl(cluster, "delete", "namespace", LP_FOREIGN_NAMESPACE, "--wait=false")
+    admin_kubectl(cluster, "delete", "-f", os.path.join(RBAC_DIR, "cluster.yml"), "--ignore-not-found")
+
 ACTIONS = {
     "anti_affinity": anti_affinity,
     "multi_cluster": multi_cluster,
@@ -415,6 +564,7 @@ ACTIONS = {
     "heal_refuses": heal_refuses,
     "scale_out": scale_out,
     "teardown": teardown,
+    "least_privilege": least_privilege,
 }
 
 

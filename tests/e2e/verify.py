@@ -256,6 +256,76 @@ def scenario_multi_cluster(cluster, args):
     print("multi-cluster %s: %d brokers; a failing first cluster left the second untouched" % (cluster.name, brokers))
 
 
+
+# Every object site.yml creates for 4 brokers, as "Kind name" (the check-mode preview must name each one).
+LP_OBJECTS = (["Namespace kafka", "Service kafka/zk-hs", "Service kafka/zk-cs", "PodDisruptionBudget kafka/zk-pdb",
+               "StatefulSet kafka/zookeeper", "PodDisruptionBudget kafka/kafka-broker-pdb",
+               "ConfigMap kafka/kafka-client-config"]
+              + ["PersistentVolumeClaim kafka/kafka-data-%d" % i for i in range(4)]
+              + ["Service kafka/kafka-service-%d" % i for i in range(4)]
+              + ["Deployment kafka/kafka-broker-%d" % i for i in range(4)])
+
+
+def scenario_least_privilege(cluster, args):
+    state = load(args)
+    token = state["token"]
+    assert len(token) > 100 and token.count(".") == 2, "not a ServiceAccount token: %r" % token[:20]
+    # The token is the ServiceAccount's and only what examples/rbac grants (the API server's own answers).
+    assert state["can_i_before"] == {"list nodes": "yes", "create namespaces": "no", "create services": "no"}, (
+        state["can_i_before"])
+    assert state["can_i"] == {"list secrets": "no", "create services": "yes", "create services in default": "no",
+                              "create namespaces": "no"}, state["can_i"]
+    runs = ("check", "site", "heal", "roll", "teardown", "foreign_teardown")
+    for run in runs:
+        assert state[run]["rc"] == 0, "%s as the ServiceAccount failed:\n%s" % (run, state[run]["tail"])
+    # Secrets never print: the token (and its signature alone) is nowhere in any run's stdout+stderr, -vvv included.
+    signature = token.rsplit(".", 1)[1]
+    for run in runs:
+        with open(state[run]["log"]) as handle:
+            output = handle.read()
+        assert output, "empty log %s" % state[run]["log"]
+        assert token not in output and signature not in output, "the token is in %s" % state[run]["log"]
+    with open(state["site"]["log"]) as handle:
+        site_output = handle.read()
+    assert "<127.0.0.1> EXEC" in site_output or "ESTABLISH LOCAL CONNECTION" in site_output, "site.yml ran below -vvv"
+    # Check mode on a cluster without the namespace: passed, named every object, created nothing.
+    assert state["namespace_before"] is False, "the namespace existed before the check-mode run"
+    assert state["namespace_after_check"] is False, "check mode created the namespace"
+    with open(state["check"]["log"]) as handle:
+        check_output = handle.read()
+    missing = [ref for ref in LP_OBJECTS if "+ " + ref not in check_output]
+    assert not missing, "check mode did not name: %s" % missing
+    # Heal: only broker 2's pod was replaced; Deployments, claims, StatefulSet untouched.
+    before, after = state["before_heal"], state["after_heal"]
+    assert after["broker_pods"]["2"] != before["broker_pods"]["2"], "broker 2's pod was not replaced"
+    for broker in ("0", "1", "3"):
+        assert after["broker_pods"][broker] == before["broker_pods"][broker], "broker %s's pod was touched" % broker
+    for kind in ("deployments", "pvcs", "statefulsets"):
+        assert after[kind] == before[kind], "%s changed in the heal" % kind
+    assert state["registered_after_heal"] == [0, 1, 2, 3], state["registered_after_heal"]
+    # Rolling change: every broker restarted with the property, same Deployments and claims, no message lost.
+    rolled = state["after_roll"]
+    assert all(rolled["broker_pods"][b] != after["broker_pods"][b] for b in "0123"), "not every broker restarted"
+    assert rolled["deployments"] == after["deployments"] and rolled["pvcs"] == after["pvcs"]
+    assert state["roll_env"] == {"kafka-broker-%d" % i: ["15001"] for i in range(4)}, state["roll_env"]
+    assert state["registered_after_roll"] == [0, 1, 2, 3], state["registered_after_roll"]
+    assert sorted(state["received"]) == sorted(state["messages"]), "messages lost in the roll"
+    # Teardown: workloads, Services, PDBs and the client ConfigMap gone, claims kept (read live as well).
+    gone = state["after_teardown"]
+    for kind in ("deployments", "statefulsets", "services", "pdb"):
+        assert gone[kind] == [], "%s left by the teardown: %s" % (kind, gone[kind])
+    assert "kafka-client-config" not in gone["configmaps"], gone["configmaps"]
+    assert set(gone["pvc"]) == {"kafka-data-%d" % i for i in range(4)} | {"data-zookeeper-%d" % i for i in range(3)}
+    assert cluster.get("deployments") == [] and cluster.get("statefulsets") == []
+    # A same-named ConfigMap the collection did not create: left (same uid) and reported.
+    assert "kafka-client-config" in state["foreign_before"]
+    assert state["foreign_after"] == state["foreign_before"], "the teardown deleted an object it did not create"
+    assert "ConfigMap kafka-foreign/kafka-client-config" in state["foreign_teardown"]["tail"] and (
+        "not created by it" in state["foreign_teardown"]["tail"]), state["foreign_teardown"]["tail"][-3000:]
+    print("least_privilege: check mode previewed %d objects and created nothing; site.yml, heal, rolling change "
+          "and teardown ran with the ServiceAccount token only; the token is in none of %d outputs; a foreign "
+          "ConfigMap was left and reported (scenario %.0f s)" % (len(LP_OBJECTS), len(runs), state["seconds"]))
+
 SCENARIOS = {
     "anti_affinity": scenario_anti_affinity,
     "multi_cluster": scenario_multi_cluster,
@@ -265,6 +335,7 @@ SCENARIOS = {
     "default": scenario_default,
     "heal": scenario_heal,
     "heal_refuses": scenario_heal_refuses,
+    "least_privilege": scenario_least_privilege,
 }
 
 

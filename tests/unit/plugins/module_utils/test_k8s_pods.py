@@ -78,8 +78,9 @@ class FakeCore:
         self.delete_error = delete_error
         self.deleted = []
 
-    def delete_namespaced_pod(self, name, namespace, body):
+    def delete_namespaced_pod(self, name, namespace, body, _request_timeout=None):
         self.deleted.append((name, namespace, body.preconditions.uid, body.grace_period_seconds))
+        self.request_timeout = _request_timeout
         if self.delete_error:
             raise self.delete_error
 
@@ -187,3 +188,173 @@ def test_auth_params_keep_only_kubernetes_core_auth_options():
 def test_make_pod_api_reports_a_bad_kubeconfig(tmp_path):
     with pytest.raises(PodApiError, match="cannot create a Kubernetes API client"):
         k8s_pods.make_pod_api({"kubeconfig": str(tmp_path / "missing-kubeconfig")})
+
+
+
+# --- awkward failures: every call bounded, every failure a PodApiError naming the call, transient ones marked ---
+
+import socket  # noqa: E402
+
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError  # noqa: E402
+from websocket import WebSocketConnectionClosedException  # noqa: E402
+
+
+class FlakyCore:
+    """list_namespaced_pod raising each of ``errors`` in turn, then answering with one pod."""
+
+    def __init__(self, *errors):
+        self.errors = list(errors)
+        self.calls = []
+
+    def list_namespaced_pod(self, namespace, label_selector=None, _request_timeout=None):
+        self.calls.append((namespace, label_selector, _request_timeout))
+        if self.errors:
+            raise self.errors.pop(0)
+        return type("PodList", (), {"items": [RUNNING]})()
+
+
+class Plain:
+    @staticmethod
+    def sanitize_for_serialization(obj):
+        return obj
+
+
+def _api(core, **kwargs):
+    return PodApi(Plain(), core_v1=core, stream=kwargs.pop("stream", object()), **kwargs)
+
+
+def test_list_pods_passes_a_request_timeout():
+    core = FlakyCore()
+    assert _api(core, request_timeout=7).list_pods("kafka", "app=zk") == [RUNNING]
+    assert core.calls == [("kafka", "app=zk", 7)]
+    assert k8s_pods.REQUEST_TIMEOUT > 0 and _api(FlakyCore()).request_timeout == k8s_pods.REQUEST_TIMEOUT
+
+
+def test_delete_pod_passes_a_request_timeout(monkeypatch):
+    monkeypatch.setattr(k8s_pods, "ApiException", ApiException)
+    core = FakeCore()
+    _api(core, request_timeout=9).delete_pod("kafka", "p", "u1")
+    assert core.request_timeout == 9
+
+
+@pytest.mark.parametrize("error, transient, text", [
+    (ApiException(500, "Internal Server Error", "etcdserver: request timed out"), True, "HTTP 500"),
+    (ApiException(503, "Service Unavailable"), True, "HTTP 503"),
+    (ApiException(429, "Too Many Requests"), True, "HTTP 429"),
+    (ApiException(403, "Forbidden", "pods is forbidden"), False, "HTTP 403 Forbidden"),
+    (ReadTimeoutError(None, "/api/v1/namespaces/kafka/pods", "Read timed out. (read timeout=30)"), True,
+     "ReadTimeoutError"),
+    (MaxRetryError(None, "/api/v1/namespaces/kafka/pods", ConnectionRefusedError(111, "Connection refused")), True,
+     "MaxRetryError"),
+    (ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")), True,
+     "Connection reset by peer"),
+    (ConnectionResetError(104, "Connection reset by peer"), True, "ConnectionResetError"),
+    (socket.timeout("timed out"), True, "timed out"),
+])
+def test_list_pods_turns_each_failure_into_a_pod_api_error(monkeypatch, error, transient, text):
+    monkeypatch.setattr(k8s_pods, "ApiException", ApiException)
+    with pytest.raises(PodApiError) as info:
+        _api(FlakyCore(error)).list_pods("kafka", "app=zk")
+    assert str(info.value).startswith("listing pods app=zk in namespace kafka failed: ")
+    assert text in str(info.value) and info.value.transient is transient
+
+
+def test_a_bug_is_not_dressed_up_as_an_api_error():
+    with pytest.raises(TypeError):
+        _api(FlakyCore(TypeError("unexpected keyword"))).list_pods("kafka", "app=zk")
+
+
+@pytest.mark.parametrize("error, transient", [
+    (ApiException(502, "Bad Gateway"), True),
+    (ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")), True),
+    (ApiException(422, "Unprocessable Entity"), False),
+])
+def test_delete_pod_failures_name_the_pod(monkeypatch, error, transient):
+    monkeypatch.setattr(k8s_pods, "ApiException", ApiException)
+    core = FakeCore(error)
+    with pytest.raises(PodApiError, match=r"^deleting pod kafka/kafka-broker-2-x failed: ") as info:
+        _api(core).delete_pod("kafka", "kafka-broker-2-x", "u1")
+    assert info.value.transient is transient and not isinstance(info.value, PodChanged)
+    assert len(core.deleted) == 1, "a delete must never be retried by PodApi"
+
+
+def test_exec_handshake_refused_is_not_transient(monkeypatch):
+    monkeypatch.setattr(k8s_pods, "ApiException", ApiException)
+
+    def refused(*args, **kwargs):
+        raise ApiException(0, "Handshake status 403 Forbidden -+-+- {} -+-+- pods/exec is forbidden")
+
+    with pytest.raises(PodApiError, match=r"^exec `zkServer.sh status` in pod kafka/zookeeper-0 failed: ") as info:
+        _api(FakeCore(), stream=refused).exec("kafka", "zookeeper-0", ["zkServer.sh", "status"])
+    assert info.value.transient is False
+
+
+def test_exec_connection_refused_is_transient_and_bounded(monkeypatch):
+    monkeypatch.setattr(k8s_pods, "ApiException", ApiException)
+    seen = {}
+
+    def refused(*args, **kwargs):
+        seen["request_timeout"] = kwargs.get("_request_timeout")
+        seen["socket_timeout"] = k8s_pods.websocket_client.getdefaulttimeout()
+        raise ApiException(0, "[Errno 111] Connection refused")
+
+    before = k8s_pods.websocket_client.getdefaulttimeout()
+    with pytest.raises(PodApiError, match="exec `zkCli.sh ls /` in pod kafka/zookeeper-1 failed") as info:
+        _api(FakeCore(), stream=refused, request_timeout=11).exec("kafka", "zookeeper-1", ["zkCli.sh", "ls", "/"])
+    assert info.value.transient is True
+    assert seen == {"request_timeout": 11, "socket_timeout": 11}
+    assert k8s_pods.websocket_client.getdefaulttimeout() == before, "the process-wide socket default leaked"
+
+
+class DroppingWs(FakeWs):
+    def update(self, timeout=0):
+        raise WebSocketConnectionClosedException("Connection to remote host was lost.")
+
+
+def test_exec_connection_dropped_mid_command():
+    ws = DroppingWs([], [], None, never_closes=True)
+    with pytest.raises(PodApiError, match="exec `zkCli.sh ls /` in pod kafka/zookeeper-1 lost its connection") as info:
+        _api(FakeCore(), stream=lambda *a, **k: ws).exec("kafka", "zookeeper-1", ["zkCli.sh", "ls", "/"])
+    assert info.value.transient is True and ws.closed
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_retry_transient_retries_until_the_call_answers(monkeypatch):
+    monkeypatch.setattr(k8s_pods, "ApiException", ApiException)
+    clock = Clock()
+    core = FlakyCore(ApiException(503, "Service Unavailable"),
+                     ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")))
+    api = _api(core)
+    pods = PodApi.retry_transient(lambda: api.list_pods("kafka", "app=zk"), deadline=60, clock=clock,
+                                  sleep=clock.sleep)
+    assert pods == [RUNNING] and len(core.calls) == 3 and clock.now == 2 * k8s_pods.RETRY_INTERVAL
+
+
+def test_retry_transient_gives_up_at_the_deadline_with_the_last_error(monkeypatch):
+    monkeypatch.setattr(k8s_pods, "ApiException", ApiException)
+    clock = Clock()
+    core = FlakyCore(*[ApiException(500, "Internal Server Error")] * 100)
+    api = _api(core)
+    with pytest.raises(PodApiError, match=r"listing pods app=zk in namespace kafka failed: HTTP 500.*after 5 tries"):
+        PodApi.retry_transient(lambda: api.list_pods("kafka", "app=zk"), deadline=10, clock=clock, sleep=clock.sleep)
+    assert len(core.calls) == 5 and clock.now < 10
+
+
+def test_retry_transient_does_not_retry_a_lasting_error(monkeypatch):
+    monkeypatch.setattr(k8s_pods, "ApiException", ApiException)
+    clock = Clock()
+    core = FlakyCore(ApiException(403, "Forbidden"))
+    api = _api(core)
+    with pytest.raises(PodApiError, match="HTTP 403") as info:
+        PodApi.retry_transient(lambda: api.list_pods("kafka", "app=zk"), deadline=60, clock=clock, sleep=clock.sleep)
+    assert len(core.calls) == 1 and clock.now == 0 and "tries" not in str(info.value)

@@ -724,3 +724,14 @@ def test_a_prompt_inside_znode_data_makes_the_session_output_ambiguous():
         "[zk: localhost:2181(CONNECTED) 3] "])
     assert split_zkcli_session(text, commands) is None  # the caller reads each node in a run of its own
     assert split_zkcli_session(text.replace(fake + "\n", ""), commands) is not None
+
+
+def test_a_children_list_split_by_the_event_threads_output_is_joined_back():
+    # Seen on the test bed under load: zkCli 3.9.3's WatchedEvent line printed inside the list.
+    text = ("Connecting to localhost:2181\n\nWATCHER::\n[__consumer_offsets, e2e-rf1, e2e-rf2\n"
+            "WatchedEvent state:SyncConnected type:None path:null zxid: -1\n, e2e-rolling]\n")
+    assert parse_zkcli_ls(text) == ["__consumer_offsets", "e2e-rf1", "e2e-rf2", "e2e-rolling"]
+    line = '{"endpoints":["PLAINTEXT://kafka-service-1:9092"],"timestamp":"1"}'
+    split = line[:20] + "\nWatchedEvent state:SyncConnected type:None path:null zxid: -1\n" + line[20:]
+    data, dummy = parse_zkcli_get("%s\n%s" % (split, stat_block(0, "0x1", len(line))))
+    assert data == line

@@ -524,9 +524,9 @@ def test_wait_restartable_waits_until_restarting_the_broker_keeps_min_isr(make_m
     assert result["restartable"]["waited_for"] == [
         {"topic": "orders", "partition": 1, "why": "in sync 2 = min ISR 2 with broker 2 among them"}]
     assert 12 <= world.t <= 14 and world.pod_deletes == []
-    # the assignments and topic configs are read once, then only the partitions' state nodes
-    assert world.zk_batches.count(["/brokers/topics/orders"]) == 1
-    assert world.zk_batches.count(["/config/topics/orders"]) == 1
+    # the assignments and topic configs are read once (one batch), then only the partitions' state nodes
+    assert world.zk_batches.count(["/brokers/topics/orders", "/config/topics/orders"]) == 1
+    assert "may restart after" in result["restartable"]["summary"] and "orders-1" in result["restartable"]["summary"]
 
 
 def test_an_unrelated_stuck_partition_does_not_block_the_restart(make_module):
@@ -562,6 +562,20 @@ def test_wait_caught_up_waits_for_the_restarted_broker_only(make_module):
     result = run(make_module, world, wait=True, wait_caught_up=[2], wait_sleep=2)
     assert not result.get("failed") and 8 <= world.t <= 10
     assert result["caught_up"]["waited_for"] == [{"topic": "orders", "partition": 0, "out_of_sync": [2]}]
+
+
+def test_caught_up_and_restartable_share_one_read_of_the_topics_and_of_each_poll(make_module):
+    world = World()
+    a_topic(world)
+    world.isr[("orders", 0)] = [0, 1]  # broker 2 just restarted; broker 3 is next
+    world.at(4, lambda: world.isr[("orders", 0)].append(2))
+    result = run(make_module, world, wait=True, wait_caught_up=[2], wait_restartable=3, default_min_insync_replicas=2,
+                 wait_sleep=2)
+    assert not result.get("failed") and result["caught_up"]["waited"] >= 4
+    assert result["restartable"]["waited_for"] == [] and result["restartable"]["broker_id"] == 3
+    state_reads = [b for b in world.zk_batches if b and b[0].endswith("/state")]
+    assert len(state_reads) == 3  # t=0, 2, 4: each poll answers both questions
+    assert world.zk_batches.count(["/brokers/topics"]) == 1
 
 
 def test_availability_waits_are_skipped_in_check_mode(make_module):
