@@ -40,11 +40,13 @@ def main():
             lines += ["| %s | %.2f | %.0f%% |" % (t["name"].replace("|", "/"), t["median"], 100 * t["share"])
                       for t in tasks]
     heal = results.get("heal")
-    if heal:
-        lines += ["", "| heal (broker 2 behind a stale registration) | seconds |", "|---|---|",
-                  "| missing → registered again, through site.yml | %s |" % cell(heal["total"]),
-                  "| of which: waiting for the stale ZooKeeper session | %s |" % cell(heal["stale_session"]),
-                  "| of which: ours (check, pod deletion, new pod's start and registration) | %s |" % cell(heal["ours"])]
+    if heal and "killed" in heal:
+        lines += ["", "| heal: broker 2's pod deleted while an earlier session holds its registration | dead client "
+                  "(SIGKILL) | stopped client (SIGSTOP) |", "|---|---|---|",
+                  "| pod deleted → registered again, site.yml started at once | %s | %s |"
+                  % (cell(heal["killed"]["total"]), cell(heal["stopped"]["total"])),
+                  "| new container started → registered | %s | %s |"
+                  % (cell(heal["killed"]["after_start"]), cell(heal["stopped"]["after_start"]))]
     multi = results.get("multi")
     if multi:
         when = " (measured %s)" % results["multi_date"] if results.get("multi_date") else ""

@@ -9,12 +9,14 @@ Each measurement is repeated --repeat times and reported as median and spread (m
            (bench/wait.yml: the collection's zookeeper_quorum and broker_membership modules)
   noop     a rerun on the converged cluster: site.yml versus `kubectl apply --server-side`
   growth   noop and rollout at each broker count of --sizes; the controller's peak memory at the largest
-  heal     a broker made to leave (its registration deleted from another session) until it is registered
-           again, through site.yml; split into the wait for its old ZooKeeper session and the rest
+  heal     broker 2's pod deleted while a dead (SIGKILLed) or a stopped (SIGSTOPped) client's session holds
+           its registration, until it is registered again through site.yml: the dead one is removed at once
+           by proof, the stopped one must be waited out
   multi    1 versus 3 test beds rolled out in parallel (kafka_serial=100%, forks 3)
 --smoke runs one repetition of rollout and noop only (part of make test); it does not write the docs.
 """
 import argparse
+import calendar
 import concurrent.futures
 import datetime
 import json
@@ -157,44 +159,60 @@ def measure_growth(kubeconfig, sizes, repeat, rollout_repeat, results):
     empty_namespace(kubeconfig)
 
 
+HOLDER = r"""
+import json, sys, time
+from kazoo.client import KazooClient
+hosts, path, endpoints = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+client = KazooClient(hosts=hosts, timeout=40)
+client.start(timeout=30)
+data = {"version": 5, "host": "stale", "port": 9092, "timestamp": str(int(time.time() * 1000)), "endpoints": endpoints}
+client.create(path, json.dumps(data).encode(), ephemeral=True)
+print("holding", flush=True)
+time.sleep(3600)
+"""
+
+
 def measure_heal(kubeconfig, repeat, results):
-    """Broker 2's registration is taken over by a stale session of a killed process (tests/e2e/faults.py):
-    from then until broker 2 registers again through site.yml. The stale part is until ZooKeeper expires
-    that session; the rest is ours (membership check, pod deletion, the new pod's start and registration)."""
-    from faults import kazoo_client, stale_registration  # pylint: disable=import-outside-toplevel
+    """Broker 2's pod is deleted while an earlier session holds /brokers/ids/2 with broker 2's own endpoints
+    (40 s session, ZooKeeper's maximum): that session's client is either SIGKILLed (dead: listed by no
+    server's cons, so the heal removes the node at once) or SIGSTOPped (alive: listed, so the heal must wait
+    until ZooKeeper expires it). Timed from the pod deletion until broker 2 is registered by its new pod,
+    through site.yml started right after; also from the new container's start to its registration."""
+    import signal  # pylint: disable=import-outside-toplevel
+    from faults import drop_registration, kazoo_client, registration  # pylint: disable=import-outside-toplevel
     cluster = Cluster(BED)
     site(kubeconfig, 4)
-    totals, stale_waits, overheads = [], [], []
+    out = {"killed": {"total": [], "after_start": []}, "stopped": {"total": [], "after_start": []}}
     for _ in range(repeat):
-        start = stale_registration(cluster, 2)
-        client = kazoo_client(cluster)
-        marks = {}
-        try:
-            stale_owner = client.exists("/brokers/ids/2").ephemeralOwner
-
-            def watch():
-                node = client.exists("/brokers/ids/2")
-                if node is None and "expired" not in marks:
-                    marks["expired"] = time.time()
-                if node is not None and node.ephemeralOwner != stale_owner:
-                    marks.setdefault("expired", time.time())
-                    marks["registered"] = time.time()
-                    return True
-                return False
-
+        for case, sig in (("killed", signal.SIGKILL), ("stopped", signal.SIGSTOP)):
+            endpoints = registration(cluster, 2)[0]["endpoints"]
+            drop_registration(cluster, 2)
+            holder = subprocess.Popen([sys.executable, "-c", HOLDER, ",".join(cluster.zookeeper_addresses()),
+                                       "/brokers/ids/2", json.dumps(endpoints)], stdout=subprocess.PIPE, text=True)
+            assert holder.stdout.readline().strip() == "holding"
+            owner = registration(cluster, 2)[1]
+            holder.send_signal(sig)
+            (pod,) = cluster.pods("app.kubernetes.io/component=broker,kafka-eks.cluster/broker-id=2")
+            start = time.time()
+            cluster.kubectl("delete", "pod", pod["metadata"]["name"], "--wait=false")
             runner = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), "site.yml", "-e",
                                        "@" + TESTBED_VARS, "-e", "kafka_k8s_kubeconfig=" + kubeconfig],
                                       cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-            wait_for(watch, 600, "broker 2 registered by a new session", interval=0.2)
-            if runner.wait(timeout=900) != 0:
-                raise RuntimeError("site.yml failed during the heal benchmark")
-        finally:
-            client.stop()
-            client.close()
-        totals.append(marks["registered"] - start)
-        stale_waits.append(marks["expired"] - start)
-        overheads.append(marks["registered"] - marks["expired"])
-    results["heal"] = {"total": stats(totals), "stale_session": stats(stale_waits), "ours": stats(overheads)}
+            try:
+                fresh = wait_for(lambda: (lambda r: r if r and r[1] != owner else None)(registration(cluster, 2)),
+                                 600, "broker 2 registered by its new pod", interval=0.2)
+                if runner.wait(timeout=900) != 0:
+                    raise RuntimeError("site.yml failed during the heal benchmark (%s)" % case)
+            finally:
+                holder.kill()
+                holder.wait()
+            (new,) = cluster.pods("app.kubernetes.io/component=broker,kafka-eks.cluster/broker-id=2")
+            (status,) = [c for c in new["status"]["containerStatuses"] if c["name"] == "broker"]
+            started = calendar.timegm(time.strptime(status["state"]["running"]["startedAt"], "%Y-%m-%dT%H:%M:%SZ"))
+            out[case]["total"].append(fresh[2] / 1000.0 - start)
+            out[case]["after_start"].append(fresh[2] / 1000.0 - started)
+    results["heal"] = dict((case, {"total": stats(v["total"]), "after_start": stats(v["after_start"])})
+                           for case, v in out.items())
 
 
 def measure_multi(repeat, results):
