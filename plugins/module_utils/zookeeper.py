@@ -543,26 +543,23 @@ class DirectAccess:
         self._kazoo_factory = kazoo_factory
         self._zk = None
 
-    def servers(self):
+    def _ask_each(self, word, parse):
+        """``{host:port: parse(answer to word), or an error text}`` for every host."""
         answers = {}
         for item in self.hosts:
             try:
                 host, port = split_host_port(item, self.client_port)
-                answers[item] = parse_srvr(self._fourlw(host, port, "srvr", self.timeout))
+                answers[item] = parse(self._fourlw(host, port, word, self.timeout))
             except (ZooKeeperError, ValueError) as exc:
-                answers[item] = "srvr: %s" % exc
+                answers[item] = "%s: %s" % (word, exc)
         return answers
+
+    def servers(self):
+        return self._ask_each("srvr", parse_srvr)
 
     def sessions(self):
         """``{host:port: set of session ids its cons lists, or an error text}`` for every host."""
-        answers = {}
-        for item in self.hosts:
-            try:
-                host, port = split_host_port(item, self.client_port)
-                answers[item] = parse_cons(self._fourlw(host, port, "cons", self.timeout))
-            except (ZooKeeperError, ValueError) as exc:
-                answers[item] = "cons: %s" % exc
-        return answers
+        return self._ask_each("cons", parse_cons)
 
     def _client(self):
         if self._zk is None:
