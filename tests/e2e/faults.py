@@ -325,7 +325,7 @@ def scale_out(cluster, state_file):
     state["after_check"] = snapshot(cluster)
     state["controller_before_rolling"] = controller(cluster)
     proc = run_site(cluster, *changed, check=False)
-    state["rolling_rc"], state["rolling_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
+    state["rolling_rc"], state["rolling_output"] = proc.returncode, proc.stdout[-120000:] + proc.stderr[-4000:]
     # At once: the last broker restarted (the controller) must already be back in every ISR.
     state["out_of_sync_after_rolling"] = out_of_sync_partitions(cluster)
     state["after_rolling"] = snapshot(cluster)

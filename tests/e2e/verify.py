@@ -186,7 +186,7 @@ def scenario_scale_out(cluster, args):
     # Each restart was gated per broker, and the run said what it waited for.
     for broker in ("0", "1", "2", "3", "4"):
         assert "broker %s restarted and is back in the cluster" % broker in state["rolling_output"], broker
-    assert state["rolling_output"].count(" may restart (") >= 4, state["rolling_output"][-4000:]
+    assert state["rolling_output"].count(" may restart after ") >= 4, state["rolling_output"][-4000:]
     # Each restart waited for the partitions to be back in sync, the last one included.
     assert state["out_of_sync_after_rolling"] == {}, state["out_of_sync_after_rolling"]
     check_membership(cluster, 5)
