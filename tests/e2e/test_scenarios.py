@@ -18,7 +18,8 @@ from lib import CACHE, ROOT, stop_testbed  # noqa: E402  pylint: disable=wrong-i
 
 pytestmark = pytest.mark.testbed
 
-SCENARIOS = ["default", "heal", "heal_refuses", "faults", "scale_out", "teardown", "multi_cluster", "anti_affinity"]
+SCENARIOS = ["default", "heal", "heal_refuses", "faults", "scale_out", "teardown", "multi_cluster", "anti_affinity",
+             "least_privilege"]
 TESTBEDS = ["e2e", "e2e-b", "e2e-two"]
 
 
