@@ -248,10 +248,6 @@ def _failure(doing, exc):
                        % (doing, type(exc).__name__, exc), transient=True)
 
 
-# Exceptions a call to the API server may raise that mean "no answer": anything else is a bug and propagates.
-_NO_ANSWER = (Urllib3Error, WebSocketException, OSError)
-
-
 class PodApi:
     """The few pod calls the modules make, on a ``kubernetes.client.ApiClient``.
 
@@ -272,7 +268,7 @@ class PodApi:
         try:
             result = self.core.list_namespaced_pod(namespace, label_selector=selector,
                                                    _request_timeout=self.request_timeout)
-        except (ApiException,) + _NO_ANSWER as exc:
+        except (ApiException, Urllib3Error, WebSocketException, OSError) as exc:
             raise _failure(doing, exc)
         return [self._plain(item) for item in result.items]
 
@@ -284,14 +280,13 @@ class PodApi:
         body = V1DeleteOptions(preconditions=V1Preconditions(uid=uid))
         try:
             self.core.delete_namespaced_pod(name, namespace, body=body, _request_timeout=self.request_timeout)
-        except ApiException as exc:
-            if exc.status == 404:
+        except (ApiException, Urllib3Error, WebSocketException, OSError) as exc:  # anything else is a bug
+            status = getattr(exc, "status", None) if isinstance(exc, ApiException) else None
+            if status == 404:
                 return False
-            if exc.status == 409:
+            if status == 409:
                 raise PodChanged("pod %s/%s no longer has uid %s (replaced meanwhile); not deleted"
                                  % (namespace, name, uid))
-            raise _failure("deleting pod %s/%s" % (namespace, name), exc)
-        except _NO_ANSWER as exc:
             raise _failure("deleting pod %s/%s" % (namespace, name), exc)
         return True
 
@@ -330,7 +325,7 @@ class PodApi:
                 if resp.peek_stderr():
                     err.append(resp.read_stderr())
             rc = exit_code(resp.read_channel(ERROR_CHANNEL))
-        except _NO_ANSWER as exc:
+        except (Urllib3Error, WebSocketException, OSError) as exc:  # no answer; anything else is a bug
             raise PodApiError("%s lost its connection: %s: %s" % (doing, type(exc).__name__, exc), transient=True)
         finally:
             try:

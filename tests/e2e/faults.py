@@ -431,7 +431,8 @@ def rbac_for_namespace(namespace):
     """examples/rbac/namespace.yml for another namespace (its documents name `kafka` as the namespace)."""
     import yaml
     with open(os.path.join(RBAC_DIR, "namespace.yml")) as handle:
-        docs = [d for d in yaml.safe_load_all(handle) if d]
+        rbac = yaml.safe_load(handle)
+    docs = rbac["items"]
     for doc in docs:
         if doc["kind"] == "Namespace":
             doc["metadata"]["name"] = namespace
@@ -440,7 +441,7 @@ def rbac_for_namespace(namespace):
         for rule in doc.get("rules", []):
             if "resourceNames" in rule:
                 rule["resourceNames"] = [namespace]
-    return yaml.safe_dump_all(docs)
+    return yaml.safe_dump(rbac)
 
 
 def as_service_account(cluster, token, playbook, log_path, *extra):

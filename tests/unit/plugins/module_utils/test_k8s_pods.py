@@ -1,5 +1,9 @@
 """Pod facts from real-looking pod JSON, and the pod API calls against fake Kubernetes clients."""
+import socket
+
 import pytest
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
+from websocket import WebSocketConnectionClosedException
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import k8s_pods
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
@@ -190,14 +194,7 @@ def test_make_pod_api_reports_a_bad_kubeconfig(tmp_path):
         k8s_pods.make_pod_api({"kubeconfig": str(tmp_path / "missing-kubeconfig")})
 
 
-
 # --- awkward failures: every call bounded, every failure a PodApiError naming the call, transient ones marked ---
-
-import socket  # noqa: E402
-
-from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError  # noqa: E402
-from websocket import WebSocketConnectionClosedException  # noqa: E402
-
 
 class FlakyCore:
     """list_namespaced_pod raising each of ``errors`` in turn, then answering with one pod."""
