@@ -226,7 +226,8 @@ def scenario_teardown(cluster, args):
     assert state["site_rc"] == 0
     assert sorted(state["received"]) == sorted(state["messages"]), "data did not survive the teardown"
     assert state["after_site"]["pvcs"] == state["before"]["pvcs"], "the redeploy did not reuse the same claims"
-    assert state["teardown_data_rc"] == 0 and state["after_teardown_data"]["pvc"] == []
+    assert state["teardown_data_rc"] == 0, "teardown with kafka_teardown_delete_data=true failed"
+    assert state["after_teardown_data"]["pvc"] == [], "claims left: %s" % state["after_teardown_data"]["pvc"]
     print("teardown: workloads removed, claims kept, redeploy found %d messages; delete_data removed the claims"
           % len(state["received"]))
 
