@@ -352,6 +352,8 @@ def test_execution_environment_is_builder_v3_and_pinned_like_the_tests():
     pins = read_pins()
     deps = ee["dependencies"]
     assert deps["ansible_core"]["package_pip"] == "ansible-core==%s" % pins["ansible-core"]
+    # AWX drives the job through ansible-runner; tests/e2e/test_awx_runner.py runs site.yml through the same one.
+    assert deps["ansible_runner"]["package_pip"] == "ansible-runner==%s" % pins["ansible-runner"]
     assert deps["galaxy"] == "requirements.yml"
     python = dict(p.split("==") for p in deps["python"])
     for package in ("kubernetes", "kazoo", "jsonpatch", "requests-oauthlib"):
