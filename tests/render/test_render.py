@@ -345,6 +345,23 @@ def test_hostile_values_are_all_refused_in_one_run_and_nothing_is_written(tmp_pa
     assert not out.exists(), "a failed validation must write nothing"
 
 
+@pytest.mark.parametrize("variable, value, words", [
+    ("kafka_broker_count", "4; rm -rf /", "unable to convert to int"),
+    ("kafka_broker_membership_heal", "maybe", "not a valid boolean"),
+    ("zookeeper_image_flavor", "apache\n", "must be one of: apache, kubernetes-zookeeper"),
+])
+def test_a_wrong_type_or_choice_is_one_short_message_with_the_fix(tmp_path, variable, value, words):
+    # validate_argument_spec's own failure printed all three argument specs (about 400 lines) and no fix.
+    out = tmp_path / "out"
+    proc = run_playbook("playbooks/render.yml", ["-e", "@%s" % unsafe_vars_file(tmp_path, {variable: value}),
+                                                 "-e", "kafka_render_dir=%s" % out])
+    assert proc.returncode != 0
+    error = [line for line in proc.stdout.splitlines() if line.startswith("[ERROR]")]
+    assert len(error) == 1 and variable in error[0] and words in error[0] and "Fix:" in error[0], proc.stdout
+    assert "argument_spec_data" not in proc.stdout and len(proc.stdout.splitlines()) < 60, proc.stdout
+    assert not out.exists(), "a failed validation must write nothing"
+
+
 def test_survey_strings_render_as_typed_values_and_templates_in_them_stay_inert(tmp_path):
     answers = {
         "kafka_broker_count": "5", "zookeeper_replicas": "5", "kafka_broker_ids": "10,11,12,13,14",
