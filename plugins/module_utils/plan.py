@@ -100,6 +100,8 @@ DERIVED_BROKER_PROPERTIES = {
     "default.replication.factor": "kafka_broker_default_replication_factor",
     "min.insync.replicas": "kafka_broker_min_insync_replicas",
     "auto.create.topics.enable": "kafka_broker_auto_create_topics_enable",
+    # Pinned during an upgrade from what runs (module_utils/upgrade.py).
+    "inter.broker.protocol.version": "kafka_broker_inter_broker_protocol_version (or nothing: it follows the upgrade)",
 }
 # Keys whose KAFKA_* variable the cp-kafka image reads as a JVM or start-script setting, not as a broker
 # property: through the free-form map they would add JVM options (an agent, a debugger port) to every broker.
@@ -132,6 +134,11 @@ def property_to_env(name):
     """
     escaped = name.replace("-", "\0").replace("_", "__").replace(".", "_").replace("\0", "___")
     return PROPERTY_ENV_PREFIX + escaped.upper()
+
+
+def broker_env(properties):
+    """The cp-kafka environment of a broker's properties, in a stable order."""
+    return [{"name": property_to_env(k), "value": v} for k, v in sorted(properties.items())]
 
 
 def _kafka_bool(value):
@@ -906,7 +913,7 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
             "pvc": "%s%d" % (cfg["kafka_broker_pvc_prefix"], index),
             "address": "%s:%d" % (service, int(cfg["kafka_broker_client_port"])),
             "properties": properties,
-            "env": [{"name": property_to_env(k), "value": v} for k, v in sorted(properties.items())],
+            "env": broker_env(properties),
             "labels": dict(broker_labels, **id_label),
             "selector": dict(broker_selector, **id_label),
         })

@@ -218,6 +218,8 @@ def test_seed_images_and_names(tmp_path):
     assert data["bootstrap.servers"] == ",".join("kafka-service-test-%d:9092" % i for i in range(4))
     env = env_of(named(objects, "Deployment", "kafka-broker-1")["spec"]["template"]["spec"]["containers"][0])
     assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka-service-test-1:9092,INTERNAL://kafka-service-test-1:9093"
+    # A new cluster speaks its image's protocol, pinned so that a later image change cannot raise it by itself.
+    assert env["KAFKA_INTER_BROKER_PROTOCOL_VERSION"] == "2.5"
 
 
 def test_five_brokers_from_an_offset(tmp_path):
@@ -240,6 +242,12 @@ def test_five_brokers_from_an_offset(tmp_path):
     ({"kafka_namespace": "Kafka"}, "kafka_namespace", "not a valid DNS label"),
     ({"zookeeper_anti_affinity": "soft"}, "zookeeper_anti_affinity", "soft"),
     ({"kafka_broker_count": "four"}, "kafka_broker_count", "four"),
+    ({"kafka_broker_image": "confluentinc/cp-kafka:8.0.0"}, "kafka_broker_image", "KRaft mode only"),
+    ({"zookeeper_image": "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10",
+      "zookeeper_image_flavor": "kubernetes-zookeeper"}, "zookeeper_image", "KIP-902"),
+    ({"kafka_broker_inter_broker_protocol_version": "4.0"}, "kafka_broker_inter_broker_protocol_version", "newer than"),
+    ({"kafka_broker_extra_config": {"Inter_Broker.Protocol.Version ": "2.5"}}, "kafka_broker_extra_config",
+     "kafka_broker_inter_broker_protocol_version"),
 ])
 def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, extra, variable, words):
     proc, objects, out = render(tmp_path, **extra)
@@ -424,12 +432,14 @@ def test_a_failing_broker_template_writes_nothing_to_the_render_dir_nor_the_clus
     assert "no_such_key" in proc.stdout, proc.stdout
     assert not out.exists(), "the ZooKeeper manifests were written before the broker templates were rendered"
 
-    # site.yml against an API server that does not exist: had any apply been attempted, it would show.
+    # site.yml against an API server that does not exist: had any apply been attempted, it would show. The
+    # preflight reads what runs before it renders (the upgrade step and the ZooKeeper data layout depend on it),
+    # so here the run stops at the first read of the namespace, still before anything is rendered or applied.
     env = dict(env, K8S_AUTH_KUBECONFIG=str(tmp_path / "no-kubeconfig"))
     proc = run_playbook(str(root / "playbooks" / "site.yml"),
                         ["-e", "kafka_preflight_check_nodes=false", "-e", "kafka_k8s_host=https://127.0.0.1:9"],
                         env=env)
     assert proc.returncode != 0
-    assert "no_such_key" in proc.stdout, proc.stdout
+    assert "no_such_key" in proc.stdout or "Read the ZooKeeper StatefulSet that runs now" in proc.stdout, proc.stdout
     assert "Keep the plan for the zookeeper and kafka_broker roles" in proc.stdout, "failed before the plan"
     assert "TASK [kafka_eks.cluster.apply_manifests" not in proc.stdout, "something was applied: " + proc.stdout
