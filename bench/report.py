@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn bench/run.py's results JSON into the tables of docs/benchmarks.md (printed to stdout).
 
-    bench/report.py .cache/bench/results.json
+    bench/report.py .cache/bench/results.json [--canary-only]
 """
 import json
 import sys
@@ -15,9 +15,88 @@ def cell(entry):
                                          entry["n"])
 
 
+MSK_PATCHING = ("Amazon MSK Developer Guide, \"Patching\" (patching-impact.html, Standard brokers): "
+                "https://docs.aws.amazon.com/msk/latest/developerguide/patching-impact.html")
+
+
+def ms(value):
+    return "none" if value is None else ("%.0f ms" % value if value < 1000 else "%.2f s" % (value / 1000.0))
+
+
+def stall(entry):
+    if not entry:
+        return "none"
+    where = " (partition %d)" % entry["partition"] if "partition" in entry else ""
+    return "%.2f s%s" % (entry["seconds"], where)
+
+
+def error_summary(errors):
+    """'3 produce errors (KafkaTimeoutError 3); 41 client warnings (most: ...)'."""
+    parts = []
+    for source, label in (("produce", "failed sends"), ("consume", "consumer errors"),
+                          ("client_log", "client warnings/errors"), ("resolver", "name lookups refused"),
+                          ("kubernetes", "API polls failed")):
+        kinds = errors.get(source) or {}
+        total = sum(k["count"] for k in kinds.values())
+        if total:
+            top = sorted(kinds.items(), key=lambda item: -item[1]["count"])[:2]
+            parts.append("%d %s (%s)" % (total, label, "; ".join("%s: %d" % (kind.replace("|", "/"), k["count"])
+                                                                 for kind, k in top)))
+    return ", ".join(parts) or "none"
+
+
+def canary_lines(canary):
+    """The canary through a rolling change, beside the Amazon MSK patching envelope."""
+    runs = canary["runs"]
+    windows = [w for run in runs for w in run["restart_windows"] if w.get("closed")]
+    worst_p99 = max((w["latency_ms"]["p99"] or 0 for w in windows), default=None)
+    lines = ["", "Canary through a rolling change of all %d brokers by site.yml (measured %s, n=%d): "
+             "`bench/canary.py`, an idempotent kafka-python producer (acks=all) at %g msg/s to a topic with RF 3, "
+             "min ISR 2, and a consumer reading it back, from %d s before the roll to %d s after it; the change: %s."
+             % (canary["brokers"], canary["date"], len(runs), canary["rate"], canary["quiet_seconds"],
+                canary["quiet_seconds"], canary["change"]), ""]
+    lines += ["| run | roll (site.yml) | sent | acknowledged | consumed | lost | duplicated | latency p50 / p99 / max "
+              "| longest without any ack | longest on one partition | errors |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for number, run in enumerate(runs, 1):
+        latency = run["latency_ms"]
+        lines.append("| %d | %.1f s | %d | %d | %d | %d | %d | %s / %s / %s | %s | %s | %s |" % (
+            number, run["roll_seconds"], run["sent"], run["acknowledged"], run["consumed"], run["lost"],
+            run["duplicated"], ms(latency["p50"]), ms(latency["p99"]), ms(latency["max"]),
+            stall(run["longest_stall"]), stall(run["longest_partition_stall"]), error_summary(run["errors"])))
+    lines += ["", "| run | broker | restart window: pod not ready → a pod of it ready | messages sent in it | "
+              "latency p99 / max of those | longest on one partition (overlapping) |", "|---|---|---|---|---|---|"]
+    for number, run in enumerate(runs, 1):
+        for window in run["restart_windows"]:
+            latency = window["latency_ms"]
+            lines.append("| %d | %s | %.1f s (%.1f → %.1f s)%s | %d | %s / %s | %s |" % (
+                number, window["broker"], window["seconds"], window["start"], window["end"],
+                "" if window.get("closed") else ", still open at the end", window["sent"], ms(latency["p99"]),
+                ms(latency["max"]), stall(window["longest_partition_stall"])))
+    overall_p99 = max(run["latency_ms"]["p99"] or 0 for run in runs)
+    longest_window = max((w["seconds"] for w in windows), default=None)
+    lines += ["", "| | test bed (worst run) | Amazon MSK, patching one broker at a time |", "|---|---|---|",
+              "| p99 produce latency, whole run | %s | spikes \"typically high milliseconds, up to ~2 seconds\" |"
+              % ms(overall_p99),
+              "| p99 of the messages sent during one broker's restart, worst broker | %s | up to ~2 s |"
+              % ms(worst_p99),
+              "| time one broker's restart affects clients | %s (pod not ready → ready) | \"up to 2 mins, typically "
+              "less\" per broker |" % ("%.1f s" % longest_window if longest_window is not None else "none"),
+              "| messages lost / duplicated | %d / %d | \"no impact on your applications' writes and reads if you "
+              "follow best practices\" |"
+              % (sum(r["lost"] for r in runs), sum(r["duplicated"] for r in runs)),
+              "| client errors | %s | \"transient disconnect errors\" are normal |"
+              % "; ".join(error_summary(r["errors"]) for r in runs),
+              "", "Envelope: " + MSK_PATCHING + "."]
+    return lines
+
+
 def main():
     with open(sys.argv[1]) as handle:
         results = json.load(handle)
+    if "--canary-only" in sys.argv[2:]:
+        print("\n".join(canary_lines(results["canary"])[1:]))
+        return
     lines = ["Measured %s on %s; median (min–max, number of runs)." % (results["date"], results["machine"]), ""]
     lines += ["| measurement | site.yml | baseline | ratio |", "|---|---|---|---|"]
     for key, label, base in (("rollout_4", "full rollout, 4 brokers", "baseline"),
@@ -62,6 +141,8 @@ def main():
     if peaks:
         lines += ["", "Controller peak memory (largest resident set of any process the benchmark started, MiB): "
                   + ", ".join("%d brokers: %.0f" % (n, v) for n, v in peaks)]
+    if results.get("canary"):
+        lines += canary_lines(results["canary"])
     print("\n".join(lines))
 
 

@@ -1,0 +1,242 @@
+"""bench/canary.py: the report maths over recorded events, restart windows from Kubernetes polls, the
+name-resolution shim (loopback only)."""
+import os
+import socket
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "bench"))
+
+import canary  # noqa: E402  pylint: disable=wrong-import-position
+
+T0 = 1000.0
+
+
+def steady(count, partitions=2, latency=0.01, rate=100.0):
+    """count messages at rate, message i on partition i mod partitions, each acked after latency, at offset
+    i // partitions (the partition's own sequence)."""
+    sends = []
+    for seq in range(count):
+        sent = T0 + seq / rate
+        sends.append({"seq": seq, "sent": sent, "called": sent, "partition": seq % partitions,
+                      "acked": sent + latency, "offset": seq // partitions})
+    return sends
+
+
+def read_all(sends):
+    return [{"seq": s["seq"], "partition": s["partition"], "offset": s["offset"], "at": s["acked"] + 0.001}
+            for s in sends if s.get("acked") is not None]
+
+
+def test_clean_run_counts_everything_once():
+    sends = steady(100)
+    report = canary.summarise(sends, read_all(sends), T0, T0 + 1.0)
+    assert (report["sent"], report["acknowledged"], report["consumed"]) == (100, 100, 100)
+    assert (report["lost"], report["duplicated"], report["redelivered"], report["out_of_order"]) == (0, 0, 0, 0)
+    assert report["latency_ms"] == {"p50": 10.0, "p99": 10.0, "max": 10.0, "n": 100}
+    # Acks every 10 ms; the first comes 10 ms after the start.
+    assert report["longest_stall"]["seconds"] == pytest.approx(0.01, abs=1e-6)
+    assert report["errors"] == {}
+
+
+def test_a_message_at_two_offsets_is_a_duplicate_and_one_offset_read_twice_is_not():
+    sends = steady(10)
+    consumed = read_all(sends)
+    # Message 3 written a second time (a retry the idempotent producer failed to fence), at a new offset...
+    consumed.append({"seq": 3, "partition": 1, "offset": 5, "at": T0 + 2})
+    # ...and message 4's record read again at the same offset (the consumer re-fetched it).
+    consumed.append({"seq": 4, "partition": 0, "offset": 2, "at": T0 + 2})
+    report = canary.summarise(sends, consumed, T0, T0 + 1.0)
+    assert report["duplicated"] == 1 and report["duplicated_sample"] == [3]
+    assert report["redelivered"] == 1
+    assert report["consumed"] == 10 and report["consumed_records"] == 12
+    assert report["lost"] == 0
+
+
+def test_an_ack_never_consumed_is_lost():
+    sends = steady(10)
+    consumed = [c for c in read_all(sends) if c["seq"] != 7]
+    report = canary.summarise(sends, consumed, T0, T0 + 1.0)
+    assert report["lost"] == 1 and report["lost_sample"] == [7]
+    assert report["acknowledged"] == 10 and report["consumed"] == 9
+
+
+def test_a_failed_send_found_in_the_log_is_not_lost_and_is_counted_apart():
+    sends = steady(4)
+    consumed = read_all(sends)
+    del sends[2]["acked"], sends[2]["offset"]
+    sends[2]["error"] = "KafkaTimeoutError: Batch for TopicPartition(topic='canary', partition=0) expired"
+    errors = [{"at": T0 + 0.5, "source": "produce", "kind": "KafkaTimeoutError", "message": "expired"}]
+    report = canary.summarise(sends, consumed, T0, T0 + 1.0, errors=errors)
+    assert (report["failed"], report["lost"], report["in_log_not_acknowledged"]) == (1, 0, 1)
+    assert report["errors"]["produce"]["KafkaTimeoutError"]["count"] == 1
+    assert report["errors"]["produce"]["KafkaTimeoutError"]["first"] == T0 + 0.5
+
+
+def test_a_stall_spanning_a_restart_window_is_that_windows_stall_whole():
+    # Acks until 1 s, none from 1 s to 5 s, then again; broker 2 restarts from 2 s to 3 s.
+    sends = [s for s in steady(700, latency=0.0) if not T0 + 1 < s["sent"] < T0 + 5]
+    for send in sends:
+        if send["sent"] > T0 + 5:
+            send["acked"] = send["sent"]
+    windows = [{"broker": "2", "start": T0 + 2, "end": T0 + 3, "container_started": T0 + 2.5}]
+    report = canary.summarise(sends, read_all(sends), T0, T0 + 7.0, restart_windows=windows)
+    assert report["longest_stall"] == {"seconds": pytest.approx(4.0, abs=0.02), "from": pytest.approx(1.0, abs=0.02),
+                                       "to": pytest.approx(5.0, abs=0.02)}
+    (window,) = report["restart_windows"]
+    assert window["longest_stall"] == report["longest_stall"]
+    assert (window["broker"], window["start"], window["end"], window["seconds"]) == ("2", 2.0, 3.0, 1.0)
+    assert window["container_started"] == 2.5
+    assert window["sent"] == 0 and window["latency_ms"]["p99"] is None
+
+
+def test_a_window_without_a_stall_reports_the_short_gap_it_overlaps():
+    sends = steady(300)
+    windows = [{"broker": "0", "start": T0 + 1.0, "end": T0 + 2.0}]
+    report = canary.summarise(sends, read_all(sends), T0, T0 + 3.0, restart_windows=windows)
+    (window,) = report["restart_windows"]
+    assert window["longest_stall"]["seconds"] == pytest.approx(0.01, abs=1e-6)
+    assert window["sent"] == 101 and window["acknowledged"] == 101
+
+
+def test_a_partition_stalled_while_others_are_acked_shows_in_the_partition_stall():
+    sends = steady(400, partitions=2)
+    for send in sends:
+        # Partition 1's leader is gone from 1 s to 3 s: its messages wait, and are acked at 3 s.
+        if send["partition"] == 1 and T0 + 1 <= send["sent"] < T0 + 3:
+            send["acked"] = T0 + 3
+    windows = [{"broker": "1", "start": T0 + 1.5, "end": T0 + 2.5}]
+    report = canary.summarise(sends, read_all(sends), T0, T0 + 4.0, restart_windows=windows)
+    assert report["longest_stall"]["seconds"] < 0.05
+    assert report["longest_partition_stall"]["partition"] == 1
+    assert report["longest_partition_stall"]["seconds"] == pytest.approx(2.0, abs=0.03)
+    (window,) = report["restart_windows"]
+    assert window["longest_partition_stall"]["partition"] == 1
+    assert window["latency_ms"]["max"] == pytest.approx(1500, abs=20)
+
+
+def test_no_acks_at_all():
+    sends = [{"seq": i, "sent": T0 + i / 100.0, "called": T0 + i / 100.0, "partition": i % 3} for i in range(50)]
+    windows = [{"broker": "0", "start": T0 + 0.1, "end": T0 + 0.2}]
+    report = canary.summarise(sends, [], T0, T0 + 0.5, restart_windows=windows)
+    assert (report["acknowledged"], report["unanswered"], report["consumed"], report["lost"]) == (0, 50, 0, 0)
+    assert report["latency_ms"] == {"p50": None, "p99": None, "max": None, "n": 0}
+    assert report["longest_stall"] == {"seconds": 0.5, "from": 0.0, "to": 0.5}
+    assert report["restart_windows"][0]["longest_stall"]["seconds"] == 0.5
+
+
+def test_nothing_sent():
+    report = canary.summarise([], [], T0, T0 + 1.0)
+    assert report["sent"] == 0 and report["longest_stall"]["seconds"] == 1.0
+    assert report["longest_partition_stall"] is None and report["max_send_lag_ms"] is None
+
+
+def test_out_of_order_consumption_is_not_a_reorder_in_the_log():
+    sends = steady(20, partitions=3)
+    consumed = list(reversed(read_all(sends)))
+    report = canary.summarise(sends, consumed, T0, T0 + 1.0)
+    assert (report["out_of_order"], report["lost"], report["duplicated"]) == (0, 0, 0)
+
+
+def test_a_reorder_in_the_log_is_counted():
+    sends = steady(6, partitions=1)
+    sends[4]["offset"], sends[5]["offset"] = 5, 4  # 5 written before 4
+    report = canary.summarise(sends, read_all(sends), T0, T0 + 1.0)
+    assert report["out_of_order"] == 1
+
+
+def test_percentiles_are_nearest_rank():
+    values = list(range(1, 101))
+    assert [canary.percentile(values, pct) for pct in (50, 99, 100)] == [50, 99, 100]
+    assert canary.percentile([7.0], 99) == 7.0
+
+
+def test_latency_counts_from_the_scheduled_time_and_send_lag_is_reported():
+    sends = steady(3)
+    sends[1]["called"] = sends[1]["sent"] + 0.25  # the canary's own thread was late
+    sends[1]["acked"] = sends[1]["called"] + 0.01
+    report = canary.summarise(sends, read_all(sends), T0, T0 + 1.0)
+    assert report["latency_ms"]["max"] == 260.0
+    assert report["max_send_lag_ms"] == 250.0
+
+
+def test_restart_windows_from_polls():
+    up = {"ready": True, "started": T0 - 100}
+    snapshots = [
+        (T0, {"0": up, "1": up}),
+        (T0 + 1, {"0": {"ready": False, "started": T0 - 100}, "1": up}),
+        (T0 + 2, {"1": up}),  # broker 0 without a pod: not ready
+        (T0 + 3, {"0": {"ready": False, "started": T0 + 2.6}, "1": up}),
+        (T0 + 4, {"0": {"ready": True, "started": T0 + 2.6}, "1": {"ready": False, "started": T0 - 100}}),
+    ]
+    windows = canary.restart_windows(snapshots, T0 + 5)
+    assert windows == [
+        {"broker": "0", "start": T0 + 1, "end": T0 + 4, "closed": True, "container_started": T0 + 2.6},
+        {"broker": "1", "start": T0 + 4, "end": T0 + 5, "closed": False, "container_started": None},
+    ]
+
+
+def test_a_broker_not_ready_at_the_first_poll_opens_a_window_there():
+    snapshots = [(T0, {"0": {"ready": False, "started": None}}), (T0 + 1, {"0": {"ready": True, "started": T0}})]
+    assert canary.restart_windows(snapshots, T0 + 2) == [
+        {"broker": "0", "start": T0, "end": T0 + 1, "closed": True, "container_started": T0}]
+
+
+def test_service_names_follow_the_hosts_file_rule():
+    services = [
+        {"metadata": {"name": "kafka-service-0"},
+         "spec": {"selector": {"broker": "0"}, "publishNotReadyAddresses": True}},
+        {"metadata": {"name": "ready-only"}, "spec": {"selector": {"broker": "0"}}},
+        {"metadata": {"name": "no-selector"}, "spec": {}},
+    ]
+    pods = [{"labels": {"broker": "0"}, "ip": "127.29.0.7", "ready": False, "terminating": False},
+            {"labels": {"broker": "0"}, "ip": "127.29.0.3", "ready": True, "terminating": False},
+            {"labels": {"broker": "1"}, "ip": "127.29.0.4", "ready": True, "terminating": False},
+            {"labels": {"broker": "0"}, "ip": None, "ready": False, "terminating": False}]
+    names = canary.service_addresses("kafka", services, pods)
+    assert names["kafka-service-0"] == ["127.29.0.3", "127.29.0.7"]
+    assert names["kafka-service-0.kafka.svc.cluster.local"] == ["127.29.0.3", "127.29.0.7"]
+    assert names["ready-only.kafka"] == ["127.29.0.3"]
+    assert "no-selector" not in names
+
+
+def test_the_resolver_answers_only_with_loopback_addresses(monkeypatch):
+    import kafka.conn
+    monkeypatch.setattr(kafka.conn, "dns_lookup", kafka.conn.dns_lookup)  # restored after the test
+    table = {"kafka-service-0": ["127.29.0.3"], "outside": ["10.96.0.10", "127.29.0.9"]}
+    refused = []
+    canary.install_resolver(lambda host: table.get(host, []), refused.append)
+    lookup = kafka.conn.dns_lookup
+    assert lookup("kafka-service-0", 9092) == [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+                                               ("127.29.0.3", 9092))]
+    assert [entry[4][0] for entry in lookup("outside", 9092)] == ["127.29.0.9"]
+    assert lookup("127.0.0.1", 9092)[0][4] == ("127.0.0.1", 9092)
+    assert lookup("10.0.0.1", 9092) == [] and lookup("example.com", 9092) == []
+    assert lookup("kafka-service-0", 9092, socket.AF_INET6) == []
+    assert refused == ["10.0.0.1", "example.com"]
+
+
+def test_the_canary_does_not_import_from_tests():
+    with open(canary.__file__) as handle:
+        source = handle.read()
+    assert "tests/" not in source.replace("tests/requirements.txt", "") and "from lib " not in source
+
+
+def test_the_benchmark_report_prints_the_canary_beside_the_msk_envelope():
+    import report  # bench/report.py
+    sends = steady(300, partitions=3)
+    windows = [{"broker": "0", "start": T0 + 1.0, "end": T0 + 2.0, "closed": True, "container_started": T0 + 1.5},
+               {"broker": "1", "start": T0 + 2.5, "end": T0 + 3.0, "closed": False, "container_started": None}]
+    errors = [{"at": T0 + 1.2, "source": "client_log", "kind": "WARNING kafka.conn: %s: socket disconnected",
+               "message": "x"}]
+    run = canary.summarise(sends, read_all(sends), T0, T0 + 3.0, restart_windows=windows, errors=errors)
+    run["roll_seconds"] = 80.0
+    lines = report.canary_lines({"date": "2026-12-02T14:00:00+00:00", "brokers": 4, "rate": 100.0,
+                                 "quiet_seconds": 10, "change": "a broker setting", "runs": [run]})
+    text = "\n".join(lines)
+    assert "patching-impact.html" in text and "up to ~2 s" in text
+    assert "| 1 | 0 | 1.0 s (1.0 → 2.0 s) | 101 | 10 ms / 10 ms |" in text
+    assert "still open at the end" in text
+    assert "1 client warnings/errors (WARNING kafka.conn: %s: socket disconnected: 1)" in text
