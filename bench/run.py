@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark of kafka_eks.cluster on the local test bed; writes docs/benchmarks.md.
 
-    bench/run.py [--repeat N] [--sizes 4,16,32] [--only rollout,noop,growth,heal,multi] [--smoke]
+    bench/run.py [--repeat N] [--sizes 4,16,32] [--only rollout,noop,growth,heal,multi,canary] [--smoke]
+                 [--bed NAME --bed-index I]
 
 Each measurement is repeated --repeat times and reported as median and spread (min-max):
   rollout  seed cluster (3 ZooKeeper, 4 brokers) from an empty namespace: site.yml versus the same rendered
@@ -13,6 +14,8 @@ Each measurement is repeated --repeat times and reported as median and spread (m
            its registration, until it is registered again through site.yml: the dead one is removed at once
            by proof, the stopped one must be waited out
   multi    1 versus 3 test beds rolled out in parallel (kafka_serial=100%, forks 3)
+  canary   what a client sees of a rolling change of all 4 brokers through site.yml: bench/canary.py (an
+           idempotent acks=all producer at 100 msg/s and a consumer) from 10 s before to 10 s after the roll
 --smoke runs one repetition of rollout and noop only (part of make test); it does not write the docs.
 """
 import argparse
@@ -34,6 +37,7 @@ CACHE = os.path.join(ROOT, ".cache")
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
 from lib import Cluster, stop_testbed, start_testbed, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+from canary import Canary  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.join(CACHE, "venv", "bin")
 KUBECTL = os.path.join(CACHE, "bin", "kubectl")
@@ -41,6 +45,8 @@ TESTBED_VARS = os.path.join(ROOT, "tests", "e2e", "testbed-vars.yml")
 BED = "bench"
 BED_INDEX = 5
 MULTI_BEDS = [("bench", 5), ("bench-b", 6), ("bench-c", 8)]
+CANARY_TOPIC = "bench-canary"
+CANARY_QUIET_SECONDS = 10
 
 
 def env():
@@ -147,13 +153,13 @@ def measure_noop(kubeconfig, brokers, repeat, results, key):
                     "slowest_tasks": slowest_tasks(profile)}
 
 
-def measure_growth(kubeconfig, sizes, repeat, rollout_repeat, results):
+def measure_growth(kubeconfig, sizes, repeat, rollout_repeat, results, bed=BED):
     for brokers in sizes:
         empty_namespace(kubeconfig)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         measure_rollout(kubeconfig, brokers, rollout_repeat, results, "rollout_%d" % brokers)
         measure_noop(kubeconfig, brokers, repeat, results, "noop_%d" % brokers)
-        results["pods_%d" % brokers] = len(Cluster(BED).pods("app.kubernetes.io/component=broker"))
+        results["pods_%d" % brokers] = len(Cluster(bed).pods("app.kubernetes.io/component=broker"))
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         results["controller_peak_rss_mib_%d" % brokers] = round(max(peak, before) / 1024.0, 1)
     empty_namespace(kubeconfig)
@@ -172,7 +178,7 @@ time.sleep(3600)
 """
 
 
-def measure_heal(kubeconfig, repeat, results):
+def measure_heal(kubeconfig, repeat, results, bed=BED):
     """Broker 2's pod is deleted while an earlier session holds /brokers/ids/2 with broker 2's own endpoints
     (40 s session, ZooKeeper's maximum): that session's client is either SIGKILLed (dead: listed by no
     server's cons, so the heal removes the node at once) or SIGSTOPped (alive: listed, so the heal must wait
@@ -180,7 +186,7 @@ def measure_heal(kubeconfig, repeat, results):
     through site.yml started right after; also from the new container's start to its registration."""
     import signal  # pylint: disable=import-outside-toplevel
     from faults import drop_registration, kazoo_client, registration  # pylint: disable=import-outside-toplevel
-    cluster = Cluster(BED)
+    cluster = Cluster(bed)
     site(kubeconfig, 4)
     out = {"killed": {"total": [], "after_start": []}, "stopped": {"total": [], "after_start": []}}
     for _ in range(repeat):
@@ -215,12 +221,12 @@ def measure_heal(kubeconfig, repeat, results):
                            for case, v in out.items())
 
 
-def measure_multi(repeat, results):
+def measure_multi(repeat, results, bed=BED, bed_index=BED_INDEX):
     """1 versus 3 beds: site.yml (multi_cluster.yml, kafka_serial=100%, forks 3), and the baseline (kubectl
     apply + the same readiness check) on 1 versus 3 beds at once, to tell the orchestration's share from what
     running three beds' JVMs on one machine costs."""
     single, parallel, baseline_single, baseline_parallel = [], [], [], []
-    beds = [(name, index, start_testbed(name, 3, index)) for name, index in MULTI_BEDS]
+    beds = [(name, index, start_testbed(name, 3, index)) for name, index in [(bed, bed_index)] + MULTI_BEDS[1:]]
     inventory = {"kafka_clusters": {"hosts": {name: {"kafka_k8s_kubeconfig": kc} for name, _, kc in beds},
                                     "vars": {"ansible_connection": "local"}}}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -255,12 +261,41 @@ def measure_multi(repeat, results):
         os.unlink(handle.name)
         for name, _, kc in beds:
             empty_namespace(kc)
-            if name != BED:
+            if name != bed:
                 stop_testbed(name)
     results["multi"] = {"one": stats(single), "three_parallel": stats(parallel),
                         "ratio": statistics.median(parallel) / statistics.median(single),
                         "baseline_one": stats(baseline_single), "baseline_three": stats(baseline_parallel),
                         "baseline_ratio": statistics.median(baseline_parallel) / statistics.median(baseline_single)}
+
+
+def measure_canary(kubeconfig, repeat, results, rate=100.0):
+    """The canary through a rolling change of all 4 brokers. Each repetition sets the brokers'
+    log.cleaner.backoff.ms (kafka_broker_extra_config) to a value it did not have, as the least_privilege
+    scenario's rolling change does: every broker Deployment's env changes, so site.yml restarts them one at a
+    time, each only when no partition would fall below its min ISR. Restart windows are each broker's pod
+    not ready (terminating, gone, starting) until a pod of it is ready, from the canary's poll of the API."""
+    site(kubeconfig, 4)  # converged first: only the change below restarts brokers
+    runs = []
+    for run in range(repeat):
+        change = {"kafka_broker_extra_config": {"log.cleaner.backoff.ms": str(15001 + run)}}
+        probe = Canary.for_kubeconfig(kubeconfig, namespace="kafka", rate=rate, topic=CANARY_TOPIC)
+        probe.start()
+        try:
+            time.sleep(CANARY_QUIET_SECONDS)
+            roll_seconds = site(kubeconfig, 4, "-e", json.dumps(change))[0]
+            time.sleep(CANARY_QUIET_SECONDS)
+        finally:
+            report = probe.stop()
+        report["roll_seconds"] = round(roll_seconds, 1)
+        restarted = sorted({w["broker"] for w in report["restart_windows"] if w["closed"]})
+        if restarted != ["0", "1", "2", "3"]:
+            raise RuntimeError("the rolling change restarted brokers %s, not all 4: %s"
+                               % (restarted, json.dumps(report["restart_windows"])))
+        runs.append(report)
+    results["canary"] = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                         "brokers": 4, "rate": rate, "quiet_seconds": CANARY_QUIET_SECONDS,
+                         "change": "kafka_broker_extra_config log.cleaner.backoff.ms", "runs": runs}
 
 
 def machine():
@@ -282,7 +317,11 @@ def main():
     parser.add_argument("--rollout-repeat", type=int, help="repetitions of the growth rollouts (default --repeat)")
     parser.add_argument("--sizes", default="16,32", help="growth sizes; the seed's 4 brokers are measured first")
     parser.add_argument("--multi-repeat", type=int, help="repetitions of the multi-cluster run (default --repeat)")
-    parser.add_argument("--only", default="rollout,noop,growth,heal,multi")
+    parser.add_argument("--canary-repeat", type=int, help="rolling changes under the canary (default --repeat)")
+    parser.add_argument("--only", default="rollout,noop,growth,heal,multi,canary")
+    parser.add_argument("--bed", default=BED, help="the test bed's name (default %(default)s)")
+    parser.add_argument("--bed-index", type=int, default=BED_INDEX, help="its index (ports, pod addresses)")
+    parser.add_argument("--canary-rate", type=float, default=100.0, help="canary messages per second")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--out", default=os.path.join(CACHE, "bench", "results.json"))
     args = parser.parse_args()
@@ -297,7 +336,7 @@ def main():
         with open(args.out, "w") as handle:
             json.dump(results, handle, indent=2)
 
-    kubeconfig = start_testbed(BED, 3, BED_INDEX)
+    kubeconfig = start_testbed(args.bed, 3, args.bed_index)
     try:
         if "rollout" in only:
             measure_rollout(kubeconfig, 4, repeat, results, "rollout_4")
@@ -307,17 +346,20 @@ def main():
             save()
         if "growth" in only:
             sizes = [int(s) for s in args.sizes.split(",")]
-            measure_growth(kubeconfig, sizes, repeat, args.rollout_repeat or repeat, results)
+            measure_growth(kubeconfig, sizes, repeat, args.rollout_repeat or repeat, results, args.bed)
             save()
         if "heal" in only:
-            measure_heal(kubeconfig, repeat, results)
+            measure_heal(kubeconfig, repeat, results, args.bed)
             save()
         if "multi" in only:
-            measure_multi(args.multi_repeat or repeat, results)
+            measure_multi(args.multi_repeat or repeat, results, args.bed, args.bed_index)
+            save()
+        if "canary" in only:
+            measure_canary(kubeconfig, args.canary_repeat or repeat, results, args.canary_rate)
             save()
     finally:
         empty_namespace(kubeconfig)
-        stop_testbed(BED)
+        stop_testbed(args.bed)
     print(json.dumps(results, indent=2))
 
 
