@@ -1,15 +1,24 @@
 """bench/canary.py: the report maths over recorded events, restart windows from Kubernetes polls, the
-name-resolution shim (loopback only)."""
+name-resolution shim (loopback only), the producer and consumer threads against a fake client, and the
+benchmark report's canary section."""
+import collections
 import os
 import socket
 import sys
+import threading
+import time
 
+import kafka
+import kafka.admin
+import kafka.conn
 import pytest
+from kafka.future import Future
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 "bench"))
 
 import canary  # noqa: E402  pylint: disable=wrong-import-position
+import report  # noqa: E402  pylint: disable=wrong-import-position
 
 T0 = 1000.0
 
@@ -203,7 +212,6 @@ def test_service_names_follow_the_hosts_file_rule():
 
 
 def test_the_resolver_answers_only_with_loopback_addresses(monkeypatch):
-    import kafka.conn
     monkeypatch.setattr(kafka.conn, "dns_lookup", kafka.conn.dns_lookup)  # restored after the test
     table = {"kafka-service-0": ["127.29.0.3"], "outside": ["10.96.0.10", "127.29.0.9"]}
     refused = []
@@ -225,7 +233,6 @@ def test_the_canary_does_not_import_from_tests():
 
 
 def test_the_benchmark_report_prints_the_canary_beside_the_msk_envelope():
-    import report  # bench/report.py
     sends = steady(300, partitions=3)
     windows = [{"broker": "0", "start": T0 + 1.0, "end": T0 + 2.0, "closed": True, "container_started": T0 + 1.5},
                {"broker": "1", "start": T0 + 2.5, "end": T0 + 3.0, "closed": False, "container_started": None}]
@@ -240,3 +247,140 @@ def test_the_benchmark_report_prints_the_canary_beside_the_msk_envelope():
     assert "| 1 | 0 | 1.0 s (1.0 → 2.0 s) | 101 | 10 ms / 10 ms |" in text
     assert "still open at the end" in text
     assert "1 client warnings/errors (WARNING kafka.conn: %s: socket disconnected: 1)" in text
+
+
+class FakeCluster:
+    """A topic's partitions as lists of (key, value), written by FakeProducer after a short delay; ``drop``
+    holds sequence numbers acknowledged but never written (a loss)."""
+
+    def __init__(self, partitions=3):
+        self.log = {p: [] for p in range(partitions)}
+        self.lock = threading.Lock()
+        self.drop = set()
+        self.created = []
+
+
+def fake_kafka(monkeypatch, cluster):
+    metadata = collections.namedtuple("RecordMetadata", "topic partition offset")
+    record = collections.namedtuple("ConsumerRecord", "topic partition offset key value")
+
+    class Admin:
+        def __init__(self, **config):
+            self.config = config
+
+        def create_topics(self, topics, timeout_ms=None):
+            cluster.created.extend(t.name for t in topics)
+
+        def close(self):
+            pass
+
+    class Producer:
+        def __init__(self, **config):
+            assert config["enable_idempotence"] and config["acks"] == "all"
+            self.pending = []
+
+        def partitions_for(self, topic):
+            return set(cluster.log)
+
+        def send(self, topic, key, value, partition):
+            future = Future()
+
+            def write():
+                with cluster.lock:
+                    offset = len(cluster.log[partition])
+                    if int(key.split(b":")[1]) not in cluster.drop:
+                        cluster.log[partition].append((key, value))
+                future.success(metadata(topic, partition, offset))
+            timer = threading.Timer(0.005, write)
+            self.pending.append(timer)
+            timer.start()
+            return future
+
+        def flush(self, timeout=None):
+            for timer in self.pending:
+                timer.join(timeout)
+
+        def close(self, timeout=None):
+            pass
+
+    class Consumer:
+        def __init__(self, **config):
+            assert config["group_id"] is None
+            self.positions = {}
+
+        def partitions_for_topic(self, topic):
+            return set(cluster.log)
+
+        def assign(self, partitions):
+            self.positions = {tp: 0 for tp in partitions}
+
+        def end_offsets(self, partitions):
+            with cluster.lock:
+                return {tp: len(cluster.log[tp.partition]) for tp in partitions}
+
+        def seek(self, partition, offset):
+            self.positions[partition] = offset
+
+        def position(self, partition):
+            return self.positions[partition]
+
+        def poll(self, timeout_ms):
+            time.sleep(timeout_ms / 5000.0)
+            out = {}
+            with cluster.lock:
+                for tp, position in self.positions.items():
+                    entries = cluster.log[tp.partition][position:]
+                    if entries:
+                        out[tp] = [record(tp.topic, tp.partition, position + i, key, value)
+                                   for i, (key, value) in enumerate(entries)]
+                        self.positions[tp] = position + len(entries)
+            return out
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(kafka, "KafkaProducer", Producer)
+    monkeypatch.setattr(kafka, "KafkaConsumer", Consumer)
+    monkeypatch.setattr(kafka.admin, "KafkaAdminClient", Admin)
+
+
+def test_the_canary_threads_record_every_send_ack_and_read(monkeypatch):
+    cluster = FakeCluster()
+    cluster.log[0].append((b"an-earlier-run:0", b"{}"))  # before the start: not this run's
+    fake_kafka(monkeypatch, cluster)
+    probe = canary.Canary(["kafka-service-0:9092"], rate=200, topic="t", partitions=3, drain_seconds=5)
+    probe.start()
+    time.sleep(0.3)
+    report = probe.stop(windows=[])
+    assert cluster.created == ["t"]
+    assert report["partitions"] == 3 and report["sent"] >= 40
+    assert report["acknowledged"] == report["consumed"] == report["sent"]
+    assert (report["lost"], report["duplicated"], report["failed"], report["unanswered"]) == (0, 0, 0, 0)
+    assert 5 <= report["latency_ms"]["p50"] < 200
+    assert report["errors"] == {}
+
+
+def test_an_acknowledged_message_overwritten_in_the_log_is_lost(monkeypatch):
+    cluster = FakeCluster()
+    cluster.drop = {5}  # acknowledged, never written: the next message of its partition takes its offset
+    fake_kafka(monkeypatch, cluster)
+    probe = canary.Canary(["kafka-service-0:9092"], rate=200, topic="t", partitions=3, drain_seconds=5)
+    probe.start()
+    time.sleep(0.2)
+    report = probe.stop(windows=[])
+    assert report["lost"] == 1 and report["lost_sample"] == [5]
+    assert "canary" not in report["errors"]
+
+
+def test_the_canary_stops_draining_when_acknowledged_offsets_never_come(monkeypatch):
+    cluster = FakeCluster()
+    cluster.drop = set(range(20, 100000))  # the log's tail lost after its acks
+    fake_kafka(monkeypatch, cluster)
+    probe = canary.Canary(["kafka-service-0:9092"], rate=200, topic="t", partitions=3, drain_seconds=1)
+    probe.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    report = probe.stop(windows=[])
+    assert time.monotonic() - started < 5
+    assert report["consumed"] == 20 and report["lost"] == report["sent"] - 20
+    assert "drain timed out" in report["errors"]["canary"]
