@@ -571,7 +571,11 @@ class Canary:
         self._stop_sending.set()
         self._threads[0].join()
         self.stopped = self.now()
-        self._producer.flush(timeout=self.drain_seconds)
+        try:
+            self._producer.flush(timeout=self.drain_seconds)
+        except Exception as error:  # pylint: disable=broad-except
+            # What is still unanswered is reported as such; the consumer is drained all the same.
+            self.record_error("canary", "flush: %s" % type(error).__name__, str(error))
         self._producer.close(timeout=10)
         self._drain_until = time.monotonic() + self.drain_seconds
         self._threads[1].join(self.drain_seconds + 30)
