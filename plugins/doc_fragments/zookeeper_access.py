@@ -33,9 +33,9 @@ options:
     description:
       - ZooKeeper servers as C(host:port), one entry per server, for I(zookeeper_access=direct).
       - A C(host) without a port uses I(client_port).
+      - Required with I(zookeeper_access=direct).
     type: list
     elements: str
-    default: []
   zookeeper_pod_selector:
     description:
       - Label selector of the ZooKeeper pods in I(namespace), for I(zookeeper_access=exec).

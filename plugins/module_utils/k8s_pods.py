@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
-import copy
 import json
 import re
 import time
@@ -48,7 +47,6 @@ except ImportError:
 # Waiting reasons that deleting the pod does not cure: the same spec fails the same way.
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import ZOOKEEPER_ARG_SPEC
 
 NOT_HEALABLE_WAITING = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError",
                         "CreateContainerError", "RunContainerError")
@@ -409,12 +407,3 @@ def make_pod_api(params):
     except Exception as exc:  # CoreException, ConfigException, missing kubeconfig file, ...
         raise PodApiError("cannot create a Kubernetes API client: %s" % exc)
     return PodApi(k8s.client.client)
-
-
-def module_argument_spec(**options):
-    """Argument spec of a module that reaches ZooKeeper through the Kubernetes API: kubernetes.core's auth
-    options, the ZooKeeper access options, then the module's own ``options``."""
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
-    spec.update(options)
-    return spec

@@ -34,18 +34,6 @@ except ImportError:
     HAS_KAZOO = False
     KAZOO_IMPORT_ERROR = traceback.format_exc()
 
-# The options both modules take to reach ZooKeeper (documented in the kafka_eks.cluster.zookeeper_access
-# doc fragment).
-ZOOKEEPER_ARG_SPEC = dict(
-    namespace=dict(type="str", default="kafka"),
-    zookeeper_access=dict(type="str", choices=["exec", "direct"], default="exec"),
-    zookeeper_hosts=dict(type="list", elements="str", default=[]),
-    zookeeper_pod_selector=dict(type="str",
-                                default="app.kubernetes.io/component=zookeeper,app.kubernetes.io/instance=kafka"),
-    client_port=dict(type="int", default=2181),
-    exec_timeout=dict(type="int", default=60),
-)
-
 NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 VOTING_MODES = ("leader", "follower")
 KNOWN_MODES = ("leader", "follower", "standalone", "observer", "read-only")

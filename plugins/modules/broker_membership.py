@@ -344,12 +344,15 @@ controller:
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common import (
+    ZOOKEEPER_REQUIRED_IF,
+    module_argument_spec,
+)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     PodApiError,
     make_pod_api,
-    module_argument_spec,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership import (
     HealError,
@@ -393,8 +396,6 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
     params = module.params
     if params["max_attempts"] < 1:
         module.fail_json(msg="max_attempts must be at least 1, got %d" % params["max_attempts"])
-    if params["zookeeper_access"] == "direct" and not params["zookeeper_hosts"]:
-        module.fail_json(msg="zookeeper_access=direct needs zookeeper_hosts (a host:port list)")
     advertised = {}
     for key, value in (params["advertised_listeners"] or {}).items():
         try:
@@ -452,8 +453,13 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
     module.exit_json(**result)
 
 
+def module_options():
+    """What AnsibleModule is built with: the spec and its option combinations."""
+    return dict(argument_spec=argument_spec(), required_if=ZOOKEEPER_REQUIRED_IF, supports_check_mode=True)
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(**module_options())
     run_module(module)
 
 

@@ -132,12 +132,15 @@ elapsed:
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common import (
+    ZOOKEEPER_REQUIRED_IF,
+    module_argument_spec,
+)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     PodApiError,
     make_pod_api,
-    module_argument_spec,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
     ZooKeeperError,
@@ -170,8 +173,6 @@ def run_module(module, pod_api_factory=None, fourlw=None, clock=time.monotonic, 
     params = module.params
     if params["expected_servers"] < 1:
         module.fail_json(msg="expected_servers must be at least 1, got %d" % params["expected_servers"])
-    if params["zookeeper_access"] == "direct" and not params["zookeeper_hosts"]:
-        module.fail_json(msg="zookeeper_access=direct needs zookeeper_hosts (a host:port list)")
     if pod_api_factory is None:
         if params["zookeeper_access"] == "exec" and not HAS_KUBERNETES:
             module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
@@ -208,8 +209,13 @@ def run_module(module, pod_api_factory=None, fourlw=None, clock=time.monotonic, 
     module.exit_json(**result)
 
 
+def module_options():
+    """What AnsibleModule is built with: the spec and its option combinations."""
+    return dict(argument_spec=argument_spec(), required_if=ZOOKEEPER_REQUIRED_IF, supports_check_mode=True)
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(**module_options())
     run_module(module)
 
 

@@ -29,28 +29,27 @@ class ModuleExit(Exception):
 
 @pytest.fixture
 def make_module():
-    """make_module(argument_spec, args, check_mode=False) -> a real AnsibleModule whose exit_json/fail_json raise
-    ModuleExit (results are JSON round-tripped, as Ansible would see them)."""
+    """make_module(argument_spec, args, check_mode=False, **options) -> a real AnsibleModule (built with the
+    other AnsibleModule ``options``, such as ``required_if``) whose exit_json/fail_json raise ModuleExit (results
+    are JSON round-tripped, as Ansible would see them); a validation failure raises it from make_module."""
     from ansible.module_utils.basic import AnsibleModule
     from ansible.module_utils.testing import patch_module_args
 
-    def factory(argument_spec, args, check_mode=False):
-        args = dict(args)
-        if check_mode:
-            args["_ansible_check_mode"] = True
-        with patch_module_args(args):
-            module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-
-        def exit_json(**kwargs):
+    class TestModule(AnsibleModule):
+        def exit_json(self, **kwargs):
             raise ModuleExit(json.loads(json.dumps(kwargs)), failed=False)
 
-        def fail_json(msg, **kwargs):
+        def fail_json(self, msg, **kwargs):
             kwargs["msg"] = msg
             kwargs["failed"] = True
             raise ModuleExit(json.loads(json.dumps(kwargs)), failed=True)
 
-        module.exit_json = exit_json
-        module.fail_json = fail_json
-        return module
+    def factory(argument_spec, args, check_mode=False, **options):
+        args = dict(args)
+        if check_mode:
+            args["_ansible_check_mode"] = True
+        options.setdefault("supports_check_mode", True)
+        with patch_module_args(args):
+            return TestModule(argument_spec=argument_spec, **options)
 
     return factory

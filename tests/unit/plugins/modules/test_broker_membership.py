@@ -262,9 +262,10 @@ class World:
 def run(make_module, world, check_mode=False, **args):
     params = {"expected_broker_ids": [0, 1, 2, 3], "advertised_listeners": ADVERTISED, "zookeeper_servers": 3}
     params.update(args)
-    module = make_module(broker_membership.argument_spec(), params, check_mode=check_mode)
+    options = broker_membership.module_options()
     from conftest import ModuleExit
     with pytest.raises(ModuleExit) as info:
+        module = make_module(options.pop("argument_spec"), params, check_mode=check_mode, **options)
         broker_membership.run_module(module, pod_api=world, zk=world, clock=world.clock, sleep=world.sleep,
                                      wall=world.wall)
     return info.value.result
@@ -500,7 +501,9 @@ def test_unexpected_registration_is_reported(make_module):
 def test_direct_access_needs_hosts(make_module):
     world = World()
     result = run(make_module, world, zookeeper_access="direct")
-    assert result["failed"] and "zookeeper_hosts" in result["msg"]
+    assert result["failed"] and "zookeeper_access is direct but all of the following are missing: " \
+        "zookeeper_hosts" in result["msg"]
+    assert world.pod_deletes == [] and world.zk_deletes == []
 
 
 def a_topic(world, topic="orders", partitions=3, rf=3):

@@ -22,8 +22,9 @@ class Clock:
 
 
 def run(make_module, args, **kwargs):
-    module = make_module(zookeeper_quorum.argument_spec(), args)
+    options = zookeeper_quorum.module_options()
     with pytest.raises(ModuleExit) as info:
+        module = make_module(options.pop("argument_spec"), args, **options)
         zookeeper_quorum.run_module(module, **kwargs)
     return info.value.result
 
@@ -102,4 +103,8 @@ def test_single_server_standalone(make_module):
 def test_bad_arguments(make_module):
     assert "expected_servers must be at least 1" in run(make_module, {"expected_servers": 0})["msg"]
     result = run(make_module, {"expected_servers": 3, "zookeeper_access": "direct"})
-    assert result["failed"] and "zookeeper_hosts" in result["msg"]
+    assert result["failed"] and "zookeeper_access is direct but all of the following are missing: " \
+        "zookeeper_hosts" in result["msg"]
+    # An empty list passes required_if; the access itself refuses it.
+    result = run(make_module, {"expected_servers": 3, "zookeeper_access": "direct", "zookeeper_hosts": []})
+    assert result["failed"] and "zookeeper_access=direct needs zookeeper_hosts" in result["msg"]

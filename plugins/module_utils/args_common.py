@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: kafka_eks.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The options the modules share, as AnsibleModule takes them (as kubernetes.core's ``args_common``).
+
+``ZOOKEEPER_ARG_SPEC`` is documented by the ``kafka_eks.cluster.zookeeper_access`` doc fragment
+(``plugins/doc_fragments/zookeeper_access.py``) and kubernetes.core's ``AUTH_ARG_SPEC`` by its
+``kubernetes.core.k8s_auth_options``: a module that extends both fragments builds its spec with
+``module_argument_spec()`` and its AnsibleModule with ``ZOOKEEPER_REQUIRED_IF``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+
+# How the modules reach ZooKeeper (the kafka_eks.cluster.zookeeper_access doc fragment).
+ZOOKEEPER_ARG_SPEC = dict(
+    namespace=dict(type="str", default="kafka"),
+    zookeeper_access=dict(type="str", choices=["exec", "direct"], default="exec"),
+    zookeeper_hosts=dict(type="list", elements="str"),
+    zookeeper_pod_selector=dict(type="str",
+                                default="app.kubernetes.io/component=zookeeper,app.kubernetes.io/instance=kafka"),
+    client_port=dict(type="int", default=2181),
+    exec_timeout=dict(type="int", default=60),
+)
+
+# The option combinations ZOOKEEPER_ARG_SPEC needs (AnsibleModule's required_if).
+ZOOKEEPER_REQUIRED_IF = [
+    ("zookeeper_access", "direct", ["zookeeper_hosts"]),
+]
+
+
+def module_argument_spec(**options):
+    """Argument spec of a module that reaches ZooKeeper and the Kubernetes API: kubernetes.core's auth
+    options, the ZooKeeper access options, then the module's own ``options``."""
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
+    spec.update(options)
+    return spec
