@@ -363,19 +363,32 @@ class KubeView(threading.Thread):
         self.join(timeout=10)
 
     def resolve(self, host):
+        """The addresses of a Service name of the namespace ([] while it selects no pod), None for any other
+        name."""
         with self._lock:
-            return list(self.names.get(host.rstrip("."), []))
+            found = self.names.get(host.rstrip("."))
+            return None if found is None else list(found)
 
 
 def install_resolver(resolve, on_refused):
     """Replace kafka-python's name lookup (kafka.conn.dns_lookup) in this process: names through
-    ``resolve(host) -> [address]``, only loopback addresses, IP literals only when loopback."""
+    ``resolve(host) -> [address] or None`` (None: not a name it knows), only loopback addresses, IP literals
+    only when loopback. ``on_refused(host, reason)`` hears of every lookup answered with nothing."""
     import kafka.conn  # pylint: disable=import-outside-toplevel
 
     def dns_lookup(host, port, afi=socket.AF_UNSPEC):
-        addresses = [host] if is_loopback(host) else [a for a in resolve(host) if is_loopback(a)]
-        if not addresses:
-            on_refused(host)
+        if is_loopback(host):
+            addresses = [host]
+        else:
+            known = resolve(host)
+            addresses = [a for a in known or () if is_loopback(a)]
+            if known is None:
+                on_refused(host, "not a Service of the namespace nor a loopback address")
+            elif not known:
+                # Normal while a broker's pod is replaced: its Service selects no pod for a few seconds.
+                on_refused(host, "Service selects no pod")
+            elif not addresses:
+                on_refused(host, "Service addresses are not loopback")
         found = []
         for address in addresses:
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -439,8 +452,7 @@ class Canary:
         canary.kube = KubeView(kubeconfig, namespace, canary.now,
                                on_error=lambda kind, message: canary.record_error(kind, message, message))
         canary.bootstrap_servers = canary.kube.bootstrap_servers().split(",")
-        install_resolver(canary.kube.resolve,
-                         lambda host: canary.record_error("resolver", "no loopback address for a name", host))
+        install_resolver(canary.kube.resolve, lambda host, reason: canary.record_error("resolver", reason, host))
         return canary
 
     def now(self):

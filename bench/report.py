@@ -34,7 +34,7 @@ def error_summary(errors):
     """'3 produce errors (KafkaTimeoutError 3); 41 client warnings (most: ...)'."""
     parts = []
     for source, label in (("produce", "failed sends"), ("consume", "consumer errors"),
-                          ("client_log", "client warnings/errors"), ("resolver", "name lookups refused"),
+                          ("client_log", "client warnings/errors"), ("resolver", "name lookups without an address"),
                           ("kubernetes", "API polls failed")):
         kinds = errors.get(source) or {}
         total = sum(k["count"] for k in kinds.values())

@@ -213,17 +213,19 @@ def test_service_names_follow_the_hosts_file_rule():
 
 def test_the_resolver_answers_only_with_loopback_addresses(monkeypatch):
     monkeypatch.setattr(kafka.conn, "dns_lookup", kafka.conn.dns_lookup)  # restored after the test
-    table = {"kafka-service-0": ["127.29.0.3"], "outside": ["10.96.0.10", "127.29.0.9"]}
+    table = {"kafka-service-0": ["127.29.0.3"], "outside": ["10.96.0.10", "127.29.0.9"], "cluster-ip": ["10.96.0.1"],
+             "kafka-service-1": []}
     refused = []
-    canary.install_resolver(lambda host: table.get(host, []), refused.append)
+    canary.install_resolver(table.get, lambda host, reason: refused.append(host))
     lookup = kafka.conn.dns_lookup
     assert lookup("kafka-service-0", 9092) == [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
                                                ("127.29.0.3", 9092))]
     assert [entry[4][0] for entry in lookup("outside", 9092)] == ["127.29.0.9"]
     assert lookup("127.0.0.1", 9092)[0][4] == ("127.0.0.1", 9092)
     assert lookup("10.0.0.1", 9092) == [] and lookup("example.com", 9092) == []
+    assert lookup("cluster-ip", 9092) == [] and lookup("kafka-service-1", 9092) == []
     assert lookup("kafka-service-0", 9092, socket.AF_INET6) == []
-    assert refused == ["10.0.0.1", "example.com"]
+    assert refused == ["10.0.0.1", "example.com", "cluster-ip", "kafka-service-1"]
 
 
 def test_the_canary_does_not_import_from_tests():
