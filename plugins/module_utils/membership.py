@@ -42,12 +42,11 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import 
     describe_pod,
     pod_facts,
 )
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import describe_quorum, quorum_state
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import (
     BadVersionError,
     NoNodeError,
     ZooKeeperError,
-    describe_quorum,
-    quorum_state,
 )
 
 BROKER_IDS_PATH = "/brokers/ids"

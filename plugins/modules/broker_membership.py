@@ -366,9 +366,9 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication impo
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
     HAS_KAZOO,
     KAZOO_IMPORT_ERROR,
-    ZooKeeperError,
     make_access,
 )
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
 
 
 def argument_spec():

@@ -143,11 +143,11 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import 
     make_pod_api,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
-    ZooKeeperError,
     describe_quorum,
     make_access,
     wait_for_quorum,
 )
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
 
 
 def argument_spec():

@@ -1,22 +1,24 @@
-"""ZooKeeper parsers, the quorum decision and both access paths, against recorded and real-looking outputs."""
+"""ZooKeeper parsers (zookeeper_parsers.py), the quorum decision and both access paths (zookeeper.py), against recorded and real-looking outputs."""
 import os
 
 import pytest
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import zookeeper as zkmod
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
-    BadVersionError,
     DirectAccess,
     ExecAccess,
+    quorum_state,
+    wait_for_quorum,
+)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import (
+    BadVersionError,
     NoNodeError,
     ZooKeeperError,
     parse_cons,
     parse_srvr,
     parse_zkcli_get,
     parse_zkcli_ls,
-    quorum_state,
     split_zkcli_session,
-    wait_for_quorum,
     zkcli_error,
 )
 

@@ -10,11 +10,10 @@ import json
 import pytest
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodChanged
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import get_each, list_and_get_each
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import (
     BadVersionError,
     NoNodeError,
-    get_each,
-    list_and_get_each,
     parse_srvr,
 )
 from ansible_collections.kafka_eks.cluster.plugins.modules import broker_membership
