@@ -2,7 +2,9 @@
 # Copyright: kafka_eks.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pods through the Kubernetes API: list by selector, delete one pod with a uid precondition, exec a command;
-and ``pod_facts()``, the pure summary of a pod that ``membership.decide()`` works on.
+and ``pod_facts()``, the pure summary of a pod that ``membership.decide()`` works on. This layer reads,
+deletes and reports; what a pod's state means for the heal (what deleting it would cure) is decided in
+``membership.py``.
 
 The API client comes from kubernetes.core (``k8s.client.get_api_client``) so the modules take the same auth
 options, with the same ``K8S_AUTH_*`` environment fallbacks, as ``kubernetes.core.k8s``.
@@ -44,12 +46,8 @@ except ImportError:
     websocket_client = None
     WebSocketException = OSError
 
-# Waiting reasons that deleting the pod does not cure: the same spec fails the same way.
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-
-NOT_HEALABLE_WAITING = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError",
-                        "CreateContainerError", "RunContainerError")
 
 
 class PodApiError(Exception):

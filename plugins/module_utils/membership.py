@@ -37,7 +37,6 @@ import json
 import time
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
-    NOT_HEALABLE_WAITING,
     PodChanged,
     describe_pod,
     pod_facts,
@@ -57,6 +56,10 @@ STALE_TOLERANCE_MS = 2000
 # A broker container that started less than this ago is given time to register before its pod is deleted.
 STARTUP_GRACE_MS = 30000
 DEAD_PHASES = ("Failed", "Succeeded")
+# Waiting reasons of a Pending pod's container that deleting the pod does not cure: the same spec fails the
+# same way.
+NOT_HEALABLE_WAITING = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError",
+                        "CreateContainerError", "RunContainerError")
 
 
 def registration_timestamp(registration, stat=None):
