@@ -16,11 +16,15 @@ from ansible.errors import AnsibleFilterError
 
 
 def _key(obj):
+    """``(namespace, name)`` of an object, which identifies it among the manifests and the objects that exist."""
     meta = obj.get("metadata") or {}
     return meta.get("namespace"), meta.get("name")
 
 
 def broker_rollout(definitions, existing, id_label):
+    """``{together, running}``: every object except the broker Deployments that already exist (``existing``),
+    in their order, and those Deployments as ``{broker_id, name, definition}`` sorted by the broker id from
+    their ``id_label`` label; a running Deployment without an integer label raises AnsibleFilterError."""
     existing_keys = set(_key(d) for d in existing or [])
     together, running = [], []
     for definition in definitions:
@@ -78,7 +82,11 @@ def controller_last(entries, controller):
 
 
 class FilterModule(object):
+    """The broker rollout filters: broker_rollout, changed_brokers, controller_last, roll_order and
+    advertised_listeners."""
+
     def filters(self):
+        """Filter name -> function, as Ansible looks them up."""
         return {"broker_rollout": broker_rollout, "changed_brokers": changed_brokers,
                 "controller_last": controller_last, "roll_order": roll_order,
                 "advertised_listeners": advertised_listeners}

@@ -47,5 +47,8 @@ def teardown_split(definitions, existing):
 
 
 class FilterModule(object):
+    """The teardown_split filter."""
+
     def filters(self):
+        """Filter name -> function, as Ansible looks them up."""
         return {"teardown_split": teardown_split}

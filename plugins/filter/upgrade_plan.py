@@ -28,4 +28,5 @@ class FilterModule(object):
     """The upgrade_plan filter."""
 
     def filters(self):
+        """Filter name -> function, as Ansible looks them up."""
         return {"upgrade_plan": upgrade_plan}

@@ -55,6 +55,7 @@ def zookeeper_roll_order(pods, update_revision, leader):
             outdated.append(meta.get("name"))
 
     def ordinal(name):
+        """The StatefulSet ordinal at the end of a pod name (``zookeeper-2`` -> 2), -1 without one."""
         try:
             return int(str(name).rsplit("-", 1)[1])
         except (IndexError, ValueError):
@@ -64,5 +65,8 @@ def zookeeper_roll_order(pods, update_revision, leader):
 
 
 class FilterModule(object):
+    """The ZooKeeper ensemble filters: zookeeper_ensemble and zookeeper_roll_order."""
+
     def filters(self):
+        """Filter name -> function, as Ansible looks them up."""
         return {"zookeeper_ensemble": zookeeper_ensemble, "zookeeper_roll_order": zookeeper_roll_order}
