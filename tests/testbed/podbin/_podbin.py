@@ -22,12 +22,41 @@ TOOL_JVM_FLAGS = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompiler
                   "-Djava.net.preferIPv4Stack=true", "-Dsun.net.inetaddr.ttl=0",
                   "-Dsun.net.inetaddr.negative.ttl=0"]
 
+# The pod runner tells which version the pod runs (TESTBED_RUNTIME, e.g. kafka-2.5.1 or zookeeper-3.4.10):
+# the tools come from that version's jars, as the image's own scripts would. In a pod of the other product
+# (kafka-topics in a ZooKeeper pod, zkCli.sh in a broker pod), or outside a pod runner, the defaults.
+DEFAULT_RUNTIMES = {"zookeeper": "zookeeper-3.9.3", "kafka": "kafka-3.9.2"}
+
+# command -> [(first Kafka version with this class, main class)], newest first: what bin/<command>.sh runs.
 KAFKA_TOOLS = {
-    "kafka-topics": "org.apache.kafka.tools.TopicCommand",
-    "kafka-console-producer": "kafka.tools.ConsoleProducer",
-    "kafka-console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
-    "kafka-broker-api-versions": "kafka.admin.BrokerApiVersionsCommand",
+    "kafka-topics": [((3, 5), "org.apache.kafka.tools.TopicCommand"), ((0,), "kafka.admin.TopicCommand")],
+    "kafka-console-producer": [((0,), "kafka.tools.ConsoleProducer")],
+    "kafka-console-consumer": [((3, 7), "org.apache.kafka.tools.consumer.ConsoleConsumer"),
+                               ((0,), "kafka.tools.ConsoleConsumer")],
+    "kafka-broker-api-versions": [((0,), "kafka.admin.BrokerApiVersionsCommand")],
+    "kafka-configs": [((0,), "kafka.admin.ConfigCommand")],
+    # Kafka's own zookeeper-shell (ZooKeeper's ZooKeeperMain with Kafka's TLS options, 2.5+), with the
+    # ZooKeeper client that Kafka version bundles.
+    "zookeeper-shell": [((0,), "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka")],
 }
+
+
+def runtime_for(product):
+    """'kafka-2.5.1': the pod's own version when it runs ``product``, else the default."""
+    rt = os.environ.get("TESTBED_RUNTIME", "")
+    return rt if rt.startswith(product + "-") else DEFAULT_RUNTIMES[product]
+
+
+def runtime_version(runtime):
+    return tuple(int(x) for x in runtime.split("-", 1)[1].split("."))
+
+
+def kafka_main_class(name, runtime):
+    version = runtime_version(runtime)
+    for since, main in KAFKA_TOOLS[name]:
+        if version >= since:
+            return main
+    raise KeyError(name)
 
 
 def die(msg, code=1):
@@ -186,9 +215,9 @@ def _run_with_idle_eof(argv):
     return child.wait()
 
 
-def run_java(lib, main, args, ip, extra_flags=(), stdin_idle_eof=False):
+def run_java(runtime, main, args, ip, extra_flags=(), stdin_idle_eof=False):
     java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
-    lib_dir = os.path.join(JAVA_DIR, lib, "lib")
+    lib_dir = os.path.join(JAVA_DIR, runtime, "lib")
     if not os.path.isdir(lib_dir):
         die("%s (test bed): %s is missing: run tests/testbed/java/fetch.sh" % (os.path.basename(sys.argv[0]), lib_dir))
     hosts = local_hosts_file(ip)
@@ -224,41 +253,61 @@ def zk_cli(args):
                                    for item in args[i + 1].split(","))
     if "-server" not in args:
         args = ["-server", "localhost:2181"] + args
-    state = os.environ.get("TESTBED_STATE_DIR", "/tmp")
-    logback = os.path.join(state, "tmp", "zkcli-logback.xml")
-    os.makedirs(os.path.dirname(logback), exist_ok=True)
-    if not os.path.exists(logback):
-        with open(logback + ".%d" % os.getpid(), "w") as f:
-            f.write('<configuration><appender name="E" class="ch.qos.logback.core.ConsoleAppender">'
-                    '<target>System.err</target><encoder><pattern>%d{ISO8601} [myid:] - %-5p [%t:%C{1}@%L] - %m%n'
-                    '</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root>'
-                    '</configuration>\n')
-        os.replace(logback + ".%d" % os.getpid(), logback)
-    run_java("zookeeper", "org.apache.zookeeper.ZooKeeperMain", args, ip,
-             ["-Xmx128m", "-Dlogback.configurationFile=" + logback, "-Dzookeeper.jmx.log4j.disable=true"],
+    runtime = runtime_for("zookeeper")
+    if runtime_version(runtime) < (3, 5):  # ZooKeeper 3.4 logs through log4j 1.2 (slf4j-log4j12)
+        log_flag = "-Dlog4j.configuration=file:" + tools_log4j()
+    else:
+        state = os.environ.get("TESTBED_STATE_DIR", "/tmp")
+        logback = os.path.join(state, "tmp", "zkcli-logback.xml")
+        os.makedirs(os.path.dirname(logback), exist_ok=True)
+        if not os.path.exists(logback):
+            with open(logback + ".%d" % os.getpid(), "w") as f:
+                f.write('<configuration><appender name="E" class="ch.qos.logback.core.ConsoleAppender">'
+                        '<target>System.err</target><encoder><pattern>%d{ISO8601} [myid:] - %-5p [%t:%C{1}@%L] - '
+                        '%m%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root>'
+                        '</configuration>\n')
+            os.replace(logback + ".%d" % os.getpid(), logback)
+        log_flag = "-Dlogback.configurationFile=" + logback
+    run_java(runtime, "org.apache.zookeeper.ZooKeeperMain", args, ip,
+             ["-Xmx128m", log_flag, "-Dzookeeper.jmx.log4j.disable=true"],
              stdin_idle_eof=len([a for a in args if not a.startswith("-")]) <= 1)  # interactive: reads stdin
 
 
-def kafka_tool(name, args):
-    ip = pod_ip()
-    args = list(args)
-    for i, a in enumerate(args[:-1]):
-        if a in ("--bootstrap-server", "--broker-list", "--zookeeper"):
-            # 127.0.0.1 -> pod IP; "localhost" resolves to the pod IP through the exec's hosts file.
-            args[i + 1] = ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
-                                   for item in args[i + 1].split(","))
+def tools_log4j():
+    """A log4j 1.2 config: everything at KAFKA_TOOLS_LOG4J_LOGLEVEL (WARN) on stderr."""
     state = os.environ.get("TESTBED_STATE_DIR", "/tmp")
-    log4j = os.path.join(state, "tmp", "tools-log4j.properties")
+    level = os.environ.get("KAFKA_TOOLS_LOG4J_LOGLEVEL", "WARN")
+    log4j = os.path.join(state, "tmp", "tools-log4j-%s.properties" % level)
     os.makedirs(os.path.dirname(log4j), exist_ok=True)
     if not os.path.exists(log4j):
         with open(log4j + ".%d" % os.getpid(), "w") as f:
             f.write("log4j.rootLogger=%s, stderr\nlog4j.appender.stderr=org.apache.log4j.ConsoleAppender\n"
                     "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n"
                     "log4j.appender.stderr.layout.ConversionPattern=[%%d] %%p %%m (%%c)%%n\n"
-                    "log4j.appender.stderr.Target=System.err\n" % os.environ.get("KAFKA_TOOLS_LOG4J_LOGLEVEL", "WARN"))
+                    "log4j.appender.stderr.Target=System.err\n" % level)
         os.replace(log4j + ".%d" % os.getpid(), log4j)
-    run_java("kafka", KAFKA_TOOLS[name], args, ip, ["-Xmx256m", "-Dlog4j.configuration=file:" + log4j],
-             stdin_idle_eof=name == "kafka-console-producer")
+    return log4j
+
+
+def kafka_tool(name, args):
+    ip = pod_ip()
+    args = list(args)
+    if name == "zookeeper-shell":
+        # bin/zookeeper-shell.sh: `zookeeper-shell host:port[/chroot] [cmd ...]` -> the class with -server first.
+        if not args:
+            die("USAGE: %s zookeeper_host:port[/path] [-zk-tls-config-file file] [args...]" % name, 1)
+        args = ["-server", ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
+                                    for item in args[0].split(","))] + args[1:]
+    for i, a in enumerate(args[:-1]):
+        if a in ("--bootstrap-server", "--broker-list", "--zookeeper"):
+            # 127.0.0.1 -> pod IP; "localhost" resolves to the pod IP through the exec's hosts file.
+            args[i + 1] = ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
+                                   for item in args[i + 1].split(","))
+    runtime = runtime_for("kafka")
+    interactive = name == "zookeeper-shell" and len([a for a in args if not a.startswith("-")]) <= 1
+    run_java(runtime, kafka_main_class(name, runtime), args, ip,
+             ["-Xmx256m", "-Dlog4j.configuration=file:" + tools_log4j()],
+             stdin_idle_eof=name == "kafka-console-producer" or interactive)
 
 
 def bash(args):

@@ -6,10 +6,11 @@ state directories, volume mapping) and returns a ``Launch``: the argv, env, conf
 that stand in for what the image's entrypoint would have done, or an error the container exits with, or
 ``unsupported`` (no runner for that image: the container stays Waiting).
 
-Supported images (see tests/testbed/README.md, "Pod runner"):
-  zookeeper:*                               Docker official image: /docker-entrypoint.sh + zkServer.sh
-  registry.k8s.io/kubernetes-zookeeper:*    start-zookeeper script (also gcr.io/google_samples/...)
-  confluentinc/cp-kafka:*                   /etc/confluent/docker/run (ZooKeeper mode only)
+Supported images (see tests/testbed/README.md, "Pod runner"), each tag running the version it names
+(``RUNTIMES``: the jars of tests/testbed/java/pom.xml, one class path per version):
+  zookeeper:3.8.* / 3.9.*                   Docker official image: /docker-entrypoint.sh + zkServer.sh
+  registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10   start-zookeeper script (also gcr.io/google_samples/...)
+  confluentinc/cp-kafka:5.5.* / 7.9.*       /etc/confluent/docker/run (ZooKeeper mode only)
 """
 
 import os
@@ -38,6 +39,94 @@ LOW_CPU_JVM_FLAGS = [
 
 class UnsupportedImage(Exception):
     """The test bed has no runner for this image (or this way of running it)."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The product version an image tag runs, and the class path tests/testbed/java/fetch.sh made for it."""
+
+    product: str  # zookeeper | kafka
+    version: str  # 3.4.10
+
+    @property
+    def name(self):
+        """The pom profile and the directory under .cache/java: zookeeper-3.4.10, kafka-2.5.1."""
+        return "%s-%s" % (self.product, self.version)
+
+    @property
+    def version_tuple(self):
+        return tuple(int(x) for x in self.version.split("."))
+
+    def lib_dir(self, java_dir=DEFAULT_JAVA_DIR):
+        return os.path.join(java_dir, self.name, "lib")
+
+
+# A suffix after the version in a tag: 3.8.4-jre-17, 7.9.0-1-ubi8.
+_TAG_SUFFIX = r"(?:-[0-9A-Za-z][0-9A-Za-z.-]*)?"
+
+# image kind -> [(tag pattern, runtime)]: the versions the test bed runs. A tag that matches none has no
+# runner (ErrImagePull), as an image the bed does not know.
+#  - zookeeper (Docker official): the tag is the ZooKeeper version; one patch release per line.
+#  - kubernetes-zookeeper: <image version>-<ZooKeeper version>; the one published tag is 1.0-3.4.10.
+#  - cp-kafka: the Confluent Platform release; its major.minor is one Apache Kafka line (Confluent's
+#    "Supported Versions and Interoperability" table, docs.confluent.io/legacy/platform/5.5.15/installation/
+#    versions-interoperability.html: 5.5.x is Kafka 2.5.x; likewise 7.9.x is 3.9.x). Within a line the bed
+#    runs one Kafka patch release: 5.5.* -> 2.5.1 (the last 2.5 release); 7.9.* -> 3.9.2, the newest 3.9.x
+#    served. cp-kafka 7.9.0 shipped Kafka 3.9.0 and 7.9.1+ 3.9.1 (Confluent's 7.9 release notes/changelog,
+#    docs.confluent.io/platform/7.9/release-notes/); the patch level changes neither the protocol
+#    (inter.broker.protocol.version 3.9) nor the ZooKeeper layout, and the pinned default (7.9.0) keeps the
+#    3.9.2 every measurement of this bed was made with.
+#  - cp-kafka 8.x is Kafka 4.x, KRaft only: refused below (the bed runs brokers in ZooKeeper mode only).
+RUNTIMES = {
+    "zookeeper": [
+        (re.compile(r"\A3\.8(?:\.\d+)?" + _TAG_SUFFIX + r"\Z"), Runtime("zookeeper", "3.8.4")),
+        (re.compile(r"\A3\.9(?:\.\d+)?" + _TAG_SUFFIX + r"\Z"), Runtime("zookeeper", "3.9.3")),
+    ],
+    "kubernetes-zookeeper": [
+        (re.compile(r"\A1\.0-3\.4\.10\Z"), Runtime("zookeeper", "3.4.10")),
+    ],
+    "cp-kafka": [
+        (re.compile(r"\A5\.5(?:\.\d+)?" + _TAG_SUFFIX + r"\Z"), Runtime("kafka", "2.5.1")),
+        (re.compile(r"\A7\.9(?:\.\d+)?" + _TAG_SUFFIX + r"\Z"), Runtime("kafka", "3.9.2")),
+    ],
+}
+# What the dispatchers use in a pod of another product (kafka-topics in a ZooKeeper pod), and for tests
+# that run them outside any pod runner.
+DEFAULT_RUNTIMES = {"zookeeper": Runtime("zookeeper", "3.9.3"), "kafka": Runtime("kafka", "3.9.2")}
+
+
+def all_runtimes():
+    """Every runtime some tag maps to (what fetch.sh must have fetched)."""
+    seen = []
+    for entries in RUNTIMES.values():
+        for _pattern, runtime in entries:
+            if runtime not in seen:
+                seen.append(runtime)
+    return seen
+
+
+def image_tag(image):
+    """The tag of an image reference ('latest' when it has none)."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else "latest"
+
+
+def image_runtime(image):
+    """The Runtime the image's tag runs; UnsupportedImage when the bed has no runner for it."""
+    kind = image_kind(image)
+    if kind is None:
+        raise UnsupportedImage("testbed has no runner for image %s" % image)
+    tag = image_tag(image)
+    for pattern, runtime in RUNTIMES[kind]:
+        if pattern.match(tag):
+            return runtime
+    known = {"zookeeper": "3.8.*, 3.9.*", "kubernetes-zookeeper": "1.0-3.4.10", "cp-kafka": "5.5.*, 7.9.*"}[kind]
+    why = ""
+    if kind == "cp-kafka" and re.match(r"\A(?:8|9)\.", tag):
+        why = ": cp-kafka 8 is Kafka 4, KRaft only, and the test bed runs brokers in ZooKeeper mode only"
+    raise UnsupportedImage("testbed has no runner for image %s version %s (%s tags it runs: %s)%s"
+                           % (image, tag, kind, known, why))
 
 
 @dataclass
@@ -109,6 +198,7 @@ class Launch:
     error: str = ""
     # Extra env for `kubectl exec` into this container (the dispatchers in podbin/ read them).
     exec_env: dict = field(default_factory=dict)
+    runtime: "Runtime" = None  # the version it runs
 
 
 def image_kind(image):
@@ -134,20 +224,24 @@ def plan_container(pod, container, env, sandbox):
     """The Launch for ``container`` of ``pod``; raises UnsupportedImage when there is no runner."""
     image = container.get("image", "")
     kind = image_kind(image)
+    runtime = image_runtime(image)
     if kind == "zookeeper":
-        return plan_apache_zookeeper(container, env, sandbox)
-    if kind == "kubernetes-zookeeper":
-        return plan_kubernetes_zookeeper(container, env, sandbox)
-    if kind == "cp-kafka":
-        return plan_cp_kafka(container, env, sandbox)
-    raise UnsupportedImage("testbed has no runner for image %s" % image)
+        launch = plan_apache_zookeeper(container, env, sandbox, runtime)
+    elif kind == "kubernetes-zookeeper":
+        launch = plan_kubernetes_zookeeper(container, env, sandbox, runtime)
+    else:
+        launch = plan_cp_kafka(container, env, sandbox, runtime)
+    launch.runtime = runtime
+    # The dispatchers (podbin/) run the tools of the version this pod runs.
+    launch.exec_env.update({"TESTBED_RUNTIME": runtime.name, "TESTBED_JAVA_DIR": sandbox.java_dir})
+    return launch
 
 
-def _java_cmd(sandbox, lib, flags, main, args):
+def _java_cmd(sandbox, runtime, flags, main, args):
     return ([sandbox.java] + LOW_CPU_JVM_FLAGS
             + ["-Djdk.net.hosts.file=" + sandbox.hosts_file,
                "-Dsun.net.inetaddr.ttl=0", "-Dsun.net.inetaddr.negative.ttl=0"]
-            + flags + ["-cp", os.path.join(sandbox.java_dir, lib, "lib", "*"), main] + list(args))
+            + flags + ["-cp", os.path.join(runtime.lib_dir(sandbox.java_dir), "*"), main] + list(args))
 
 
 def _base_env(env, sandbox):
@@ -220,7 +314,7 @@ def _rewrite_own_server_line(line, my_id, pod_ip):
     return "%s=%s;%s:%s" % (key.strip(), quorum, pod_ip, port)
 
 
-def plan_apache_zookeeper(container, env, sandbox):
+def plan_apache_zookeeper(container, env, sandbox, runtime=DEFAULT_RUNTIMES["zookeeper"]):
     text = _command_text(container)
     if text and "zkServer.sh" not in text and "docker-entrypoint.sh" not in text:
         raise UnsupportedImage("testbed runs the zookeeper image only as `zkServer.sh start-foreground` "
@@ -275,14 +369,14 @@ def plan_apache_zookeeper(container, env, sandbox):
               "-Dlogback.configurationFile=" + os.path.join(sandbox.conf_dir, "logback.xml"),
               "-Dzookeeper.jmx.log4j.disable=true", "-XX:+HeapDumpOnOutOfMemoryError",
               "-XX:HeapDumpPath=" + sandbox.container_dir]
-    launch.argv = _java_cmd(sandbox, "zookeeper", flags, "org.apache.zookeeper.server.quorum.QuorumPeerMain", [conf])
+    launch.argv = _java_cmd(sandbox, runtime, flags, "org.apache.zookeeper.server.quorum.QuorumPeerMain", [conf])
     env_out = _base_env(env, sandbox)
     env_out["ZOO_MY_ID"] = my_id
     env_out["ZOOCFGDIR"] = sandbox.conf_dir
     launch.env = env_out
     launch.cwd = sandbox.container_dir
     launch.exec_env = {"ZOOCFGDIR": sandbox.conf_dir, "ZOO_MY_ID": my_id}
-    launch.description = "ZooKeeper 3.9 server %s (zookeeper image), client %s" % (my_id, sandbox.pod_ip)
+    launch.description = "ZooKeeper %s server %s (zookeeper image), client %s" % (runtime.version, my_id, sandbox.pod_ip)
     return launch
 
 
@@ -326,7 +420,15 @@ def parse_start_zookeeper(container):
     return opts
 
 
-def plan_kubernetes_zookeeper(container, env, sandbox):
+LOG4J_ZK_PROPERTIES = """log4j.rootLogger={level}, CONSOLE
+log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender
+log4j.appender.CONSOLE.Threshold={level}
+log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
+log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n
+"""
+
+
+def plan_kubernetes_zookeeper(container, env, sandbox, runtime=Runtime("zookeeper", "3.4.10")):
     launch = Launch(kind="zookeeper", description="ZooKeeper (kubernetes-zookeeper image)")
     try:
         o = parse_start_zookeeper(container)
@@ -355,12 +457,19 @@ def plan_kubernetes_zookeeper(container, env, sandbox):
         "minSessionTimeout=" + (o["min_session_timeout"] or str(tick * 2)),
         "maxSessionTimeout=" + (o["max_session_timeout"] or str(tick * 20)),
         "autopurge.snapRetainCount=" + o["snap_retain_count"],
-        "autopurge.purgeInterval=" + o["purge_interval"],
-        "quorumListenOnAllIPs=" + o["quorum_listen_on_all_ips"],
-        # The image's ZooKeeper 3.4 answers every four-letter word; 3.9 needs them listed.
-        "4lw.commands.whitelist=*",
-        "admin.enableServer=false",
     ]
+    old = runtime.version_tuple < (3, 5)
+    if old:
+        # The image's start-zookeeper writes the key misspelt ("purgeInteval"): ZooKeeper ignores it, so its
+        # servers never purge old snapshots and transaction logs, whatever --purge_interval says. Same here.
+        lines.append("autopurge.purgeInteval=" + o["purge_interval"])
+    else:
+        lines.append("autopurge.purgeInterval=" + o["purge_interval"])
+    lines.append("quorumListenOnAllIPs=" + o["quorum_listen_on_all_ips"])
+    if not old:
+        # ZooKeeper 3.4 answers every four-letter word and has no AdminServer (neither key exists there);
+        # 3.5+ needs the words listed and the AdminServer off (Jetty is not on the class path).
+        lines += ["4lw.commands.whitelist=*", "admin.enableServer=false"]
     servers = int(o["servers"])
     if servers > 1:
         for i in range(1, servers + 1):
@@ -368,22 +477,28 @@ def plan_kubernetes_zookeeper(container, env, sandbox):
         launch.files_if_missing[os.path.join(data_dir, "myid")] = "%d\n" % my_id
     conf = os.path.join(sandbox.conf_dir, "zoo.cfg")
     launch.files[conf] = "\n".join(lines) + "\n"
-    launch.files[os.path.join(sandbox.conf_dir, "logback.xml")] = LOGBACK_XML.replace("{level}", o["log_level"])
+    if old:  # 3.4 logs through log4j 1.2 (slf4j-log4j12), as the image's log4j.properties: to the console
+        log_conf = os.path.join(sandbox.conf_dir, "log4j.properties")
+        launch.files[log_conf] = LOG4J_ZK_PROPERTIES.replace("{level}", o["log_level"])
+        log_flag = "-Dlog4j.configuration=file:" + log_conf
+    else:
+        log_conf = os.path.join(sandbox.conf_dir, "logback.xml")
+        launch.files[log_conf] = LOGBACK_XML.replace("{level}", o["log_level"])
+        log_flag = "-Dlogback.configurationFile=" + log_conf
     launch.dirs += [data_dir, data_log_dir]
     flags = []
     if o["percentage"] and sandbox.memory_limit_bytes:
         flags.append("-Xmx%dm" % (sandbox.memory_limit_bytes * int(o["percentage"]) // 100 // 2 ** 20))
     else:
         flags.append("-Xmx" + o["heap"])
-    flags += ["-Dzookeeper.log.dir=" + sandbox.container_dir,
-              "-Dlogback.configurationFile=" + os.path.join(sandbox.conf_dir, "logback.xml"),
-              "-Dzookeeper.jmx.log4j.disable=true"]
-    launch.argv = _java_cmd(sandbox, "zookeeper", flags, "org.apache.zookeeper.server.quorum.QuorumPeerMain", [conf])
+    flags += ["-Dzookeeper.log.dir=" + sandbox.container_dir, log_flag, "-Dzookeeper.jmx.log4j.disable=true"]
+    launch.argv = _java_cmd(sandbox, runtime, flags, "org.apache.zookeeper.server.quorum.QuorumPeerMain", [conf])
     launch.env = _base_env(env, sandbox)
     launch.env["ZOOCFGDIR"] = sandbox.conf_dir
     launch.cwd = sandbox.container_dir
     launch.exec_env = {"ZOOCFGDIR": sandbox.conf_dir}
-    launch.description = "ZooKeeper 3.9 server %d (kubernetes-zookeeper image), client %s" % (my_id, sandbox.pod_ip)
+    launch.description = "ZooKeeper %s server %d (kubernetes-zookeeper image), client %s" % (
+        runtime.version, my_id, sandbox.pod_ip)
     return launch
 
 
@@ -441,7 +556,7 @@ def bind_listeners(listeners, pod_ip):
     return ",".join(out)
 
 
-def plan_cp_kafka(container, env, sandbox):
+def plan_cp_kafka(container, env, sandbox, runtime=DEFAULT_RUNTIMES["kafka"]):
     text = _command_text(container)
     if text and "/etc/confluent/docker/run" not in text:
         raise UnsupportedImage("testbed runs the cp-kafka image only through its entrypoint "
@@ -490,14 +605,14 @@ def plan_cp_kafka(container, env, sandbox):
     flags = heap + perf + shlex.split(e.get("KAFKA_OPTS", "")) + [
         "-Dlog4j.configuration=file:" + log4j_file, "-Dkafka.logs.dir=" + sandbox.container_dir,
         "-Djava.awt.headless=true"]
-    launch.argv = _java_cmd(sandbox, "kafka", flags, "kafka.Kafka", [conf])
+    launch.argv = _java_cmd(sandbox, runtime, flags, "kafka.Kafka", [conf])
     if perf and any(f.startswith("-XX:+Use") and f.endswith("GC") for f in perf):
         launch.argv = [a for a in launch.argv if a != "-XX:+UseSerialGC"]
     launch.env = _base_env(env, sandbox)
     launch.cwd = sandbox.container_dir
     launch.exec_env = {"KAFKA_CONFIG": conf}
-    launch.description = "Kafka 3.9 broker %s (cp-kafka image), listeners %s" % (
-        props.get("broker.id", "?"), props["listeners"])
+    launch.description = "Kafka %s broker %s (cp-kafka image), listeners %s" % (
+        runtime.version, props.get("broker.id", "?"), props["listeners"])
     return launch
 
 

@@ -970,9 +970,9 @@ def main(argv=None):
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(threadName)s %(message)s")
-    for lib in ("zookeeper", "kafka"):
-        if not os.path.isdir(os.path.join(args.java_dir, lib, "lib")):
-            LOG.warning("%s jars missing under %s: run tests/testbed/java/fetch.sh", lib, args.java_dir)
+    for runtime in images.all_runtimes():
+        if not os.path.isdir(runtime.lib_dir(args.java_dir)):
+            LOG.warning("%s jars missing under %s: run tests/testbed/java/fetch.sh", runtime.name, args.java_dir)
     pid_file = os.path.join(os.path.abspath(args.state_dir), "podrunner", "podrunner.pid")
     os.makedirs(os.path.dirname(pid_file), exist_ok=True)
     other = running_pid(pid_file)
