@@ -91,6 +91,91 @@ def test_unsupported_image_is_refused(tmp_path):
         images.plan_container({}, {"name": "x", "image": "busybox:1.36"}, {}, sandbox(tmp_path, "127.0.0.2", "p"))
 
 
+@pytest.mark.parametrize("image,runtime", [
+    ("registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10", "zookeeper-3.4.10"),
+    ("gcr.io/google_samples/kubernetes-zookeeper:1.0-3.4.10", "zookeeper-3.4.10"),
+    ("zookeeper:3.8", "zookeeper-3.8.4"),
+    ("zookeeper:3.8.4", "zookeeper-3.8.4"),
+    ("docker.io/library/zookeeper:3.8.4-jre-17", "zookeeper-3.8.4"),
+    ("zookeeper:3.9.3", "zookeeper-3.9.3"),
+    ("zookeeper:3.9.2", "zookeeper-3.9.3"),
+    ("confluentinc/cp-kafka:5.5.11", "kafka-2.5.1"),
+    ("docker.io/confluentinc/cp-kafka:5.5.0", "kafka-2.5.1"),
+    ("confluentinc/cp-kafka:7.9.0", "kafka-3.9.2"),
+    ("confluentinc/cp-kafka:7.9.1", "kafka-3.9.2"),
+    ("confluentinc/cp-server:7.9.2-1-ubi8", "kafka-3.9.2"),
+])
+def test_image_tag_runs_its_version(image, runtime, tmp_path):
+    """tag -> version -> class path directory, and the pod's exec env names it for the dispatchers."""
+    rt = images.image_runtime(image)
+    assert rt.name == runtime
+    assert rt.lib_dir("/j") == "/j/%s/lib" % runtime
+    assert rt in images.all_runtimes()
+    # every runtime is a profile of the pom that fetch.sh fetches
+    with open(os.path.join(HERE, "java", "pom.xml")) as f:
+        assert "<id>%s</id>" % runtime in f.read()
+    sb = sandbox(tmp_path, "127.0.0.2", "zk-0")
+    if "kafka" in runtime:
+        container, env = {"image": image}, {"KAFKA_ZOOKEEPER_CONNECT": "z:2181", "KAFKA_ADVERTISED_LISTENERS": "P://b:9092"}
+    elif "kubernetes-zookeeper" in image:
+        container, env = {"image": image, "command": SEED_CMD}, {}
+    else:
+        container, env = {"image": image, "command": ZK_CMD}, ROLE_ZK_ENV
+    launch = images.plan_container({}, container, env, sb)
+    assert launch.runtime == rt
+    assert launch.argv[launch.argv.index("-cp") + 1] == os.path.join(sb.java_dir, runtime, "lib", "*")
+    assert launch.exec_env["TESTBED_RUNTIME"] == runtime and launch.exec_env["TESTBED_JAVA_DIR"] == sb.java_dir
+    assert rt.version in launch.description
+
+
+@pytest.mark.parametrize("image,why", [
+    ("confluentinc/cp-kafka:6.2.0", "cp-kafka tags it runs: 5.5.*, 7.9.*"),
+    ("confluentinc/cp-kafka:7.8.1", "cp-kafka tags it runs"),
+    ("confluentinc/cp-kafka:latest", "version latest"),
+    ("confluentinc/cp-kafka", "version latest"),
+    ("confluentinc/cp-kafka:8.0.0", "cp-kafka 8 is Kafka 4, KRaft only"),
+    ("zookeeper:3.7.2", "zookeeper tags it runs: 3.8.*, 3.9.*"),
+    ("zookeeper:3.4.14", "version 3.4.14"),
+    ("zookeeper:latest", "version latest"),
+    ("registry.k8s.io/kubernetes-zookeeper:1.0-3.4.14", "kubernetes-zookeeper tags it runs: 1.0-3.4.10"),
+])
+def test_image_tag_without_a_version_mapping_is_unsupported(image, why, tmp_path):
+    with pytest.raises(images.UnsupportedImage, match="testbed has no runner for image %s version" % image) as exc:
+        images.image_runtime(image)
+    assert why in str(exc.value)
+    with pytest.raises(images.UnsupportedImage, match="testbed has no runner for image"):
+        images.plan_container({}, {"image": image}, {"KAFKA_ZOOKEEPER_CONNECT": "z:2181",
+                                                      "KAFKA_ADVERTISED_LISTENERS": "P://b:9092"},
+                              sandbox(tmp_path, "127.0.0.2", "zk-0"))
+
+
+def test_dispatchers_pick_the_tools_of_the_pods_version(monkeypatch):
+    """kafka-topics in a cp-kafka 5.5 pod is Kafka 2.5's kafka.admin.TopicCommand, in 7.9 Kafka 3.9's."""
+    sys.path.insert(0, PODBIN)
+    try:
+        import _podbin
+    finally:
+        sys.path.remove(PODBIN)
+    monkeypatch.setenv("TESTBED_RUNTIME", "kafka-2.5.1")
+    assert _podbin.runtime_for("kafka") == "kafka-2.5.1"
+    assert _podbin.runtime_for("zookeeper") == "zookeeper-3.9.3"  # zkCli.sh in a broker pod: the default
+    assert _podbin.kafka_main_class("kafka-topics", "kafka-2.5.1") == "kafka.admin.TopicCommand"
+    assert _podbin.kafka_main_class("kafka-console-consumer", "kafka-2.5.1") == "kafka.tools.ConsoleConsumer"
+    assert _podbin.kafka_main_class("kafka-topics", "kafka-3.9.2") == "org.apache.kafka.tools.TopicCommand"
+    assert (_podbin.kafka_main_class("kafka-console-consumer", "kafka-3.9.2")
+            == "org.apache.kafka.tools.consumer.ConsoleConsumer")
+    assert _podbin.kafka_main_class("zookeeper-shell", "kafka-2.5.1") == \
+        "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka"
+    monkeypatch.setenv("TESTBED_RUNTIME", "zookeeper-3.4.10")
+    assert _podbin.runtime_for("zookeeper") == "zookeeper-3.4.10"
+    assert _podbin.runtime_for("kafka") == "kafka-3.9.2"
+    monkeypatch.delenv("TESTBED_RUNTIME")
+    assert _podbin.runtime_for("zookeeper") == "zookeeper-3.9.3"
+    assert _podbin.DEFAULT_RUNTIMES == {p: r.name for p, r in images.DEFAULT_RUNTIMES.items()}
+    for name in _podbin.KAFKA_TOOLS:
+        assert os.path.realpath(os.path.join(PODBIN, name)) == os.path.join(PODBIN, "_podbin.py")
+
+
 def test_apache_zookeeper_config(tmp_path):
     sb = sandbox(tmp_path, "127.201.0.12", "zookeeper-2", "zookeeper", {"/data": str(tmp_path / "pv2")})
     launch = images.plan_container({}, {"image": "zookeeper:3.9.3", "command": ZK_CMD}, ROLE_ZK_ENV, sb)
@@ -145,6 +230,13 @@ def test_kubernetes_zookeeper_config(tmp_path):
     assert "dataDir=%s" % (tmp_path / "pv" / "data") in lines
     assert launch.files_if_missing == {str(tmp_path / "pv" / "data" / "myid"): "2\n"}
     assert "-Xmx512M" in launch.argv
+    # ZooKeeper 3.4.10 as the image configures it: no 4lw whitelist and no AdminServer key (3.4 has neither),
+    # the script's misspelt purge key, log4j 1.2 logging.
+    assert not [l for l in lines if l.startswith(("4lw.", "admin."))]
+    assert "autopurge.purgeInteval=12" in lines and not [l for l in lines if l.startswith("autopurge.purgeInterval")]
+    assert any(a.startswith("-Dlog4j.configuration=file:") and a.endswith("log4j.properties") for a in launch.argv)
+    assert "log4j.rootLogger=INFO, CONSOLE" in cfg_lines(launch, "log4j.properties")
+    assert launch.runtime.name == "zookeeper-3.4.10"
 
 
 def test_kubernetes_zookeeper_unknown_option_fails_like_the_script(tmp_path):
@@ -263,7 +355,8 @@ def test_ip_allocator(tmp_path):
 
 
 @pytest.mark.parametrize("tool", ["zkServer.sh", "zkCli.sh", "zookeeper-ready", "kafka-topics",
-                                  "kafka-console-producer", "kafka-console-consumer", "kafka-broker-api-versions"])
+                                  "kafka-console-producer", "kafka-console-consumer", "kafka-broker-api-versions",
+                                  "kafka-configs", "zookeeper-shell"])
 def test_dispatchers_refuse_without_pod_ip(tool):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTBED_")}
     r = subprocess.run([os.path.join(PODBIN, tool), "status"], env=env, capture_output=True, text=True, timeout=30)
@@ -507,12 +600,12 @@ class Bed:
                 and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
         return pods if len(pods) == count else None
 
-    def exec(self, pod, command, stdin=None, timeout=120):
+    def exec(self, pod, command, stdin=None, timeout=120, ns=NS):
         """kubectl exec [-i], through the API and kwok: (error channel, stdout, stderr). KWOK does not pass
         non-zero exit codes back: a failure comes as a Failure status on the error channel."""
         from kubernetes.stream import stream
         from kubernetes.stream.ws_client import ERROR_CHANNEL
-        resp = stream(self.core.connect_get_namespaced_pod_exec, pod, NS, command=command, stderr=True,
+        resp = stream(self.core.connect_get_namespaced_pod_exec, pod, ns, command=command, stderr=True,
                       stdin=stdin is not None, stdout=True, tty=False, _preload_content=False)
         out, err = [], []
         if stdin is not None:
@@ -902,3 +995,82 @@ def test_e2e_kubernetes_zookeeper_image(bed):
         assert myids == ["1\n", "2\n", "3\n"]
     finally:
         bed.core.delete_namespace(ns)
+
+
+def test_e2e_old_versions_zookeeper_3_4_and_kafka_2_5(bed):
+    """The versions the images name: kubernetes-zookeeper:1.0-3.4.10 runs ZooKeeper 3.4.10 (srvr says so; its
+    zkCli.sh is 3.4's), cp-kafka:5.5.11 runs Kafka 2.5.1, which registers in /brokers/ids with Kafka 2.5's JSON
+    (version 4, jmx_port) and whose kafka-topics is 2.5's."""
+    from kazoo.client import KazooClient
+    from kubernetes import utils
+    ns = "podrunner-versions"
+    t0 = time.time()
+    bed.core.create_namespace({"metadata": {"name": ns}})
+    try:
+        zk_cmd = ("start-zookeeper --servers=1 --data_dir=/var/lib/zookeeper/data "
+                  "--data_log_dir=/var/lib/zookeeper/data/log --conf_dir=/opt/zookeeper/conf --client_port=2181 "
+                  "--heap=96M --log_level=INFO")
+        probe = {"exec": {"command": ["sh", "-c", "zookeeper-ready 2181"]}, "initialDelaySeconds": 1,
+                 "periodSeconds": 1}
+        docs = [
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "zk-hs", "namespace": ns},
+             "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": {"app": "zk34"},
+                      "ports": [{"port": 2181, "name": "client"}]}},
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "zk-0", "namespace": ns, "labels": {"app": "zk34"}},
+             "spec": {"hostname": "zk-0", "subdomain": "zk-hs", "enableServiceLinks": False,
+                      "terminationGracePeriodSeconds": 5, "containers": [{
+                          "name": "kubernetes-zookeeper", "image": "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10",
+                          "command": ["sh", "-c", zk_cmd], "readinessProbe": probe}]}},
+        ]
+        for d in docs:
+            utils.create_from_dict(bed.api, d)
+
+        def ready(name):
+            p = bed.core.read_namespaced_pod(name, ns)
+            return p if p.status.pod_ip and any(c.type == "Ready" and c.status == "True"
+                                                for c in p.status.conditions or []) else None
+        zk_pod = wait_for(lambda: ready("zk-0"), 60, "the ZooKeeper 3.4 pod Ready", interval=0.5)
+        ip = zk_pod.status.pod_ip
+        with socket.create_connection((ip, 2181), timeout=5) as sock:
+            sock.sendall(b"srvr")
+            srvr = sock.makefile().read()
+        assert srvr.startswith("Zookeeper version: 3.4.10-"), srvr
+        assert "Mode: standalone" in srvr, srvr
+        print("ZooKeeper 3.4.10 ready after %.1fs" % (time.time() - t0))
+        utils.create_from_dict(bed.api, {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kafka-0", "namespace": ns},
+            "spec": {"enableServiceLinks": False, "terminationGracePeriodSeconds": 10, "containers": [{
+                "name": "broker", "image": "confluentinc/cp-kafka:5.5.11", "env": [
+                    {"name": "KAFKA_BROKER_ID", "value": "0"},
+                    {"name": "KAFKA_ZOOKEEPER_CONNECT", "value": "zk-0.zk-hs:2181"},
+                    {"name": "KAFKA_LISTENERS", "value": "PLAINTEXT://0.0.0.0:9092"},
+                    {"name": "KAFKA_ADVERTISED_LISTENERS", "value": "PLAINTEXT://kafka-0.%s:9092" % ns},
+                    {"name": "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "value": "1"},
+                    {"name": "KAFKA_HEAP_OPTS", "value": "-Xms256m -Xmx256m"}],
+                "readinessProbe": {"tcpSocket": {"port": 9092}, "initialDelaySeconds": 1, "periodSeconds": 1}}]}})
+        zk = KazooClient(hosts="%s:2181" % ip)
+        zk.start(timeout=30)
+        try:
+            wait_for(lambda: zk.exists("/brokers/ids/0"), 60, "broker 0 registered", interval=0.5)
+            registration = json.loads(zk.get("/brokers/ids/0")[0])
+        finally:
+            zk.stop()
+            zk.close()
+        print("Kafka 2.5.1 broker registered after %.1fs: %s" % (time.time() - t0, registration))
+        # Kafka 2.5 writes version 4 (3.9 writes 5, with "features"); jmx_port -1 without KAFKA_JMX_PORT.
+        assert registration["version"] == 4 and registration["jmx_port"] == -1, registration
+        assert "features" not in registration
+        assert registration["endpoints"] == ["PLAINTEXT://kafka-0.%s:9092" % ns]
+        log = open(os.path.join(bed.state_dir, "pods", ns, "kafka-0", "broker.log")).read()
+        assert "Kafka version: 2.5.1" in log
+        # The tools inside the pods are the pods' versions: zkCli.sh is ZooKeeper 3.4's (through kubectl exec:
+        # the API, kwok and the Exec object), kafka-topics is Kafka 2.5.1's.
+        status, out, err = bed.exec("zk-0", ["zkCli.sh", "-server", "localhost:2181", "get", "/brokers/ids/0"], ns=ns)
+        assert '"Success"' in status and '"version":4' in out, (status, out, err)
+        assert "cZxid = " in err, (status, out, err)  # 3.4's zkCli prints the Stat on stderr
+        status, out, err = bed.exec("kafka-0", ["kafka-topics", "--version"], ns=ns)
+        assert out.startswith("2.5.1"), (status, out, err)
+        print("zkCli.sh 3.4 and kafka-topics 2.5.1 through kubectl exec after %.1fs" % (time.time() - t0))
+    finally:
+        bed.core.delete_namespace(ns)
+    wait_for(lambda: not bed.core.list_namespaced_pod(ns).items, 60, "the pods gone", interval=1)
