@@ -37,6 +37,8 @@ import json
 import time
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
+    PodApi,
+    PodApiError,
     PodChanged,
     describe_pod,
     pod_facts,
@@ -426,9 +428,20 @@ class Membership:
     def now_ms(self):
         return int(self.wall() * 1000)
 
-    def check_quorum(self):
+    def _retrying(self, call, deadline, doing):
+        """``call()``; within a wait (``deadline``, a ``clock()`` value), a transient Kubernetes API error is
+        retried until the deadline (``PodApi.retry_transient``: reads only) and one that lasts says what was
+        being done. Without a deadline it is called once, its errors unchanged."""
+        if deadline is None:
+            return call()
         try:
-            answers = self.zk.servers()
+            return PodApi.retry_transient(call, deadline, clock=self.clock, sleep=self.sleep)
+        except PodApiError as exc:
+            raise PodApiError("%s: %s" % (doing, exc), transient=exc.transient)
+
+    def check_quorum(self, deadline=None):
+        try:
+            answers = self._retrying(self.zk.servers, deadline, "asking ZooKeeper for its state")
         except ZooKeeperError as exc:
             raise QuorumError("cannot ask ZooKeeper for its state: %s. Nothing was deleted." % exc)
         state = quorum_state(answers, self.zookeeper_servers or max(len(answers), 1))
@@ -511,6 +524,11 @@ class Membership:
         return {"registrations": registrations, "stats": stats, "pods": pods, "decision": decision,
                 "sessions": sessions}
 
+    def _observe_until(self, deadline):
+        """``observe()`` within a wait: a transient Kubernetes API error is retried until ``deadline``."""
+        return self._retrying(self.observe, deadline, "waiting for the brokers to join (reading their "
+                                                      "registrations and pods)")
+
     # ------------------------------------------------------------------ heal
 
     def unregister(self, item):
@@ -550,7 +568,8 @@ class Membership:
 
     def _wait_gone(self, broker_id, uid, deadline):
         while True:
-            pods = self.read_pods().get(broker_id, [])
+            pods = self._retrying(self.read_pods, deadline, "waiting for the deleted pod of broker %d to be gone"
+                                  % broker_id).get(broker_id, [])
             leftover = [p for p in pods if p.get("uid") == uid]
             if not leftover:
                 return None
@@ -559,12 +578,13 @@ class Membership:
                         "not force-deleted)" % (describe_pod(leftover[0]), self.register_timeout))
             self.sleep(self.wait_sleep)
 
-    def delete_one(self, item, failures):
+    def delete_one(self, item, failures, deadline=None):
         broker_id = item["broker_id"]
-        item = self.still_deletable(item)
+        item = self._retrying(lambda: self.still_deletable(item), deadline,
+                              "re-reading broker %d before deleting its pod" % broker_id)
         if item is None:
             return
-        self.check_quorum()
+        self.check_quorum(deadline)
         self.attempts[broker_id] = self.attempts.get(broker_id, 0) + 1
         try:
             deleted = self.pod_api.delete_pod(self.namespace, item["pod"], item["uid"])
@@ -623,12 +643,12 @@ class Membership:
             unregister = [i for i in decision["to_unregister"]
                           if self.unregister_attempts.get(i["broker_id"], 0) < self.max_attempts]
             if self.heal and unregister and self.remove_stale_registration:
-                self.check_quorum()
+                self.check_quorum(deadline)
                 for item in unregister:
                     self.unregister_attempts[item["broker_id"]] = self.unregister_attempts.get(item["broker_id"], 0) + 1
                     self.unregister(item)
                 deadline = max(deadline, self.clock() + self.register_timeout)
-                snapshot = self.observe()
+                snapshot = self._observe_until(deadline)
                 decision = snapshot["decision"]
                 continue
             if self.heal:
@@ -637,9 +657,9 @@ class Membership:
                 item = decision["to_delete"][0]
                 if self.attempts.get(item["broker_id"], 0) >= self.max_attempts:
                     self._give_up(item, snapshot, failures)
-                self.delete_one(item, failures)
+                self.delete_one(item, failures, deadline)
                 deadline = max(deadline, self.clock() + self.register_timeout)
-                snapshot = self.observe()
+                snapshot = self._observe_until(deadline)
                 decision = snapshot["decision"]
                 continue
             starting = [w.get("until_ms") for w in decision["waiting"] if w.get("kind") == "starting"]
@@ -648,7 +668,7 @@ class Membership:
                 until = max(until, self.clock() + (max(starting) - self.now_ms()) / 1000.0)
             if decision["waiting"] and self.clock() < until:
                 self.sleep(self.wait_sleep)
-                snapshot = self.observe()
+                snapshot = self._observe_until(until)
                 decision = snapshot["decision"]
                 continue
             break

@@ -33,6 +33,7 @@ except ImportError:
     HAS_KAZOO = False
     KAZOO_IMPORT_ERROR = traceback.format_exc()
 
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApi, PodApiError
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import (
     BadVersionError,
     NoNodeError,
@@ -45,6 +46,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parser
     split_zkcli_session,
     tail,
     zkcli_error,
+    zkcli_has_stat,
     zkcli_missing,
     zkcli_old_syntax,
 )
@@ -398,12 +400,14 @@ class ExecAccess:
                                  % (self.selector, self.namespace))
         return self._cli_pod
 
-    def _cli(self, args, path):
+    def _cli(self, args, path, read=False):
+        """Run one zkCli command; raise the error its output reports. With ``read`` (a ``get``), output with a
+        stat block is the node's, whatever its data says (see ``zkcli_has_stat``)."""
         pod = self._pick_cli_pod()
         argv = self.cli_command + ["-server", "localhost:%d" % self.client_port] + list(args)
         rc, out, err = self._exec(pod, argv)
         both = out + "\n" + err
-        error = zkcli_error(both, path)
+        error = None if read and zkcli_has_stat(both) else zkcli_error(both, path)
         if error is not None:
             raise type(error)("pod %s/%s: `%s`: %s" % (self.namespace, pod["metadata"]["name"], " ".join(argv),
                                                        error))
@@ -422,12 +426,14 @@ class ExecAccess:
 
     def get(self, path):
         args = ["get", path] if self._old_syntax else ["get", "-s", path]
-        rc, out, both, argv, pod = self._cli(args, path)
+        rc, out, both, argv, pod = self._cli(args, path, read=True)
+        if zkcli_has_stat(both):
+            return parse_zkcli_get(out if zkcli_has_stat(out) else both)
         if not self._old_syntax and zkcli_old_syntax(both):
             self._old_syntax = True  # ZooKeeper 3.4: `get <path>` prints data and stat
             return self.get(path)
         try:
-            return parse_zkcli_get(out if "dataVersion" in out else both)
+            return parse_zkcli_get(both)
         except ZooKeeperError as exc:
             raise self._fail(pod, argv, rc, exc)
 
@@ -464,7 +470,7 @@ class ExecAccess:
         found = {}
         for path in paths:
             text = sections["get -s %s" % path]
-            if "dataVersion" in text:
+            if zkcli_has_stat(text):
                 try:
                     found[path] = parse_zkcli_get(text)
                 except ZooKeeperError as exc:
@@ -510,13 +516,19 @@ def make_access(params, pod_api_factory=None, fourlw=None, kazoo_factory=None):
 def wait_for_quorum(access, expected_servers, timeout, sleep_seconds, clock=time.monotonic, sleep=time.sleep,
                     need="quorum"):
     """Poll ``access.servers()`` until ``quorum_state()[need]`` or ``timeout`` seconds; returns the last state
-    and the number of polls. ``timeout`` 0 asks once."""
+    and the number of polls. ``timeout`` 0 asks once.
+
+    A transient Kubernetes API error (listing the ZooKeeper pods under exec access) is retried until the
+    deadline (``PodApi.retry_transient``); one that lasts past it, or any other API error, raises PodApiError
+    saying it was waiting for the quorum."""
     deadline = clock() + max(timeout, 0)
     polls = 0
     while True:
         polls += 1
         try:
-            answers = access.servers()
+            answers = PodApi.retry_transient(access.servers, deadline, clock=clock, sleep=sleep)
+        except PodApiError as exc:
+            raise PodApiError("waiting for a ZooKeeper %s: %s" % (need, exc), transient=exc.transient)
         except ZooKeeperError as exc:
             answers = {}
             state = quorum_state(answers, expected_servers)

@@ -258,6 +258,28 @@ def _parse_ctime(value):
     return seconds * 1000
 
 
+def _last_stat_block(lines):
+    """``(stat fields, index of its first line)`` of the last whole stat block zkCli printed, ``({}, None)``
+    without one."""
+    starts = [i for i, line in enumerate(lines) if re.match(r"^cZxid\s*=", line.strip())]
+    for start in reversed(starts):
+        block = {}
+        for line in lines[start:start + 11]:
+            match = _STAT_LINE.match(line.strip())
+            if not match:
+                break
+            block[match.group(1)] = match.group(2).strip()
+        if "dataVersion" in block and "numChildren" in block:
+            return block, start
+    return {}, None
+
+
+def zkcli_has_stat(text):
+    """zkCli printed a whole stat block: the node was read. Its data may then say anything ("Node does not
+    exist", "KeeperErrorCode = ...", a 3.4 syntax error): none of it is taken for zkCli's own error."""
+    return _last_stat_block(_content_lines(text))[1] is not None
+
+
 def parse_zkcli_get(text):
     """Data and stat from ``zkCli.sh get -s <path>`` (3.5+) or ``get <path>`` (3.4) output.
 
@@ -272,19 +294,7 @@ def parse_zkcli_get(text):
     parser accepts.
     """
     lines = _content_lines(text)
-    starts = [i for i, line in enumerate(lines) if re.match(r"^cZxid\s*=", line.strip())]
-    raw = {}
-    block_start = None
-    for start in reversed(starts):
-        block = {}
-        for line in lines[start:start + 11]:
-            match = _STAT_LINE.match(line.strip())
-            if not match:
-                break
-            block[match.group(1)] = match.group(2).strip()
-        if "dataVersion" in block and "numChildren" in block:
-            raw, block_start = block, start
-            break
+    raw, block_start = _last_stat_block(lines)
     if block_start is None:
         raise ZooKeeperError("no stat (dataVersion = ...) in the output: %s" % tail(text))
     data_length = _to_int(raw.get("dataLength"))

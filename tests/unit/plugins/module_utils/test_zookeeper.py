@@ -4,6 +4,7 @@ import os
 import pytest
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import zookeeper as zkmod
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import RETRY_INTERVAL, PodApiError
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
     DirectAccess,
     ExecAccess,
@@ -737,3 +738,54 @@ def test_a_children_list_split_by_the_event_threads_output_is_joined_back():
     split = line[:20] + "\nWatchedEvent state:SyncConnected type:None path:null zxid: -1\n" + line[20:]
     data, dummy = parse_zkcli_get("%s\n%s" % (split, stat_block(0, "0x1", len(line))))
     assert data == line
+
+
+@pytest.mark.parametrize("data", [
+    '{"endpoints":["PLAINTEXT://x:1"],"note":"Node does not exist: /brokers/ids/1"}',
+    'KeeperErrorCode = NoNode for /brokers/ids/1',
+    'KeeperErrorCode = ConnectionLoss',
+    'java.lang.IllegalArgumentException: Path must start with / character',
+])
+def test_a_read_whose_data_imitates_a_zkcli_error_returns_the_data(data):
+    # One zkCli run per read (the fallback, and every read right before a deletion): the stat block says the
+    # node was read, so nothing in its data is taken for zkCli's own error or for the 3.4 syntax.
+    cli = ("zkCli.sh", "-server", "localhost:2181")
+    pods = FakeExecPods([zk_pod("zk-0")], {
+        ("zkServer.sh", "status"): (0, STATUS_FOLLOWER, ""),
+        cli + ("get", "-s", "/brokers/ids/1"): (0, "%s\n%s\n" % (data, stat_block(3, "0x1", len(data))), "")})
+    access = ExecAccess(pods, "kafka", "app=zk")
+    got, stat = access.get("/brokers/ids/1")
+    assert got == data and stat["version"] == 3 and stat["ephemeral_owner"] == 1
+    assert access.get_many(["/brokers/ids/1"]) == {"/brokers/ids/1": (got, stat)}
+    assert access._old_syntax is False
+
+
+# ------------------------------------------------------- the Kubernetes API failing during the wait
+
+def listing_failed():
+    return PodApiError("listing pods app=zk in namespace kafka failed: HTTP 503 Service Unavailable",
+                       transient=True)
+
+
+def test_wait_for_quorum_retries_a_transient_api_error_until_it_answers():
+    clock = Clock()
+    access = Sequence(listing_failed(), answers("follower", "leader", "follower"))
+    state, polls = wait_for_quorum(access, 3, 300, 5, clock=clock, sleep=clock.sleep)
+    assert state["quorum"] and polls == 1 and clock.sleeps == [RETRY_INTERVAL]
+
+
+def test_wait_for_quorum_fails_naming_the_wait_when_the_api_error_outlasts_the_deadline():
+    clock = Clock()
+    with pytest.raises(PodApiError) as info:
+        wait_for_quorum(Sequence(listing_failed()), 3, 10, 5, clock=clock, sleep=clock.sleep)
+    assert str(info.value).startswith("waiting for a ZooKeeper quorum: listing pods app=zk in namespace kafka "
+                                      "failed: HTTP 503")
+    assert "(after 5 tries)" in str(info.value) and clock.now == 8 and info.value.transient
+
+
+def test_wait_for_quorum_does_not_retry_a_lasting_api_error():
+    clock = Clock()
+    forbidden = PodApiError("listing pods app=zk in namespace kafka failed: HTTP 403 Forbidden")
+    with pytest.raises(PodApiError, match="^waiting for a ZooKeeper quorum: .*403 Forbidden$"):
+        wait_for_quorum(Sequence(forbidden), 3, 300, 5, clock=clock, sleep=clock.sleep)
+    assert clock.now == 0

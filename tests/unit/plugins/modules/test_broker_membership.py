@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodChanged
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError, PodChanged
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import get_each, list_and_get_each
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import (
     BadVersionError,
@@ -587,3 +587,49 @@ def test_availability_waits_are_skipped_in_check_mode(make_module):
     result = run(make_module, world, check_mode=True, wait_restartable=1, wait_caught_up=[1, 2])
     assert not result.get("failed") and result["restartable"] is None and result["caught_up"] is None
     assert world.t == 0
+
+
+class FlakyApiWorld(World):
+    """After a pod deletion the API server answers the next ``failures`` pod listings with HTTP 503."""
+
+    def __init__(self, failures, **kwargs):
+        super(FlakyApiWorld, self).__init__(**kwargs)
+        self.failures = failures
+        self.failing = 0
+        self.failed_listings = 0
+
+    def delete_pod(self, namespace, name, uid):
+        self.failing = self.failures
+        return super(FlakyApiWorld, self).delete_pod(namespace, name, uid)
+
+    def list_pods(self, namespace, selector):
+        if self.failing:
+            self.failing -= 1
+            self.failed_listings += 1
+            raise PodApiError("listing pods %s in namespace %s failed: HTTP 503 Service Unavailable"
+                              % (selector, namespace), transient=True)
+        return super(FlakyApiWorld, self).list_pods(namespace, selector)
+
+
+def test_a_transient_api_error_while_waiting_for_the_healed_broker_is_retried(make_module):
+    world = FlakyApiWorld(failures=1)
+    del world.nodes[2]
+    old = world.names(2)[0]
+    result = run(make_module, world, heal=True)
+    assert not result.get("failed"), result["msg"]
+    assert world.failed_listings == 1 and [d[0] for d in world.pod_deletes] == [old]
+    assert result["all_joined"] is True and result["attempts"] == {"2": 1}
+
+
+def test_an_api_error_outlasting_the_wait_fails_naming_the_wait_and_what_was_deleted(make_module):
+    world = FlakyApiWorld(failures=10 ** 6)
+    del world.nodes[2]
+    old = world.names(2)[0]
+    result = run(make_module, world, heal=True, register_timeout=60)
+    assert result["failed"] and result["changed"] is True
+    assert result["msg"].startswith("waiting for the deleted pod of broker 2 to be gone: listing pods "
+                                    "app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka in "
+                                    "namespace kafka failed: HTTP 503 Service Unavailable (after %d tries)"
+                                    % world.failed_listings)
+    assert result["msg"].endswith("(deleted so far: %s)" % old)
+    assert world.clock() < 60 + 5 and [d["pod"] for d in result["deleted_pods"]] == [old]

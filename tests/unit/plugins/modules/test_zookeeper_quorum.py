@@ -2,6 +2,7 @@
 import pytest
 
 from conftest import ModuleExit
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
 from ansible_collections.kafka_eks.cluster.plugins.modules import zookeeper_quorum
 
 LEADER = "Zookeeper version: 3.8.0-x, built on 2022\nZxid: 0x100000000\nMode: leader\nNode count: 5\n"
@@ -108,3 +109,38 @@ def test_bad_arguments(make_module):
     # An empty list passes required_if; the access itself refuses it.
     result = run(make_module, {"expected_servers": 3, "zookeeper_access": "direct", "zookeeper_hosts": []})
     assert result["failed"] and "zookeeper_access=direct needs zookeeper_hosts" in result["msg"]
+
+
+class FlakyPods(FakePods):
+    """The API server answers the pod listing with HTTP 503 ``failures`` times, then as FakePods."""
+
+    def __init__(self, modes, failures):
+        super(FlakyPods, self).__init__(modes)
+        self.failures = failures
+        self.listings = 0
+
+    def list_pods(self, namespace, selector):
+        self.listings += 1
+        if self.listings <= self.failures:
+            raise PodApiError("listing pods %s in namespace %s failed: HTTP 503 Service Unavailable"
+                              % (selector, namespace), transient=True)
+        return super(FlakyPods, self).list_pods(namespace, selector)
+
+
+def test_a_transient_api_error_during_the_wait_is_retried(make_module):
+    clock = Clock()
+    pods = FlakyPods([["follower"], ["leader"], ["follower"]], failures=1)
+    result = run(make_module, {"expected_servers": 3}, pod_api_factory=lambda: pods, clock=clock, sleep=clock.sleep)
+    assert not result.get("failed"), result["msg"]
+    assert result["leader"] == "zookeeper-1" and result["polls"] == 1 and pods.listings == 2
+
+
+def test_an_api_error_past_the_deadline_fails_naming_the_wait(make_module):
+    clock = Clock()
+    pods = FlakyPods([["leader"]], failures=1000)
+    result = run(make_module, {"expected_servers": 3, "wait_timeout": 30}, pod_api_factory=lambda: pods,
+                 clock=clock, sleep=clock.sleep)
+    assert result["failed"] and clock.now < 30
+    assert result["msg"].startswith("waiting for a ZooKeeper quorum: listing pods app.kubernetes.io/component="
+                                    "zookeeper,app.kubernetes.io/instance=kafka in namespace kafka failed: HTTP 503")
+    assert "after %d tries" % pods.listings in result["msg"]
