@@ -305,7 +305,7 @@ class KubeView(threading.Thread):
         self.names = {}
         self.snapshots = []
         self.services = []
-        self._stop = threading.Event()
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self.poll(0)
 
@@ -350,7 +350,7 @@ class KubeView(threading.Thread):
 
     def run(self):
         count = 1
-        while not self._stop.wait(self.interval):
+        while not self._stopped.wait(self.interval):
             try:
                 self.poll(count)
             except Exception as error:  # pylint: disable=broad-except
@@ -359,7 +359,7 @@ class KubeView(threading.Thread):
             count += 1
 
     def stop(self):
-        self._stop.set()
+        self._stopped.set()
         self.join(timeout=10)
 
     def resolve(self, host):
