@@ -231,6 +231,11 @@ class DirectAccess:
         """``{host:port: set of session ids its cons lists, or an error text}`` for every host."""
         return self._ask_each("cons", parse_cons)
 
+    def versions(self):
+        """``{host:port: version text from srvr, or None}`` for every host."""
+        return dict((host, answer.get("version") if isinstance(answer, dict) else None)
+                    for host, answer in self.servers().items())
+
     def _client(self):
         if self._zk is None:
             if self._kazoo_factory is None:
@@ -367,13 +372,33 @@ class ExecAccess:
                 self._cli_pod = pod
         return answers
 
-    def sessions(self):
-        """``{pod: set of session ids its server's cons lists, or an error text}`` for every ZooKeeper pod.
+    def _four_letter_word_script(self, word):
+        # Sent from inside the pod to its own client port (bash's /dev/tcp: both the official and the
+        # kubernetes-zookeeper images have bash, neither needs nc).
+        return ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d && printf %s >&3 && cat <&3" % (self.client_port, word)]
 
-        The four-letter word is sent from inside the pod to its own client port (bash's /dev/tcp: both the
-        official and the kubernetes-zookeeper images have bash, neither needs nc).
-        """
-        script = "exec 3<>/dev/tcp/127.0.0.1/%d && printf cons >&3 && cat <&3" % self.client_port
+    def versions(self):
+        """``{pod: the version its server's srvr names, or None}`` for every running ZooKeeper pod.
+
+        ``zkServer.sh status`` (the mode) does not say the version; ``srvr`` does, on every version (3.4 has
+        no whitelist, the roles whitelist it for 3.5+)."""
+        answers = {}
+        for pod in self._pods():
+            name = pod["metadata"]["name"]
+            if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Running":
+                answers[name] = None
+                continue
+            try:
+                dummy, out, dummy_err = self._exec(pod, self._four_letter_word_script("srvr"))
+            except ZooKeeperError:
+                answers[name] = None
+                continue
+            answers[name] = parse_srvr(out).get("version")
+        return answers
+
+    def sessions(self):
+        """``{pod: set of session ids its server's cons lists, or an error text}`` for every ZooKeeper pod."""
+        script = self._four_letter_word_script("cons")
         answers = {}
         for pod in self._pods():
             name = pod["metadata"]["name"]
@@ -382,7 +407,7 @@ class ExecAccess:
                                                else (pod.get("status") or {}).get("phase") or "not started")
                 continue
             try:
-                dummy, out, err = self._exec(pod, ["bash", "-c", script])
+                dummy, out, err = self._exec(pod, script)
             except ZooKeeperError as exc:
                 answers[name] = "cons: %s" % exc
                 continue

@@ -50,6 +50,12 @@ options:
       - Seconds between two polls.
     type: int
     default: 5
+  report_versions:
+    description:
+      - Also ask every server its version (C(srvr); with I(zookeeper_access=exec) sent from inside its pod) and
+        return it in RV(versions). The mode check alone does not say it with I(zookeeper_access=exec).
+    type: bool
+    default: false
 notes:
   - With I(zookeeper_access=exec) the Kubernetes user needs C(list) on pods and C(create) on C(pods/exec) in
     I(namespace).
@@ -117,6 +123,12 @@ problems:
   type: list
   elements: str
   sample: ["zookeeper-2: not serving (Error contacting service. It is probably not running.)"]
+versions:
+  description: Each server's version as its C(srvr) answer says it (C(null) when it did not answer).
+  returned: when I(report_versions=true)
+  type: dict
+  sample:
+    zookeeper-0: 3.9.3-c26634f34490bb0ea7a09cc51e05ede3b4e320ee, built on 2024-10-17 23:21 UTC
 polls:
   description: How many times the servers were asked.
   returned: always
@@ -156,6 +168,7 @@ def argument_spec():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
         wait_sleep=dict(type="int", default=5),
+        report_versions=dict(type="bool", default=False),
     )
 
 
@@ -197,6 +210,11 @@ def run_module(module, pod_api_factory=None, fourlw=None, clock=time.monotonic, 
         polls=polls,
         elapsed=int(clock() - start),
     )
+    if params["report_versions"]:
+        try:
+            result["versions"] = access.versions()
+        except (ZooKeeperError, PodApiError) as exc:
+            module.fail_json(msg="asking the ZooKeeper servers their version (srvr): %s" % exc)
     if not state["quorum"]:
         waited = ("after %ds" % result["elapsed"]) if params["wait"] else "(asked once)"
         module.fail_json(

@@ -13,8 +13,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The canary belongs to the benchmark; the scenarios run it too.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench"))
 
-from lib import BROKER_SELECTOR, CACHE, ROOT, Cluster, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+from lib import BROKER_SELECTOR, CACHE, ROOT, Cluster, srvr_version, wait_for  # noqa: E402  pylint: disable=wrong-import-position
 
 ANSIBLE_PLAYBOOK = os.path.join(CACHE, "venv", "bin", "ansible-playbook")
 TESTBED_VARS = os.path.join(ROOT, "tests", "e2e", "testbed-vars.yml")
@@ -557,6 +559,108 @@ def least_privilege(cluster, state_file):
     admin_kubectl(cluster, "delete", "namespace", LP_FOREIGN_NAMESPACE, "--wait=false")
     admin_kubectl(cluster, "delete", "-f", os.path.join(RBAC_DIR, "cluster.yml"), "--ignore-not-found")
 
+# The seed's own versions (cp-kafka 5.5.11 = Kafka 2.5, ZooKeeper 3.4.10), 3 brokers: the smallest cluster where
+# an RF-3 min-ISR-2 topic keeps taking acks=all writes while one broker restarts.
+SEED_VERSIONS = ["-e", json.dumps({"zookeeper_image": "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10",
+                                   "zookeeper_image_flavor": "kubernetes-zookeeper",
+                                   "kafka_broker_image": "confluentinc/cp-kafka:5.5.11", "kafka_broker_count": 3})]
+# The collection's defaults, the same 3 brokers.
+UPGRADED = ["-e", json.dumps({"kafka_broker_count": 3})]
+HOLD = ["-e", json.dumps({"kafka_broker_upgrade_bump_protocol": False})]
+
+
+def protocol_of(cluster):
+    """Broker id -> the inter.broker.protocol.version its Deployment pins (None when it pins none)."""
+    result = {}
+    for deployment in cluster.get("deployments", BROKER_SELECTOR):
+        (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "broker"]
+        env = dict((e["name"], e.get("value")) for e in container.get("env", []))
+        result[deployment["metadata"]["labels"]["kafka-eks.cluster/broker-id"]] = env.get(
+            "KAFKA_INTER_BROKER_PROTOCOL_VERSION")
+    return result
+
+
+def versions_of(cluster):
+    """What runs: ZooKeeper servers' own version (srvr), broker Deployments' images and protocol pins."""
+    servers = {}
+    for address in cluster.zookeeper_addresses():
+        servers[address] = srvr_version(address)
+    return {"zookeeper": servers, "images": image_of(cluster), "protocols": protocol_of(cluster)}
+
+
+def resource_versions(cluster):
+    """Every object's resourceVersion: a refused run must leave each one as it was."""
+    return dict(("%s/%s" % (kind, o["metadata"]["name"]), o["metadata"]["resourceVersion"])
+                for kind in ("deployments", "statefulsets", "services", "pvc", "configmaps", "poddisruptionbudgets")
+                for o in cluster.get(kind))
+
+
+def upgrade(cluster, state_file):
+    """From the seed's versions to the defaults with a canary running: killed in the first broker roll and
+    rerun holding the protocol, refusals that write nothing, then the raise, then a rerun that changes nothing."""
+    from canary import Canary  # pylint: disable=import-outside-toplevel
+    state = {"before": versions_of(cluster), "snapshot_before": snapshot(cluster)}
+    state["messages"] = write_messages(cluster, "e2e-upgrade")
+    canary = Canary.for_kubeconfig(cluster.kubeconfig, namespace=cluster.namespace, rate=50)
+    canary.start()
+    try:
+        # 1. Killed in the middle of the first broker roll (after ZooKeeper, once a broker got the new image).
+        target = "confluentinc/cp-kafka"
+        # Output to a file: a pipe nobody reads while waiting would fill and stall the run.
+        killed_log = os.path.join(CACHE, "e2e-logs", "upgrade-killed-run.log")
+        os.makedirs(os.path.dirname(killed_log), exist_ok=True)
+        log = open(killed_log, "w")  # pylint: disable=consider-using-with
+        runner = subprocess.Popen(site_argv(cluster, *(UPGRADED + HOLD)), cwd=ROOT, env=site_env(),
+                                  stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        def first_broker_moved():
+            if runner.poll() is not None:
+                with open(killed_log) as handle:
+                    raise AssertionError("site.yml ended (rc %s) before any broker got the new image:\n%s"
+                                         % (runner.returncode, handle.read()[-6000:]))
+            return [b for b, image in image_of(cluster).items()
+                    if image.startswith(target) and not image.endswith(":5.5.11")]
+        try:
+            wait_for(first_broker_moved, 900, "a broker Deployment with the new image", interval=0.5)
+        finally:
+            os.killpg(runner.pid, signal.SIGKILL)
+            runner.wait()
+            log.close()
+            with open(killed_log) as handle:
+                state["killed_output"] = handle.read()[-20000:]
+        state["at_kill"] = versions_of(cluster)
+        # 2. Rerun, holding the protocol: every broker on the new image, the protocol still the seed's.
+        proc = run_site(cluster, *(UPGRADED + HOLD), check=False)
+        state["held_rc"], state["held_output"] = proc.returncode, proc.stdout[-30000:]
+        state["held"] = versions_of(cluster)
+        # 3. Refused before any write: Kafka 4 in ZooKeeper mode, a ZooKeeper downgrade.
+        refused = {}
+        for name, extra in (("kafka4", {"kafka_broker_image": "confluentinc/cp-kafka:8.0.0"}),
+                            ("zookeeper_downgrade", {"zookeeper_image": "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10",
+                                                     "zookeeper_image_flavor": "kubernetes-zookeeper"})):
+            before = resource_versions(cluster)
+            proc = run_site(cluster, *(UPGRADED + ["-e", json.dumps(extra)]), check=False)
+            refused[name] = {"rc": proc.returncode, "output": proc.stdout[-6000:],
+                             "unchanged": resource_versions(cluster) == before}
+        # 4. The raise: a second roll.
+        proc = run_site(cluster, *UPGRADED, check=False)
+        state["raise_rc"], state["raise_output"] = proc.returncode, proc.stdout[-30000:]
+        state["raised"] = versions_of(cluster)
+        # 5. After the raise, the seed's broker image is refused.
+        before = resource_versions(cluster)
+        proc = run_site(cluster, *(UPGRADED + ["-e", json.dumps({"kafka_broker_image": "confluentinc/cp-kafka:5.5.11"})]),
+                        check=False)
+        refused["downgrade_after_raise"] = {"rc": proc.returncode, "output": proc.stdout[-6000:],
+                                            "unchanged": resource_versions(cluster) == before}
+        state["refused"] = refused
+        # 6. A rerun after the end changes nothing.
+        proc = run_site(cluster, *UPGRADED, check=False)
+        state["rerun_rc"], state["rerun_output"] = proc.returncode, proc.stdout[-8000:]
+    finally:
+        state["canary"] = canary.stop()
+    state["received"] = cluster.consume("e2e-upgrade", len(state["messages"]))
+    save(state, state_file)
+
+
 ACTIONS = {
     "anti_affinity": anti_affinity,
     "multi_cluster": multi_cluster,
@@ -566,6 +670,7 @@ ACTIONS = {
     "scale_out": scale_out,
     "teardown": teardown,
     "least_privilege": least_privilege,
+    "upgrade": upgrade,
 }
 
 

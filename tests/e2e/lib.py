@@ -95,10 +95,14 @@ class Cluster:
         return self.kubectl(*(args + list(command)), stdin=stdin, timeout=timeout)
 
     def create_topic(self, topic, replication_factor=3, min_isr=2, partitions=3):
-        self.broker_exec(0, "kafka-topics", "--bootstrap-server", self.bootstrap_servers(), "--create",
-                         "--if-not-exists", "--topic", topic, "--partitions", str(partitions),
-                         "--replication-factor", str(replication_factor),
-                         "--config", "min.insync.replicas=%d" % min_isr)
+        # No --if-not-exists: Kafka 2.5's kafka-topics takes it only with --zookeeper.
+        args = ["exec", "deploy/kafka-broker-0", "--", "kafka-topics", "--bootstrap-server", self.bootstrap_servers(),
+                "--create", "--topic", topic, "--partitions", str(partitions),
+                "--replication-factor", str(replication_factor), "--config", "min.insync.replicas=%d" % min_isr]
+        proc = self.kubectl(*args, check=False)
+        if proc.returncode != 0 and "already exists" not in proc.stdout + proc.stderr:
+            raise AssertionError("creating topic %s failed (%d): %s%s" % (topic, proc.returncode, proc.stdout,
+                                                                         proc.stderr))
 
     def produce(self, topic, messages, broker=1):
         self.broker_exec(broker, "kafka-console-producer", "--bootstrap-server", self.bootstrap_servers(),
@@ -112,9 +116,10 @@ class Cluster:
         return [line for line in proc.stdout.splitlines() if line]
 
 
-def srvr_mode(host, port, timeout=5.0):
+def srvr(host, port, timeout=5.0):
+    """A ZooKeeper server's own srvr answer as {field: value} (empty when it does not answer)."""
     if not host:
-        return None
+        return {}
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(b"srvr")
@@ -125,11 +130,20 @@ def srvr_mode(host, port, timeout=5.0):
                     break
                 data += chunk
     except OSError:
-        return None
-    for line in data.decode("utf-8", "replace").splitlines():
-        if line.startswith("Mode:"):
-            return line.split(":", 1)[1].strip()
-    return None
+        return {}
+    return dict((key.strip(), value.strip()) for key, _, value in
+                (line.partition(":") for line in data.decode("utf-8", "replace").splitlines()) if value)
+
+
+def srvr_mode(host, port, timeout=5.0):
+    return srvr(host, port, timeout).get("Mode")
+
+
+def srvr_version(address):
+    """'3.9.3' from a server's 'Zookeeper version: 3.9.3-<commit>, built on ...' ('host:port'); None if silent."""
+    host, _, port = address.rpartition(":")
+    version = srvr(host, int(port)).get("Zookeeper version")
+    return version.split("-", 1)[0].split(",", 1)[0] if version else None
 
 
 def wait_for(predicate, timeout, what, interval=2.0):

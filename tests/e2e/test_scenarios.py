@@ -19,7 +19,7 @@ from lib import CACHE, ROOT, stop_testbed  # noqa: E402  pylint: disable=wrong-i
 pytestmark = pytest.mark.testbed
 
 SCENARIOS = ["default", "heal", "heal_refuses", "faults", "scale_out", "teardown", "multi_cluster", "anti_affinity",
-             "least_privilege"]
+             "least_privilege", "upgrade"]
 TESTBEDS = ["e2e", "e2e-b", "e2e-two"]
 
 

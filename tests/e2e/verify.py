@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lib import BROKER_SELECTOR, ZK_SELECTOR, Cluster, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+from lib import BROKER_SELECTOR, ROOT, ZK_SELECTOR, Cluster, wait_for  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def check_quorum(cluster, servers=3):
@@ -330,6 +330,62 @@ def scenario_least_privilege(cluster, args):
           "and teardown ran with the ServiceAccount token only; the token is in none of %d outputs; a foreign "
           "ConfigMap was left and reported (scenario %.0f s)" % (len(LP_OBJECTS), len(runs), state["seconds"]))
 
+def default_broker_image():
+    """kafka_broker_image's default, read from the role (the scenario upgrades to whatever it is)."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(ROOT, "roles", "kafka_broker", "defaults", "main.yml")) as handle:
+        return yaml.safe_load(handle)["kafka_broker_image"]
+
+
+def assert_recap_unchanged(output):
+    recap = [line for line in output.splitlines() if " changed=" in line]
+    assert recap and all(" changed=0 " in line for line in recap), recap
+
+
+def scenario_upgrade(cluster, args):
+    state = load(args)
+    target = default_broker_image()
+    seed = state["before"]
+    assert set(seed["images"].values()) == {"confluentinc/cp-kafka:5.5.11"}, seed["images"]
+    assert set(seed["protocols"].values()) == {"2.5"}, seed["protocols"]
+    assert set(seed["zookeeper"].values()) == {"3.4.10"}, "the bed did not run ZooKeeper 3.4.10: %s" % seed["zookeeper"]
+    # Killed during the first broker roll: ZooKeeper was done, some broker had the new image with the old pin.
+    killed = state["at_kill"]
+    assert set(killed["zookeeper"].values()) == {"3.9.3"}, killed["zookeeper"]
+    assert target in killed["images"].values(), killed["images"]
+    assert set(killed["protocols"].values()) == {"2.5"}, "the protocol moved with the image: %s" % killed["protocols"]
+    # The rerun continued and held the protocol (kafka_broker_upgrade_bump_protocol=false).
+    assert state["held_rc"] == 0, state["held_output"][-4000:]
+    held = state["held"]
+    assert set(held["images"].values()) == {target} and set(held["protocols"].values()) == {"2.5"}, held
+    assert "kafka_broker_upgrade_bump_protocol is false" in state["held_output"], state["held_output"][-4000:]
+    # Refusals wrote nothing and said why, naming the variable.
+    refused = state["refused"]
+    for name, words in (("kafka4", ("kafka_broker_image", "KRaft")),
+                        ("zookeeper_downgrade", ("zookeeper_image", "older than the 3.9.3")),
+                        ("downgrade_after_raise", ("kafka_broker_image", "older than the protocol 3.9"))):
+        assert refused[name]["rc"] != 0 and refused[name]["unchanged"], (name, refused[name]["output"][-3000:])
+        for word in words:
+            assert word in refused[name]["output"], (name, word, refused[name]["output"][-3000:])
+    # The raise: every broker speaks 3.9 now, the run said it was the point of no return.
+    assert state["raise_rc"] == 0, state["raise_output"][-4000:]
+    raised = state["raised"]
+    assert set(raised["images"].values()) == {target} and set(raised["protocols"].values()) == {"3.9"}, raised
+    assert "the older image cannot rejoin" in state["raise_output"], state["raise_output"][-4000:]
+    assert state["rerun_rc"] == 0
+    assert_recap_unchanged(state["rerun_output"])
+    # Nothing written before the upgrade was lost, and the canary lost no acknowledged message.
+    assert sorted(state["received"]) == sorted(state["messages"]), "messages written on Kafka 2.5 were lost"
+    report = state["canary"]
+    assert report["acknowledged"] > 0 and report["lost"] == 0, report
+    check_membership(cluster, 3)
+    print("upgrade: ZooKeeper 3.4.10 -> 3.9.3 and cp-kafka 5.5.11 -> %s in two rolls (killed and resumed in the"
+          " first, held at protocol 2.5, then raised to 3.9); refusals wrote nothing; canary %d acknowledged,"
+          " %d lost, p99 %s ms, max %s ms" % (target, report["acknowledged"], report["lost"],
+                                              report.get("latency_ms", {}).get("p99"),
+                                              report.get("latency_ms", {}).get("max")))
+
+
 SCENARIOS = {
     "anti_affinity": scenario_anti_affinity,
     "multi_cluster": scenario_multi_cluster,
@@ -340,6 +396,7 @@ SCENARIOS = {
     "heal": scenario_heal,
     "heal_refuses": scenario_heal_refuses,
     "least_privilege": scenario_least_privilege,
+    "upgrade": scenario_upgrade,
 }
 
 

@@ -683,6 +683,30 @@ def test_exec_sessions_asks_every_running_pod_and_names_those_that_cannot_answer
     assert [c[0] for c in pods.calls] == ["zookeeper-0", "zookeeper-1"]
 
 
+SRVR_ARGV = ("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2181 && printf srvr >&3 && cat <&3")
+SRVR_34 = """Zookeeper version: 3.4.10-39d3a4f269333c922ed3db283be479f9deacaa0f, built on 03/23/2017 10:13 GMT
+Latency min/avg/max: 0/0/0
+Mode: follower
+Node count: 4
+"""
+
+
+def test_exec_versions_ask_srvr_inside_each_running_pod():
+    # zkServer.sh status names no version; the upgrade check needs the one the server runs.
+    pods = FakeExecPods([zk_pod("zookeeper-0"), zk_pod("zookeeper-1"), zk_pod("zookeeper-2", deleting=True)], {
+        ("zookeeper-0", SRVR_ARGV): (0, SRVR_34, ""),
+        ("zookeeper-1", SRVR_ARGV): (1, "", "bash: connect: Connection refused\n")})
+    got = ExecAccess(pods, "kafka", "app=zk").versions()
+    assert got == {"zookeeper-0": "3.4.10-39d3a4f269333c922ed3db283be479f9deacaa0f, built on 03/23/2017 10:13 GMT",
+                   "zookeeper-1": None, "zookeeper-2": None}
+    assert [c[0] for c in pods.calls] == ["zookeeper-0", "zookeeper-1"]
+
+
+def test_direct_versions_come_from_srvr():
+    got = DirectAccess(["zk1"], fourlw=lambda host, port, word, timeout: SRVR_34).versions()
+    assert got["zk1"].startswith("3.4.10-")
+
+
 def test_direct_sessions_with_fake_socket():
     def fourlw(host, port, word, timeout):
         assert word == "cons"
