@@ -2,15 +2,18 @@
 name-resolution shim (loopback only), the producer and consumer threads against a fake client, and the
 benchmark report's canary section."""
 import collections
+import datetime
 import os
 import socket
 import sys
 import threading
 import time
+from types import SimpleNamespace as Obj
 
 import kafka
 import kafka.admin
 import kafka.conn
+import kubernetes
 import pytest
 from kafka.future import Future
 
@@ -386,3 +389,44 @@ def test_the_canary_stops_draining_when_acknowledged_offsets_never_come(monkeypa
     assert time.monotonic() - started < 5
     assert report["consumed"] == 20 and report["lost"] == report["sent"] - 20
     assert "drain timed out" in report["errors"]["canary"]
+
+
+def fake_pod(broker, ip, ready=True, terminating=False, started=None):
+    running = Obj(started_at=datetime.datetime.fromtimestamp(started, datetime.timezone.utc)) if started else None
+    return Obj(metadata=Obj(labels={"app.kubernetes.io/component": "broker", "kafka-eks.cluster/broker-id": broker},
+                            deletion_timestamp=object() if terminating else None),
+               status=Obj(pod_ip=ip, phase="Running", container_statuses=[Obj(state=Obj(running=running))],
+                          conditions=[Obj(type="Ready", status="True" if ready else "False")]))
+
+
+def test_kube_view_polls_names_and_broker_readiness_and_stops(monkeypatch):
+    pods = [fake_pod("0", "127.29.0.3", started=T0)]
+    service = Obj(metadata=Obj(name="kafka-service-0"),
+                  spec=Obj(selector={"kafka-eks.cluster/broker-id": "0"}, type="ClusterIP",
+                           publish_not_ready_addresses=True))
+
+    class Api:
+        def __init__(self, api_client):
+            pass
+
+        def list_namespaced_service(self, namespace, _request_timeout=None):
+            return Obj(items=[service])
+
+        def list_namespaced_pod(self, namespace, _request_timeout=None):
+            return Obj(items=list(pods))
+
+    monkeypatch.setattr(kubernetes.config, "new_client_from_config", lambda config_file: None)
+    monkeypatch.setattr(kubernetes.client, "CoreV1Api", Api)
+    clock = iter(range(1, 1000))
+    view = canary.KubeView("kubeconfig", "kafka", lambda: float(next(clock)), interval=0.01)
+    assert view.resolve("kafka-service-0") == ["127.29.0.3"] and view.resolve("elsewhere") is None
+    view.start()
+    pods[:] = [fake_pod("0", "127.29.0.3", ready=False, terminating=True, started=T0)]
+    time.sleep(0.1)
+    pods[:] = [fake_pod("0", "127.29.0.8", started=T0 + 5)]
+    time.sleep(0.1)
+    view.stop()
+    assert not view.is_alive()
+    assert view.resolve("kafka-service-0.kafka.svc") == ["127.29.0.8"]
+    (window,) = canary.restart_windows(view.snapshots, 2000.0)
+    assert window["broker"] == "0" and window["closed"] and window["container_started"] == T0 + 5
