@@ -95,13 +95,14 @@ def broker_pid(cluster, broker_id):
 
 def registration(cluster, broker_id):
     """(data as a dict, ephemeral owner, ctime ms) of /brokers/ids/<id>, or None."""
+    from kazoo.exceptions import NoNodeError  # pylint: disable=import-outside-toplevel
     client = kazoo_client(cluster)
     try:
-        found = client.exists("/brokers/ids/%d" % broker_id)
-        if found is None:
-            return None
+        # One read, no exists() first: the node may go between two calls (the heal deletes it).
         data, stat = client.get("/brokers/ids/%d" % broker_id)
         return json.loads(data), stat.ephemeralOwner, stat.ctime
+    except NoNodeError:
+        return None
     finally:
         client.stop()
         client.close()
