@@ -604,6 +604,8 @@ def upgrade(cluster, state_file):
     state["messages"] = write_messages(cluster, "e2e-upgrade")
     canary = Canary.for_kubeconfig(cluster.kubeconfig, namespace=cluster.namespace, rate=50)
     canary.start()
+    steps = state["step_seconds"] = {}
+    began = time.monotonic()
     try:
         # 1. Killed in the middle of the first broker roll (after ZooKeeper, once a broker got the new image).
         target = "confluentinc/cp-kafka"
@@ -629,10 +631,13 @@ def upgrade(cluster, state_file):
             with open(killed_log) as handle:
                 state["killed_output"] = handle.read()[-20000:]
         state["at_kill"] = versions_of(cluster)
+        steps["zookeeper_roll_and_first_broker_until_killed"] = round(time.monotonic() - began, 1)
+        began = time.monotonic()
         # 2. Rerun, holding the protocol: every broker on the new image, the protocol still the seed's.
         proc = run_site(cluster, *(UPGRADED + HOLD), check=False)
         state["held_rc"], state["held_output"] = proc.returncode, proc.stdout[-30000:]
         state["held"] = versions_of(cluster)
+        steps["rerun_first_broker_roll_held"] = round(time.monotonic() - began, 1)
         # 3. Refused before any write: Kafka 4 in ZooKeeper mode, a ZooKeeper downgrade.
         refused = {}
         for name, extra in (("kafka4", {"kafka_broker_image": "confluentinc/cp-kafka:8.0.0"}),
@@ -643,9 +648,11 @@ def upgrade(cluster, state_file):
             refused[name] = {"rc": proc.returncode, "output": proc.stdout[-6000:],
                              "unchanged": resource_versions(cluster) == before}
         # 4. The raise: a second roll.
+        began = time.monotonic()
         proc = run_site(cluster, *UPGRADED, check=False)
         state["raise_rc"], state["raise_output"] = proc.returncode, proc.stdout[-30000:]
         state["raised"] = versions_of(cluster)
+        steps["second_roll_protocol_raised"] = round(time.monotonic() - began, 1)
         # 5. After the raise, the seed's broker image is refused.
         before = resource_versions(cluster)
         proc = run_site(cluster, *(UPGRADED + ["-e", json.dumps({"kafka_broker_image": "confluentinc/cp-kafka:5.5.11"})]),
@@ -654,8 +661,10 @@ def upgrade(cluster, state_file):
                                             "unchanged": resource_versions(cluster) == before}
         state["refused"] = refused
         # 6. A rerun after the end changes nothing.
+        began = time.monotonic()
         proc = run_site(cluster, *UPGRADED, check=False)
         state["rerun_rc"], state["rerun_output"] = proc.returncode, proc.stdout[-8000:]
+        steps["rerun_after_the_end"] = round(time.monotonic() - began, 1)
     finally:
         state["canary"] = canary.stop()
     state["received"] = cluster.consume("e2e-upgrade", len(state["messages"]))

@@ -379,6 +379,10 @@ def scenario_upgrade(cluster, args):
     report = state["canary"]
     assert report["acknowledged"] > 0 and report["lost"] == 0, report
     check_membership(cluster, 3)
+    print("upgrade: seconds per step %s; canary restart windows %s" % (
+        json.dumps(state["step_seconds"]),
+        json.dumps([(w.get("broker"), w["seconds"], w["latency_ms"].get("p99"), w["longest_stall"])
+                    for w in report["restart_windows"]])))
     print("upgrade: ZooKeeper 3.4.10 -> 3.9.3 and cp-kafka 5.5.11 -> %s in two rolls (killed and resumed in the"
           " first, held at protocol 2.5, then raised to 3.9); refusals wrote nothing; canary %d acknowledged,"
           " %d lost, p99 %s ms, max %s ms" % (target, report["acknowledged"], report["lost"],
