@@ -1061,8 +1061,9 @@ def test_e2e_old_versions_zookeeper_3_4_and_kafka_2_5(bed):
         assert registration["version"] == 4 and registration["jmx_port"] == -1, registration
         assert "features" not in registration
         assert registration["endpoints"] == ["PLAINTEXT://kafka-0.%s:9092" % ns]
-        log = open(os.path.join(bed.state_dir, "pods", ns, "kafka-0", "broker.log")).read()
-        assert "Kafka version: 2.5.1" in log
+        log_path = os.path.join(bed.state_dir, "pods", ns, "kafka-0", "broker.log")
+        # logged at the end of the broker's start-up, after its registration
+        wait_for(lambda: "Kafka version: 2.5.1" in open(log_path).read(), 30, "the broker's version in its log")
         # The tools inside the pods are the pods' versions: zkCli.sh is ZooKeeper 3.4's (through kubectl exec:
         # the API, kwok and the Exec object), kafka-topics is Kafka 2.5.1's.
         status, out, err = bed.exec("zk-0", ["zkCli.sh", "-server", "localhost:2181", "get", "/brokers/ids/0"], ns=ns)
@@ -1072,5 +1073,11 @@ def test_e2e_old_versions_zookeeper_3_4_and_kafka_2_5(bed):
         assert out.startswith("2.5.1"), (status, out, err)
         print("zkCli.sh 3.4 and kafka-topics 2.5.1 through kubectl exec after %.1fs" % (time.time() - t0))
     finally:
+        try:  # the broker first, while ZooKeeper is there for its controlled shutdown
+            bed.core.delete_namespaced_pod("kafka-0", ns)
+            wait_for(lambda: not [p for p in bed.core.list_namespaced_pod(ns).items if p.metadata.name == "kafka-0"],
+                     30, "the broker gone", interval=0.5)
+        except Exception as exc:  # noqa: BLE001
+            print("teardown: %s" % exc)
         bed.core.delete_namespace(ns)
     wait_for(lambda: not bed.core.list_namespaced_pod(ns).items, 60, "the pods gone", interval=1)
