@@ -252,6 +252,7 @@ def test_the_benchmark_report_prints_the_canary_beside_the_msk_envelope():
     assert "| 1 | 0 | 1.0 s (1.0 → 2.0 s) | 101 | 10 ms / 10 ms |" in text
     assert "still open at the end" in text
     assert "1 client warnings/errors (WARNING kafka.conn: %s: socket disconnected: 1)" in text
+    assert "0 failed sends; 1 client warnings/errors in 1 rolls" in text
 
 
 class FakeCluster:
