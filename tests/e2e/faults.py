@@ -635,7 +635,7 @@ def upgrade(cluster, state_file):
         began = time.monotonic()
         # 2. Rerun, holding the protocol: every broker on the new image, the protocol still the seed's.
         proc = run_site(cluster, *(UPGRADED + HOLD), check=False)
-        state["held_rc"], state["held_output"] = proc.returncode, proc.stdout[-30000:]
+        state["held_rc"], state["held_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
         state["held"] = versions_of(cluster)
         steps["rerun_first_broker_roll_held"] = round(time.monotonic() - began, 1)
         # 3. Refused before any write: Kafka 4 in ZooKeeper mode, a ZooKeeper downgrade.
@@ -645,19 +645,20 @@ def upgrade(cluster, state_file):
                                                      "zookeeper_image_flavor": "kubernetes-zookeeper"})):
             before = resource_versions(cluster)
             proc = run_site(cluster, *(UPGRADED + ["-e", json.dumps(extra)]), check=False)
-            refused[name] = {"rc": proc.returncode, "output": proc.stdout[-6000:],
+            # Under molecule a failed task's message goes to stderr (ANSIBLE_DISPLAY_FAILED_STDERR): keep both.
+            refused[name] = {"rc": proc.returncode, "output": proc.stdout[-6000:] + proc.stderr[-4000:],
                              "unchanged": resource_versions(cluster) == before}
         # 4. The raise: a second roll.
         began = time.monotonic()
         proc = run_site(cluster, *UPGRADED, check=False)
-        state["raise_rc"], state["raise_output"] = proc.returncode, proc.stdout[-30000:]
+        state["raise_rc"], state["raise_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
         state["raised"] = versions_of(cluster)
         steps["second_roll_protocol_raised"] = round(time.monotonic() - began, 1)
         # 5. After the raise, the seed's broker image is refused.
         before = resource_versions(cluster)
         proc = run_site(cluster, *(UPGRADED + ["-e", json.dumps({"kafka_broker_image": "confluentinc/cp-kafka:5.5.11"})]),
                         check=False)
-        refused["downgrade_after_raise"] = {"rc": proc.returncode, "output": proc.stdout[-6000:],
+        refused["downgrade_after_raise"] = {"rc": proc.returncode, "output": proc.stdout[-6000:] + proc.stderr[-4000:],
                                             "unchanged": resource_versions(cluster) == before}
         state["refused"] = refused
         # 6. A rerun after the end changes nothing.
