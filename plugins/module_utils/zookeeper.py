@@ -305,6 +305,14 @@ class DirectAccess:
 
 # -------------------------------------------------------------------------------------------- exec access
 
+def _not_running(pod):
+    """Why a ZooKeeper pod cannot be asked ("pod is being deleted", "pod is Pending"), or None when it runs."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return "pod is being deleted"
+    phase = (pod.get("status") or {}).get("phase")
+    return None if phase == "Running" else "pod is %s" % (phase or "not started")
+
+
 class ExecAccess:
     """ZooKeeper reached through ``pods/exec`` into its pods.
 
@@ -352,12 +360,8 @@ class ExecAccess:
         answers = {}
         for pod in pods:
             name = pod["metadata"]["name"]
-            phase = (pod.get("status") or {}).get("phase")
-            if pod["metadata"].get("deletionTimestamp"):
-                answers[name] = "pod is being deleted"
-                continue
-            if phase != "Running":
-                answers[name] = "pod is %s" % (phase or "not started")
+            if _not_running(pod):
+                answers[name] = _not_running(pod)
                 continue
             try:
                 rc, out, err = self._exec(pod, self.status_command)
@@ -385,7 +389,7 @@ class ExecAccess:
         answers = {}
         for pod in self._pods():
             name = pod["metadata"]["name"]
-            if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Running":
+            if _not_running(pod):
                 answers[name] = None
                 continue
             try:
@@ -402,9 +406,8 @@ class ExecAccess:
         answers = {}
         for pod in self._pods():
             name = pod["metadata"]["name"]
-            if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Running":
-                answers[name] = "pod is %s" % ("being deleted" if pod["metadata"].get("deletionTimestamp")
-                                               else (pod.get("status") or {}).get("phase") or "not started")
+            if _not_running(pod):
+                answers[name] = _not_running(pod)
                 continue
             try:
                 dummy, out, err = self._exec(pod, script)

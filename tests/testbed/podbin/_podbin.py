@@ -257,16 +257,11 @@ def zk_cli(args):
     if runtime_version(runtime) < (3, 5):  # ZooKeeper 3.4 logs through log4j 1.2 (slf4j-log4j12)
         log_flag = "-Dlog4j.configuration=file:" + tools_log4j()
     else:
-        state = os.environ.get("TESTBED_STATE_DIR", "/tmp")
-        logback = os.path.join(state, "tmp", "zkcli-logback.xml")
-        os.makedirs(os.path.dirname(logback), exist_ok=True)
-        if not os.path.exists(logback):
-            with open(logback + ".%d" % os.getpid(), "w") as f:
-                f.write('<configuration><appender name="E" class="ch.qos.logback.core.ConsoleAppender">'
-                        '<target>System.err</target><encoder><pattern>%d{ISO8601} [myid:] - %-5p [%t:%C{1}@%L] - '
-                        '%m%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root>'
-                        '</configuration>\n')
-            os.replace(logback + ".%d" % os.getpid(), logback)
+        logback = state_file("zkcli-logback.xml",
+                             '<configuration><appender name="E" class="ch.qos.logback.core.ConsoleAppender">'
+                             '<target>System.err</target><encoder><pattern>%d{ISO8601} [myid:] - %-5p [%t:%C{1}@%L]'
+                             ' - %m%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root>'
+                             '</configuration>\n')
         log_flag = "-Dlogback.configurationFile=" + logback
     run_java(runtime, "org.apache.zookeeper.ZooKeeperMain", args, ip,
              ["-Xmx128m", log_flag, "-Dzookeeper.jmx.log4j.disable=true"],
@@ -275,18 +270,23 @@ def zk_cli(args):
 
 def tools_log4j():
     """A log4j 1.2 config: everything at KAFKA_TOOLS_LOG4J_LOGLEVEL (WARN) on stderr."""
-    state = os.environ.get("TESTBED_STATE_DIR", "/tmp")
     level = os.environ.get("KAFKA_TOOLS_LOG4J_LOGLEVEL", "WARN")
-    log4j = os.path.join(state, "tmp", "tools-log4j-%s.properties" % level)
-    os.makedirs(os.path.dirname(log4j), exist_ok=True)
-    if not os.path.exists(log4j):
-        with open(log4j + ".%d" % os.getpid(), "w") as f:
-            f.write("log4j.rootLogger=%s, stderr\nlog4j.appender.stderr=org.apache.log4j.ConsoleAppender\n"
-                    "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n"
-                    "log4j.appender.stderr.layout.ConversionPattern=[%%d] %%p %%m (%%c)%%n\n"
-                    "log4j.appender.stderr.Target=System.err\n" % level)
-        os.replace(log4j + ".%d" % os.getpid(), log4j)
-    return log4j
+    return state_file("tools-log4j-%s.properties" % level,
+                      "log4j.rootLogger=%s, stderr\nlog4j.appender.stderr=org.apache.log4j.ConsoleAppender\n"
+                      "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n"
+                      "log4j.appender.stderr.layout.ConversionPattern=[%%d] %%p %%m (%%c)%%n\n"
+                      "log4j.appender.stderr.Target=System.err\n" % level)
+
+
+def state_file(name, content):
+    """A file under the bed's state dir with this content, written once (atomically: tools start in parallel)."""
+    path = os.path.join(os.environ.get("TESTBED_STATE_DIR", "/tmp"), "tmp", name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.exists(path):
+        with open(path + ".%d" % os.getpid(), "w") as f:
+            f.write(content)
+        os.replace(path + ".%d" % os.getpid(), path)
+    return path
 
 
 def kafka_tool(name, args):
