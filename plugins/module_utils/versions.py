@@ -72,7 +72,8 @@ def kafka_version(image):
     """The Apache Kafka version (major, minor, patch or None) the broker image runs; None when unknown.
 
     A Confluent tag gives the Kafka line only (patch None): CP 7.9.1 is Kafka 3.9, its patch level is
-    Confluent's, not Kafka's."""
+    Confluent's, not Kafka's (which Apache patch each 7.9.x carries, from confluentinc/kafka's history:
+    docs/architecture.md, "Which Kafka a cp-kafka 7.9.x runs")."""
     name, tag = _repository_and_tag(image)
     match = _RELEASE_TAG.match(tag or "")
     if not match:

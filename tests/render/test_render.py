@@ -122,7 +122,7 @@ def test_broker_ids_are_unique_and_listeners_use_each_service(default_render):
         assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
-        assert container["image"] == "confluentinc/cp-kafka:7.9.0"
+        assert container["image"] == "confluentinc/cp-kafka:7.9.11"
         # The Service selects exactly this broker's pod.
         svc = named(objects, "Service", service)
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]

@@ -72,11 +72,11 @@ _TAG_SUFFIX = r"(?:-[0-9A-Za-z][0-9A-Za-z.-]*)?"
 #    "Supported Versions and Interoperability" table, docs.confluent.io/legacy/platform/5.5.15/installation/
 #    versions-interoperability.html: 5.5.x is Kafka 2.5.x; likewise 7.9.x is 3.9.x). Within a line the bed
 #    runs one Kafka patch release: 5.5.* -> 2.5.1 (the last 2.5 release); 7.9.* -> 3.9.2, the newest 3.9.x
-#    served. cp-kafka 7.9.0 is said to ship Kafka 3.9.0 and 7.9.1+ 3.9.1; Confluent's component changelog
-#    (docs.confluent.io/platform/7.9/release-notes/changelog.html) lists the 7.9.x releases, but no page found
-#    on 2026-12-02 states the patch level, so this is unconfirmed. It does not matter here: the patch level
-#    changes neither the protocol (inter.broker.protocol.version 3.9) nor the ZooKeeper layout, and the pinned
-#    default (7.9.0) keeps the 3.9.2 every measurement of this bed was made with.
+#    served. Which Apache patch a cp-kafka 7.9.x carries is in confluentinc/kafka's history (no Confluent
+#    page states it; docs/architecture.md, "Which Kafka a cp-kafka 7.9.x runs"): 7.9.0 and 7.9.1 Kafka
+#    3.9.0, 7.9.2-7.9.5 3.9.1, 7.9.6 and later (the default, 7.9.11) 3.9.2, so the bed runs the default's own
+#    patch level. For older tags the patch level changes neither the protocol (inter.broker.protocol.version
+#    3.9) nor the ZooKeeper layout.
 #  - cp-kafka 8.x is Kafka 4.x, KRaft only: refused below (the bed runs brokers in ZooKeeper mode only).
 RUNTIMES = {
     "zookeeper": [
