@@ -1,0 +1,402 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kafka_eks.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: kraft_migration
+short_description: Read the evidence of a ZooKeeper-to-KRaft migration, wait for a phase, or undo its ZooKeeper state
+version_added: 0.2.0
+description:
+  - Reads what ZooKeeper says about a migration - C(/cluster/id), C(/controller) (a KRaft controller that holds
+    it writes C(kraftControllerEpoch)) and C(/migration) (created when a KRaft controller first leads, given the
+    KRaft offset of the copy once the copy is complete) - and, on request, what the KRaft side says about itself -
+    the controller quorum's status (C(kafka-metadata-quorum describe --status) in a controller pod) and the
+    brokers the cluster's metadata lists with their endpoints (C(kafka-broker-api-versions) in a broker pod).
+  - RV(migration_completed) holds only when C(/migration) has a KRaft offset and its controller epoch is the
+    one of the KRaft controller holding C(/controller); a C(/migration) alone proves nothing.
+  - A broker counts as registered (RV(brokers.joined)) only when the metadata lists it with its own client
+    endpoint (I(expected_brokers)); another endpoint is RV(brokers.foreign). Nothing is healed here - a KRaft
+    broker's registration is not in ZooKeeper, so there is no stale session to prove dead.
+  - With I(wait_for) it waits, up to I(timeout) seconds, for the quorum (a leader and exactly the expected
+    voters), the completed copy, or every expected broker registered; then fails naming what is missing.
+  - With I(wait_restartable) / I(wait_caught_up) it then waits for the partitions as C(broker_membership) does,
+    from the partition states in ZooKeeper, which the controllers keep writing until the migration is finalized.
+  - With I(revert_zookeeper) (a rollback, after the controllers were removed) it deletes C(/controller) when a
+    KRaft controller holds it, so a ZooKeeper broker can take it, and C(/migration), so that a later migration
+    copies the metadata again; both with their version, and the old C(/migration) is returned.
+author:
+  - kafka_eks.cluster maintainers (@kafka-eks)
+requirements:
+  - kubernetes >= 24.2.0
+  - kazoo (only for I(zookeeper_access=direct))
+extends_documentation_fragment:
+  - kafka_eks.cluster.zookeeper_access
+  - kubernetes.core.k8s_auth_options
+options:
+  controller_pod_selector:
+    description: Label selector of the controller pods.
+    type: str
+    default: app.kubernetes.io/component=controller,app.kubernetes.io/instance=kafka
+  controller_container:
+    description: Name of the controller container.
+    type: str
+    default: controller
+  controller_port:
+    description: The controllers' C(CONTROLLER) listener port.
+    type: int
+    default: 9093
+  expected_controller_ids:
+    description: The node ids the quorum must have as voters.
+    type: list
+    elements: int
+    default: []
+  broker_pod_selector:
+    description: Label selector of the broker pods.
+    type: str
+    default: app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka
+  broker_container:
+    description: Name of the broker container.
+    type: str
+    default: broker
+  broker_client_port:
+    description: The brokers' client listener port, asked from inside a broker pod.
+    type: int
+    default: 9092
+  expected_brokers:
+    description: Broker id -> the client endpoint (C(kafka-service-0:9092)) it advertises.
+    type: dict
+    default: {}
+  read_quorum:
+    description: Ask the controllers for the quorum's status.
+    type: bool
+    default: false
+  read_brokers:
+    description: Ask a broker which brokers the metadata lists.
+    type: bool
+    default: false
+  wait_for:
+    description: What to wait for before returning.
+    type: str
+    choices: [none, quorum, migration, brokers]
+    default: none
+  timeout:
+    description: Seconds to wait for I(wait_for).
+    type: int
+    default: 600
+  wait_sleep:
+    description: Seconds between two reads while waiting.
+    type: int
+    default: 5
+  revert_zookeeper:
+    description: Delete C(/controller) (when a KRaft controller holds it) and C(/migration).
+    type: bool
+    default: false
+  wait_restartable:
+    description: Wait until restarting this broker takes no partition below its min ISR.
+    type: int
+  wait_caught_up:
+    description: Wait until these brokers are back in the ISR of their partitions.
+    type: list
+    elements: int
+    default: []
+  default_min_insync_replicas:
+    description: The brokers' C(min.insync.replicas), for topics without their own.
+    type: int
+    default: 1
+  in_sync_timeout:
+    description: Seconds to wait for I(wait_restartable) and I(wait_caught_up).
+    type: int
+    default: 300
+"""
+
+EXAMPLES = r"""
+- name: Wait until the controllers copied the metadata out of ZooKeeper
+  kafka_eks.cluster.kraft_migration:
+    namespace: kafka
+    wait_for: migration
+    timeout: 600
+
+- name: Wait until every broker is registered with the KRaft controllers under its own endpoint
+  kafka_eks.cluster.kraft_migration:
+    namespace: kafka
+    read_brokers: true
+    wait_for: brokers
+    expected_brokers: {0: kafka-service-0:9092, 1: kafka-service-1:9092}
+"""
+
+RETURN = r"""
+cluster_id:
+  description: The id in ZooKeeper's C(/cluster/id); null when there is none.
+  returned: always
+  type: str
+controller_znode:
+  description: C(/controller) as JSON; null when missing.
+  returned: always
+  type: dict
+migration_znode:
+  description: C(/migration) as JSON; null when missing.
+  returned: always
+  type: dict
+migration_completed:
+  description: The copy is complete and the KRaft controller holding C(/controller) made it.
+  returned: always
+  type: bool
+kraft_holds_controller:
+  description: C(/controller) names a KRaft controller.
+  returned: always
+  type: bool
+quorum:
+  description: The quorum's status (leader_id, leader_epoch, voters, observers, asked), or null.
+  returned: always
+  type: dict
+brokers:
+  description: joined, missing and foreign brokers as the metadata lists them, or null.
+  returned: always
+  type: dict
+joined:
+  description: The expected brokers the metadata lists with their own endpoint (as broker_membership's).
+  returned: when I(expected_brokers) is given and the brokers were read
+  type: list
+  elements: int
+all_joined:
+  description: Every expected broker is in RV(joined).
+  returned: when I(expected_brokers) is given and the brokers were read
+  type: bool
+removed:
+  description: The znodes deleted (or, in check mode, that would be), with their data.
+  returned: always
+  type: list
+waited:
+  description: Seconds waited for I(wait_for).
+  returned: always
+  type: float
+msg:
+  description: What was found, in a sentence.
+  returned: always
+  type: str
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common import (
+    ZOOKEEPER_REQUIRED_IF, module_argument_spec)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
+    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, PodApiError, make_pod_api)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.kraft import (
+    KRaftAccess, KRaftError, own_registrations, wait_until)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import (
+    kraft_holds_controller, migration_completed, parse_json_znode)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import NotInSyncError, wait_partitions
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
+    HAS_KAZOO, KAZOO_IMPORT_ERROR, make_access)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
+
+ZNODES = ("/cluster/id", "/controller", "/migration")
+
+
+def argument_spec():
+    return module_argument_spec(
+        controller_pod_selector=dict(type="str",
+                                     default="app.kubernetes.io/component=controller,app.kubernetes.io/instance=kafka"),
+        controller_container=dict(type="str", default="controller"),
+        controller_port=dict(type="int", default=9093),
+        expected_controller_ids=dict(type="list", elements="int", default=[]),
+        broker_pod_selector=dict(type="str",
+                                 default="app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka"),
+        broker_container=dict(type="str", default="broker"),
+        broker_client_port=dict(type="int", default=9092),
+        expected_brokers=dict(type="dict", default={}),
+        read_quorum=dict(type="bool", default=False),
+        read_brokers=dict(type="bool", default=False),
+        wait_for=dict(type="str", choices=["none", "quorum", "migration", "brokers"], default="none"),
+        timeout=dict(type="int", default=600),
+        wait_sleep=dict(type="int", default=5),
+        revert_zookeeper=dict(type="bool", default=False),
+        wait_restartable=dict(type="int"),
+        wait_caught_up=dict(type="list", elements="int", default=[]),
+        default_min_insync_replicas=dict(type="int", default=1),
+        in_sync_timeout=dict(type="int", default=300),
+    )
+
+
+def read_zookeeper(zk):
+    """{path: (data text or None, stat or None)} for the migration's znodes."""
+    found = zk.get_many(list(ZNODES))
+    result = {}
+    for path in ZNODES:
+        item = found.get(path)
+        if item is None:
+            result[path] = (None, None)
+        else:
+            data, stat = item
+            if isinstance(data, bytes):
+                data = data.decode("utf-8", "replace")
+            result[path] = (data, stat)
+    return result
+
+
+def zookeeper_facts(znodes):
+    cluster = parse_json_znode(znodes["/cluster/id"][0]) or {}
+    controller_data = znodes["/controller"][0]
+    migration_data = znodes["/migration"][0]
+    return {
+        "cluster_id": cluster.get("id") if isinstance(cluster.get("id"), str) else None,
+        "controller_znode": parse_json_znode(controller_data),
+        "migration_znode": parse_json_znode(migration_data),
+        "migration_exists": migration_data is not None,
+        "migration_completed": migration_completed(migration_data, controller_data),
+        "kraft_holds_controller": kraft_holds_controller(controller_data),
+    }
+
+
+def _quorum_ok(expected):
+    def done(quorum):
+        return quorum.get("leader_id") is not None and (not expected or sorted(quorum.get("voters") or []) == expected)
+    return done
+
+
+def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.sleep):
+    params = module.params
+    expected_brokers = {}
+    for key, value in (params["expected_brokers"] or {}).items():
+        try:
+            expected_brokers[int(str(key).strip())] = str(value)
+        except ValueError:
+            module.fail_json(msg="expected_brokers: key %r is not a broker id; map each broker id to its client"
+                                 " endpoint host:port" % (key,))
+    expected_controllers = sorted(params["expected_controller_ids"] or [])
+    wait_for = params["wait_for"]
+    try:
+        if pod_api is None:
+            if not HAS_KUBERNETES:
+                module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+            pod_api = make_pod_api(params)
+        if zk is None:
+            if params["zookeeper_access"] == "direct" and not HAS_KAZOO:
+                module.fail_json(msg=missing_required_lib("kazoo", reason="for zookeeper_access=direct"),
+                                 exception=KAZOO_IMPORT_ERROR)
+            zk = make_access(params, pod_api_factory=lambda: pod_api)
+    except (ZooKeeperError, PodApiError) as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    kraft = KRaftAccess(pod_api, params["namespace"], timeout=params["exec_timeout"])
+    result = {"changed": False, "removed": [], "quorum": None, "brokers": None, "waited": 0.0}
+    try:
+        znodes = read_zookeeper(zk)
+        result.update(zookeeper_facts(znodes))
+        if params["revert_zookeeper"]:
+            for path in ("/controller", "/migration"):
+                data, stat = znodes[path]
+                if data is None or (path == "/controller" and not result["kraft_holds_controller"]):
+                    continue
+                if not module.check_mode:
+                    zk.delete(path, (stat or {}).get("version", -1) if isinstance(stat, dict) else -1)
+                result["removed"].append({"path": path, "data": data})
+                result["changed"] = True
+        if wait_for == "migration":
+            def read_migration():
+                return zookeeper_facts(read_zookeeper(zk))
+            facts, result["waited"], ok = wait_until(read_migration, lambda f: f["migration_completed"],
+                                                     params["timeout"], params["wait_sleep"], clock, sleep)
+            result.update((k, v) for k, v in facts.items() if k != "error")
+            if not ok:
+                module.fail_json(msg="The controllers did not finish copying the metadata out of ZooKeeper within"
+                                     " %ss: /migration is %s and /controller is %s. Their log says why (look for"
+                                     " 'Completed migration of metadata from Zookeeper to KRaft' or 'No brokers"
+                                     " are known to KRaft'); every broker must run with the migration settings."
+                                     " Rerun to keep waiting (kafka_migration_timeout)."
+                                     % (params["timeout"], result["migration_znode"], result["controller_znode"]),
+                                 **result)
+        if params["read_quorum"] or wait_for == "quorum":
+            def read_quorum():
+                return kraft.quorum_status(params["controller_pod_selector"], params["controller_port"],
+                                           params["controller_container"])
+            if wait_for == "quorum":
+                quorum, result["waited"], ok = wait_until(read_quorum, _quorum_ok(expected_controllers),
+                                                          params["timeout"], params["wait_sleep"], clock, sleep)
+                result["quorum"] = quorum
+                if not ok:
+                    module.fail_json(msg="The KRaft controllers have no quorum with voters %s after %ss: %s"
+                                         % (expected_controllers, params["timeout"], quorum), **result)
+            else:
+                try:
+                    result["quorum"] = read_quorum()
+                except KRaftError as exc:
+                    result["quorum"] = {"error": str(exc)}
+        if params["read_brokers"] or wait_for == "brokers":
+            def read_brokers():
+                answer = kraft.broker_endpoints(params["broker_pod_selector"], params["broker_client_port"],
+                                                params["broker_container"])
+                return dict(own_registrations(answer["endpoints"], expected_brokers), asked=answer["asked"])
+            if wait_for == "brokers":
+                brokers, result["waited"], ok = wait_until(read_brokers, lambda b: not b["missing"] and not b["foreign"],
+                                                           params["timeout"], params["wait_sleep"], clock, sleep)
+                result["brokers"] = brokers
+                if not ok:
+                    module.fail_json(msg="Broker(s) %s not registered with the KRaft controllers under their own"
+                                         " endpoint after %ss (foreign: %s; %s)."
+                                         % (", ".join(str(b) for b in brokers.get("missing", sorted(expected_brokers))),
+                                            params["timeout"], brokers.get("foreign", []),
+                                            brokers.get("error", "asked pod %s" % brokers.get("asked"))), **result)
+            else:
+                try:
+                    result["brokers"] = read_brokers()
+                except KRaftError as exc:
+                    result["brokers"] = {"error": str(exc)}
+        if expected_brokers and result["brokers"] is not None:
+            # The shape broker_membership returns, so the role's roll reads either.
+            result["expected"] = sorted(expected_brokers)
+            result["joined"] = result["brokers"].get("joined", [])
+            result["all_joined"] = result["joined"] == result["expected"]
+            result["controller"] = None
+        result["restartable"] = result["caught_up"] = None
+        if not module.check_mode and (params["wait_caught_up"] or params["wait_restartable"] is not None):
+            result["caught_up"], result["restartable"] = wait_partitions(
+                zk, params["default_min_insync_replicas"], params["in_sync_timeout"],
+                caught_up=params["wait_caught_up"], restartable=params["wait_restartable"],
+                sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep)
+    except NotInSyncError as exc:
+        result["blocking_partitions"] = exc.partitions
+        module.fail_json(msg="%s (raise in_sync_timeout to wait longer)" % exc, **result)
+    except (ZooKeeperError, PodApiError, KRaftError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    finally:
+        zk.close()
+    result["msg"] = describe(result)
+    module.exit_json(**result)
+
+
+def describe(result):
+    parts = ["metadata copied to KRaft" if result.get("migration_completed") else "metadata not copied to KRaft"]
+    if result.get("kraft_holds_controller"):
+        parts.append("a KRaft controller holds /controller")
+    quorum = result.get("quorum")
+    if quorum and "error" not in quorum:
+        parts.append("quorum leader %s, voters %s" % (quorum.get("leader_id"), quorum.get("voters")))
+    brokers = result.get("brokers")
+    if brokers and "error" not in brokers:
+        parts.append("brokers registered with KRaft: %s" % (brokers.get("joined"),))
+    for removed in result.get("removed") or []:
+        parts.append("removed %s" % removed["path"])
+    return "; ".join(parts)
+
+
+def module_options():
+    """What AnsibleModule is built with: the spec and its option combinations."""
+    return dict(argument_spec=argument_spec(), required_if=ZOOKEEPER_REQUIRED_IF, supports_check_mode=True)
+
+
+def main():
+    module = AnsibleModule(**module_options())
+    run_module(module)
+
+
+if __name__ == "__main__":
+    main()

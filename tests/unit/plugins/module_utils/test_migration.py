@@ -1,0 +1,435 @@
+"""module_utils/migration.py and kraft.py: the phase of a migration to KRaft read from what runs, the one step a
+run takes toward kafka_metadata_mode (forward, at the soak point, finalizing, and back from every reversible
+phase), the brokers' properties in each mode, and the KRaft tools' answers - including the awkward states: a
+roll stopped half-way, /migration without a copy, a /controller still held by a ZooKeeper broker, a rollback left
+half-way, a foreign endpoint in the metadata."""
+import copy
+import json
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import kraft, migration
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import PlanError, build_plan
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+LABEL = "kafka-eks.cluster/broker-id"
+IMAGE = "confluentinc/cp-kafka:7.9.11"
+
+
+def role_defaults():
+    cfg = {}
+    for role in ("preflight", "zookeeper", "kafka_broker"):
+        with open(os.path.join(ROOT, "roles", role, "defaults", "main.yml")) as handle:
+            cfg.update(yaml.safe_load(handle))
+    return cfg
+
+
+def make_plan(**overrides):
+    cfg = copy.deepcopy(role_defaults())
+    cfg.update(kafka_broker_count=3, kafka_controller_replicas=3, kafka_broker_image=IMAGE)
+    cfg.update(overrides)
+    plan = build_plan(cfg)
+    return dict(plan, upgrade={"step": "steady", "inter_broker_protocol_version": "3.9"})
+
+
+def deployment(broker, mode):
+    env = [{"name": "KAFKA_BROKER_ID", "value": str(broker)}]
+    if mode == "migrating":
+        env.append({"name": "KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE", "value": "true"})
+    if mode == "kraft":
+        env.append({"name": "KAFKA_PROCESS_ROLES", "value": "broker"})
+    return {"metadata": {"labels": {LABEL: str(broker)}},
+            "spec": {"template": {"spec": {"containers": [{"name": "sidecar", "env": []},
+                                                          {"name": "broker", "env": env}]}}}}
+
+
+def controllers(migration_flag=True):
+    env = [{"name": "KAFKA_PROCESS_ROLES", "value": "controller"}]
+    if migration_flag:
+        env.append({"name": "KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE", "value": "true"})
+    return {"spec": {"template": {"spec": {"containers": [{"name": "controller", "env": env}]}}}}
+
+
+COPIED = {"version": 0, "kraft_controller_id": 3000, "kraft_controller_epoch": 2, "kraft_metadata_offset": 41,
+          "kraft_metadata_epoch": 1}
+NOT_COPIED = dict(COPIED, kraft_metadata_offset=-1)
+KRAFT_CONTROLLER = {"version": 2, "brokerid": 3000, "timestamp": "1", "kraftControllerEpoch": 2}
+ZK_CONTROLLER = {"version": 1, "brokerid": 0, "timestamp": "1"}
+
+
+def evidence(modes, sts=None, migration_znode=None, controller_znode=None, cluster_id="abc"):
+    facts = {"migration_znode": migration_znode, "controller_znode": controller_znode,
+             "migration_exists": migration_znode is not None, "cluster_id": cluster_id}
+    return migration.evidence_from([deployment(b, m) for b, m in enumerate(modes)], [sts] if sts else [], LABEL, facts)
+
+
+def decide(modes, sts=None, mz=None, cz=ZK_CONTROLLER, **settings):
+    plan = make_plan(**settings)
+    result, errors = migration.apply_to_plan(plan, evidence(modes, sts, mz, cz))
+    return result, errors
+
+
+# -- phases ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("modes, sts, mz, cz, phase", [
+    (["zookeeper"] * 3, None, None, ZK_CONTROLLER, "zookeeper"),
+    (["zookeeper"] * 3, controllers(), None, ZK_CONTROLLER, "controllers"),
+    # /migration exists as soon as a KRaft controller leads, before any copy: not migrated.
+    (["zookeeper"] * 3, controllers(), NOT_COPIED, ZK_CONTROLLER, "controllers"),
+    (["migrating", "zookeeper", "zookeeper"], controllers(), NOT_COPIED, ZK_CONTROLLER, "brokers_migrating"),
+    (["migrating"] * 3, controllers(), NOT_COPIED, KRAFT_CONTROLLER, "brokers_migrating"),
+    (["migrating"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, "migrated"),
+    # A copy recorded by another controller epoch than the one holding /controller proves nothing.
+    (["migrating"] * 3, controllers(), COPIED, dict(KRAFT_CONTROLLER, kraftControllerEpoch=3), "brokers_migrating"),
+    (["migrating"] * 3, controllers(), COPIED, ZK_CONTROLLER, "brokers_migrating"),
+    (["kraft", "migrating", "migrating"], controllers(), COPIED, KRAFT_CONTROLLER, "brokers_kraft"),
+    (["kraft"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, "kraft"),
+    (["kraft"] * 3, controllers(migration_flag=False), COPIED, KRAFT_CONTROLLER, "finalized"),
+])
+def test_the_phase_is_read_from_what_runs(modes, sts, mz, cz, phase):
+    assert migration.detect_phase(evidence(modes, sts, mz, cz))["phase"] == phase
+
+
+def test_a_rollback_left_half_way_is_seen():
+    found = migration.detect_phase(evidence(["migrating", "zookeeper", "zookeeper"], None, NOT_COPIED))
+    assert found["phase"] == "zookeeper" and found["reverting"]
+    found = migration.detect_phase(evidence(["zookeeper"] * 3, None, COPIED))
+    assert found["reverting"]
+    assert not migration.detect_phase(evidence(["zookeeper"] * 3))["reverting"]
+
+
+@pytest.mark.parametrize("data, parsed", [
+    (json.dumps(COPIED), COPIED), (json.dumps(COPIED).encode(), COPIED), ("not json", None), ("[1]", None),
+    (None, None), ("", None), (COPIED, COPIED)])
+def test_znode_data_is_read_as_a_json_object_or_nothing(data, parsed):
+    assert migration.parse_json_znode(data) == parsed
+
+
+def test_the_copy_needs_an_offset_and_the_same_epoch():
+    assert migration.migration_completed(json.dumps(COPIED), json.dumps(KRAFT_CONTROLLER))
+    assert not migration.migration_completed(json.dumps(NOT_COPIED), json.dumps(KRAFT_CONTROLLER))
+    assert not migration.migration_completed(json.dumps(dict(COPIED, kraft_metadata_offset=True)),
+                                             json.dumps(KRAFT_CONTROLLER))
+    assert not migration.migration_completed(json.dumps(COPIED), None)
+    assert not migration.migration_completed(None, json.dumps(KRAFT_CONTROLLER))
+
+
+# -- steps forward --------------------------------------------------------------------------------------------
+
+
+def test_a_zookeeper_cluster_stays_as_it_is_in_zookeeper_mode():
+    result, errors = decide(["zookeeper"] * 3)
+    assert errors == [] and result["migration"]["step"] == "steady"
+    assert result["migration"]["controllers"] == "absent"
+    assert all("KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE" not in [e["name"] for e in b["env"]]
+               for b in result["brokers"])
+
+
+def test_kraft_starts_with_the_controllers_then_the_brokers_in_migration_mode():
+    result, errors = decide(["zookeeper"] * 3, kafka_metadata_mode="kraft")
+    decision = result["migration"]
+    assert errors == []
+    assert decision["step"] == "deploy_controllers" and decision["controllers"] == "migration"
+    assert decision["broker_mode"] == "migrating" and decision["wait_for_migration"]
+    assert decision["continue_after_roll"] and decision["registrations"] == "zookeeper"
+    props = result["brokers"][1]["properties"]
+    assert props["zookeeper.metadata.migration.enable"] == "true" and props["broker.id"] == "1"
+    assert props["controller.listener.names"] == "CONTROLLER"
+    assert props["listener.security.protocol.map"].endswith(",CONTROLLER:PLAINTEXT")
+    assert props["controller.quorum.voters"] == result["controller"]["voters"]
+    assert result["controller"]["voters"].startswith(
+        "3000@kafka-controller-0.kafka-controller-hs.kafka.svc.cluster.local:9093,3001@")
+    controller = result["controller"]["properties"]
+    assert controller["process.roles"] == "controller" and controller["zookeeper.metadata.migration.enable"] == "true"
+    assert controller["zookeeper.connect"] == result["zookeeper"]["connect"]
+    assert controller["inter.broker.listener.name"] == "INTERNAL"
+    assert "node.id" not in controller  # set per pod from its ordinal
+    assert decision["cluster_id"] == "abc"
+
+
+def test_the_broker_roll_into_migration_mode_continues_where_it_stopped():
+    result, errors = decide(["migrating", "zookeeper", "zookeeper"], controllers(), NOT_COPIED,
+                            kafka_metadata_mode="kraft")
+    assert errors == [] and result["migration"]["step"] == "brokers_to_migration"
+    assert all(b["mode"] == "migrating" for b in result["brokers"])
+
+
+def test_once_copied_the_brokers_go_to_kraft_and_the_run_stops_at_the_soak_point():
+    result, errors = decide(["migrating"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft")
+    decision = result["migration"]
+    assert errors == [] and decision["step"] == "brokers_to_kraft" and decision["soak"]
+    assert not decision["continue_after_roll"] and decision["registrations"] == "kraft"
+    props = result["brokers"][2]["properties"]
+    assert props["process.roles"] == "broker" and props["node.id"] == "2"
+    for gone in ("broker.id", "zookeeper.connect", "zookeeper.metadata.migration.enable",
+                 "inter.broker.protocol.version"):
+        assert gone not in props
+    env = dict((e["name"], e["value"]) for e in result["brokers"][2]["env"])
+    assert env["KAFKA_PROCESS_ROLES"] == "broker" and env["KAFKA_NODE_ID"] == "2"
+    assert "KAFKA_ZOOKEEPER_CONNECT" not in env
+
+
+def test_at_the_soak_point_nothing_moves_until_finalize_is_asked():
+    result, errors = decide(["kraft"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft")
+    assert errors == [] and result["migration"]["step"] == "soak" and result["migration"]["controllers"] == "migration"
+    result, errors = decide(["kraft"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft",
+                            kafka_migration_finalize=True)
+    decision = result["migration"]
+    assert errors == [] and decision["step"] == "finalize" and decision["irreversible"]
+    assert decision["controllers"] == "final"
+    assert "zookeeper.metadata.migration.enable" not in result["controller"]["properties"]
+    assert "zookeeper.connect" not in result["controller"]["properties"]
+
+
+def test_finalize_asked_early_rolls_to_kraft_first_and_continues():
+    result, _errors = decide(["migrating"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft",
+                             kafka_migration_finalize=True)
+    assert result["migration"]["step"] == "brokers_to_kraft" and result["migration"]["continue_after_roll"]
+
+
+def test_a_finalized_cluster_is_steady_in_kraft_and_refuses_to_go_back():
+    result, errors = decide(["kraft"] * 3, controllers(False), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft")
+    assert errors == [] and result["migration"]["step"] == "steady" and result["migration"]["controllers"] == "final"
+    result, errors = decide(["kraft"] * 3, controllers(False), COPIED, KRAFT_CONTROLLER)
+    assert result["migration"]["step"] == "refused"
+    assert errors and errors[0].startswith("kafka_metadata_mode:") and "cannot be undone" in errors[0]
+
+
+@pytest.mark.parametrize("settings, upgrade, problem", [
+    ({"kafka_broker_image": "apache/kafka:3.9.0"}, None, "3.9.1 or later"),
+    ({"kafka_broker_image": "confluentinc/cp-kafka:5.5.11"}, None, "3.9.1 or later"),
+    ({}, {"step": "binaries", "inter_broker_protocol_version": "2.5"}, "never change the protocol"),
+    ({}, {"step": "steady", "inter_broker_protocol_version": "3.8"}, "inter.broker.protocol.version 3.9"),
+])
+def test_a_migration_kafka_does_not_support_is_refused(settings, upgrade, problem):
+    plan = make_plan(kafka_metadata_mode="kraft", **settings)
+    if upgrade:
+        plan["upgrade"] = upgrade
+    result, errors = migration.apply_to_plan(plan, evidence(["zookeeper"] * 3))
+    assert result["migration"]["step"] == "refused"
+    assert any(problem in e for e in errors), errors
+
+
+def test_a_migration_without_a_cluster_id_or_brokers_is_refused():
+    _result, errors = migration.apply_to_plan(make_plan(kafka_metadata_mode="kraft"),
+                                              evidence(["zookeeper"] * 3, cluster_id=None))
+    assert errors and "/cluster/id" in errors[0]
+    _result, errors = migration.apply_to_plan(make_plan(kafka_metadata_mode="kraft"), evidence([]))
+    assert errors and "no broker runs yet" in errors[0]
+
+
+def test_a_new_migration_after_a_half_done_rollback_is_refused():
+    _result, errors = decide(["zookeeper"] * 3, None, COPIED, kafka_metadata_mode="kraft")
+    assert errors and "strimzi#11262" in errors[0]
+
+
+# -- steps back -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("modes, mz, cz", [
+    (["zookeeper"] * 3, None, ZK_CONTROLLER),
+    (["migrating", "zookeeper", "zookeeper"], NOT_COPIED, ZK_CONTROLLER),
+    (["migrating"] * 3, COPIED, KRAFT_CONTROLLER),
+])
+def test_back_from_controllers_or_migration_mode_removes_the_controllers_then_rolls(modes, mz, cz):
+    result, errors = decide(modes, controllers(), mz, cz)
+    decision = result["migration"]
+    assert errors == [] and decision["step"] == "remove_controllers"
+    assert decision["controllers"] == "absent" and decision["revert_zookeeper"]
+    assert decision["broker_mode"] == "zookeeper" and decision["registrations"] == "zookeeper"
+    assert all("zookeeper.metadata.migration.enable" not in b["properties"] for b in result["brokers"])
+
+
+@pytest.mark.parametrize("modes", [["kraft"] * 3, ["kraft", "migrating", "migrating"]])
+def test_back_from_kraft_brokers_keeps_the_migration_flag_for_the_first_roll(modes):
+    result, errors = decide(modes, controllers(), COPIED, KRAFT_CONTROLLER)
+    decision = result["migration"]
+    assert errors == [] and decision["step"] == "revert_brokers_to_zookeeper"
+    assert decision["controllers"] == "migration" and not decision["revert_zookeeper"]
+    assert decision["broker_mode"] == "migrating" and decision["continue_after_roll"]
+    assert decision["registrations"] == "kraft"
+    props = result["brokers"][0]["properties"]
+    assert props["zookeeper.metadata.migration.enable"] == "true" and props["broker.id"] == "0"
+    assert "process.roles" not in props
+
+
+def test_a_rollback_left_half_way_is_finished():
+    result, errors = decide(["migrating", "zookeeper", "zookeeper"], None, NOT_COPIED)
+    assert errors == [] and result["migration"]["step"] == "finish_revert" and result["migration"]["revert_zookeeper"]
+    assert all(b["mode"] == "zookeeper" for b in result["brokers"])
+
+
+def test_the_plan_given_is_not_changed():
+    plan = make_plan(kafka_metadata_mode="kraft")
+    before = copy.deepcopy(plan)
+    migration.apply_to_plan(plan, evidence(["zookeeper"] * 3))
+    assert plan == before
+
+
+def test_only_a_migration_or_its_traces_make_zookeeper_be_asked():
+    plan = make_plan()
+    assert not migration.needs_evidence(plan, [deployment(0, "zookeeper")], [])
+    assert migration.needs_evidence(plan, [deployment(0, "migrating")], [])
+    assert migration.needs_evidence(plan, [deployment(0, "zookeeper")], [controllers()])
+    assert migration.needs_evidence(make_plan(kafka_metadata_mode="kraft"), [], [])
+
+
+# -- plan checks ----------------------------------------------------------------------------------------------
+
+
+def plan_errors(**overrides):
+    with pytest.raises(PlanError) as info:
+        make_plan(**overrides)
+    return info.value.errors
+
+
+def test_an_even_controller_quorum_is_refused():
+    errors = plan_errors(kafka_controller_replicas=2)
+    assert errors[0].startswith("kafka_controller_replicas:") and "odd" in errors[0]
+
+
+def test_controller_node_ids_that_collide_with_broker_ids_are_refused():
+    errors = plan_errors(kafka_metadata_mode="kraft", kafka_broker_ids=[0, 1, 3001],
+                         kafka_broker_extra_config={"reserved.broker.max.id": 5000})
+    assert any(e.startswith("kafka_controller_node_id_offset:") and "3001" in e for e in errors)
+    errors = plan_errors(kafka_metadata_mode="kraft", kafka_controller_node_id_offset=500)
+    assert any("reserved.broker.max.id" in e for e in errors)
+    # In ZooKeeper mode the controllers do not exist, so their ids do not refuse anything.
+    make_plan(kafka_controller_node_id_offset=500)
+
+
+@pytest.mark.parametrize("key", ["process.roles", "node.id", " Controller_Quorum_Voters ",
+                                 "zookeeper.metadata.migration.enable", "controller.listener.names"])
+def test_the_migration_properties_cannot_be_set_by_hand(key):
+    errors = plan_errors(kafka_broker_extra_config={key: "x"})
+    assert errors[0].startswith("kafka_broker_extra_config:")
+
+
+def test_a_controller_heap_above_its_limit_is_refused():
+    errors = plan_errors(kafka_controller_heap_opts="-Xmx2g", kafka_controller_resources={"limits": {"memory": "1Gi"}})
+    assert errors[0].startswith("kafka_controller_heap_opts:")
+
+
+# -- the KRaft tools' answers -----------------------------------------------------------------------------------
+
+STATUS_3_9 = """ClusterId:              abc
+LeaderId:               3001
+LeaderEpoch:            4
+HighWatermark:          120
+MaxFollowerLag:         0
+MaxFollowerLagTimeMs:   0
+CurrentVoters:          [{"id": 3000, "directoryId": null, "endpoints": ["CONTROLLER://kafka-controller-0:9093"]}, {"id": 3001, "directoryId": null, "endpoints": []}, {"id": 3002, "directoryId": null, "endpoints": []}]
+CurrentObservers:       [{"id": 0, "directoryId": "x"}, {"id": 1, "directoryId": "y"}]
+"""
+STATUS_OLD = """ClusterId:              abc
+LeaderId:               3000
+LeaderEpoch:            1
+HighWatermark:          7
+CurrentVoters:          [3000,3001,3002]
+CurrentObservers:       []
+"""
+
+
+def test_the_quorum_status_is_read_in_both_formats():
+    status = kraft.parse_quorum_status(STATUS_3_9)
+    assert status["leader_id"] == 3001 and status["voters"] == [3000, 3001, 3002] and status["observers"] == [0, 1]
+    assert status["cluster_id"] == "abc" and status["leader_epoch"] == 4
+    status = kraft.parse_quorum_status(STATUS_OLD)
+    assert status["leader_id"] == 3000 and status["voters"] == [3000, 3001, 3002]
+
+
+def test_a_quorum_without_a_leader_or_an_error_text_is_not_a_status():
+    assert kraft.parse_quorum_status(STATUS_OLD.replace("3000\n", "-1\n", 1))["leader_id"] is None
+    with pytest.raises(kraft.KRaftError):
+        kraft.parse_quorum_status("Exception in thread main: org.apache.kafka.common.errors.TimeoutException")
+
+
+API_VERSIONS = """kafka-service-1:9092 (id: 1 rack: null) -> (
+\tProduce(0): 0 to 11 [usable: 11],
+)
+kafka-service-0:9092 (id: 0 rack: eu-west-1a) -> (
+\tProduce(0): 0 to 11 [usable: 11],
+)
+somewhere-else:9092 (id: 2 rack: null) -> (
+)
+"""
+
+
+def test_brokers_count_only_with_their_own_endpoint():
+    endpoints = kraft.parse_broker_endpoints(API_VERSIONS)
+    assert endpoints == {1: "kafka-service-1:9092", 0: "kafka-service-0:9092", 2: "somewhere-else:9092"}
+    split = kraft.own_registrations(endpoints, {0: "kafka-service-0:9092", 1: "kafka-service-1:9092",
+                                                2: "kafka-service-2:9092", 3: "kafka-service-3:9092"})
+    assert split["joined"] == [0, 1] and split["missing"] == [3]
+    assert split["foreign"] == [{"broker": 2, "found": "somewhere-else:9092", "expected": "kafka-service-2:9092"}]
+
+
+class FakePods:
+    """Pods and exec answers; a pod may fail its exec, answer garbage, or be terminating."""
+
+    def __init__(self, pods, answers):
+        self.pods = pods
+        self.answers = answers
+        self.calls = []
+
+    def list_pods(self, namespace, selector):
+        return self.pods
+
+    def exec(self, namespace, name, argv, container=None, timeout=60):
+        self.calls.append((name, container, argv))
+        answer = self.answers[name]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def pod(name, container="controller", running=True, deleting=False):
+    meta = {"name": name}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-12-02T10:00:00Z"
+    state = {"running": {}} if running else {"waiting": {"reason": "CrashLoopBackOff"}}
+    return {"metadata": meta, "status": {"phase": "Running", "containerStatuses": [
+        {"name": "sidecar", "state": {"running": {}}}, {"name": container, "state": state}]}}
+
+
+def test_the_quorum_is_asked_of_a_running_controller_and_the_next_one_on_failure():
+    pods = FakePods([pod("c-2"), pod("c-0", deleting=True), pod("c-1", running=False), pod("c-3")],
+                    {"c-2": RuntimeError("stream lost"), "c-3": (0, STATUS_OLD, "")})
+    status = kraft.KRaftAccess(pods, "kafka").quorum_status("sel", 9093)
+    assert status["leader_id"] == 3000 and status["asked"] == "c-3"
+    assert [c[0] for c in pods.calls] == ["c-2", "c-3"]
+    assert pods.calls[1][2] == ["kafka-metadata-quorum", "--bootstrap-controller", "localhost:9093", "describe",
+                                "--status"]
+    assert pods.calls[1][1] == "controller"
+
+
+def test_no_answer_names_every_pod_tried():
+    pods = FakePods([pod("c-0"), pod("c-1")], {"c-0": (1, "", "Connection refused"), "c-1": (0, "garbage", "")})
+    with pytest.raises(kraft.KRaftError) as info:
+        kraft.KRaftAccess(pods, "kafka").quorum_status("sel", 9093)
+    assert "c-0" in str(info.value) and "Connection refused" in str(info.value) and "c-1" in str(info.value)
+    with pytest.raises(kraft.KRaftError):
+        kraft.KRaftAccess(FakePods([pod("c-0", running=False)], {}), "kafka").quorum_status("sel", 9093)
+
+
+def test_waiting_keeps_reading_through_errors_until_done_or_the_deadline():
+    now = [0.0]
+    answers = [kraft.KRaftError("starting"), {"n": 1}, {"n": 2}]
+
+    def read():
+        item = answers.pop(0) if answers else {"n": 2}
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    result, waited, ok = kraft.wait_until(read, lambda r: r["n"] == 2, 60, 5, clock=lambda: now[0], sleep=sleep)
+    assert ok and result == {"n": 2} and waited == 10.0
+    result, waited, ok = kraft.wait_until(lambda: {"n": 0}, lambda r: r["n"] == 2, 12, 5, clock=lambda: now[0],
+                                          sleep=sleep)
+    assert not ok and waited <= 12
