@@ -16,6 +16,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import
 
 
 def _check_plan(plan):
+    """Refuse anything but kafka_plan (a filter applied to the wrong value fails with what it got)."""
     if not isinstance(plan, dict) or "brokers" not in plan or "controller" not in plan:
         raise AnsibleFilterError("migration_plan: expected kafka_plan, got %r" % type(plan))
 

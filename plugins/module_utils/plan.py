@@ -62,6 +62,8 @@ MAX_SUBDOMAIN_LENGTH = 253
 # value (at most 63 characters): Kubernetes therefore refuses a StatefulSet name longer than 63 - 11.
 MAX_STATEFULSET_NAME_LENGTH = MAX_LABEL_LENGTH - 11
 INT32_MAX = 2 ** 31 - 1
+# kafka_metadata_mode: where the cluster's metadata lives (module_utils/migration.py walks between them).
+METADATA_MODES = ("zookeeper", "kraft")
 # Kafka's own default for reserved.broker.max.id: a configured broker.id must not be above it.
 DEFAULT_RESERVED_BROKER_MAX_ID = 1000
 # Past this, a typo (40 for 4, 1000 for 10) would create that many Deployments and volumes.
@@ -102,6 +104,13 @@ DERIVED_BROKER_PROPERTIES = {
     "auto.create.topics.enable": "kafka_broker_auto_create_topics_enable",
     # Pinned during an upgrade from what runs (module_utils/upgrade.py).
     "inter.broker.protocol.version": "kafka_broker_inter_broker_protocol_version (or nothing: it follows the upgrade)",
+    # Set per phase of the migration to KRaft (module_utils/migration.py).
+    "process.roles": "kafka_metadata_mode",
+    "node.id": "kafka_broker_id_offset or kafka_broker_ids (a KRaft broker keeps its broker.id as node.id)",
+    "controller.quorum.voters": "kafka_controller_replicas and kafka_controller_node_id_offset",
+    "controller.quorum.bootstrap.servers": "kafka_controller_replicas and kafka_controller_node_id_offset",
+    "controller.listener.names": "kafka_metadata_mode",
+    "zookeeper.metadata.migration.enable": "kafka_metadata_mode",
 }
 # Keys whose KAFKA_* variable the cp-kafka image reads as a JVM or start-script setting, not as a broker
 # property: through the free-form map they would add JVM options (an agent, a debugger port) to every broker.
@@ -488,6 +497,47 @@ def schedulable_node_names(nodes, node_selector=None, tolerations=None):
     return sorted(names)
 
 
+def _check_controllers(check, cfg, broker_ids, max_id):
+    """The KRaft controller quorum's size and node ids (used from the first step of a migration)."""
+    mode = check.choice(cfg, "kafka_metadata_mode", METADATA_MODES)
+    replicas = check.integer(cfg, "kafka_controller_replicas", 1)
+    if replicas is not None and replicas % 2 == 0:
+        check.fail("kafka_controller_replicas", "is %d, an even number. A KRaft quorum needs a majority: %d"
+                   " controllers tolerate only %d failure(s), the same as %d." % (replicas, replicas,
+                                                                                  (replicas - 1) // 2, replicas - 1),
+                   "use an odd number: %d or %d." % (replicas - 1, replicas + 1))
+        replicas = None
+    offset = check.integer(cfg, "kafka_controller_node_id_offset", 0, INT32_MAX - 64)
+    check.integer(cfg, "kafka_migration_timeout", 1)
+    _check_ports(check, cfg, ("kafka_controller_port",))
+    if replicas is None or offset is None:
+        return None
+    ids = list(range(offset, offset + replicas))
+    clashes = sorted(set(ids) & set(broker_ids or []))
+    if mode != "kraft":
+        # The ids only matter once controllers run; a ZooKeeper-mode cluster may raise reserved.broker.max.id.
+        pass
+    elif clashes:
+        check.fail("kafka_controller_node_id_offset", "is %d: controller node id(s) %s are also broker ids; in KRaft"
+                   " every node id is unique across brokers and controllers." % (offset, ", ".join(map(str, clashes))),
+                   "set it above the highest broker id, such as %d." % max(3000, max(broker_ids or [0]) + 1))
+    elif max_id is not None and offset <= max_id and broker_ids is not None:
+        # Brokers may be given any id up to reserved.broker.max.id later (a new broker): keep controllers above.
+        check.fail("kafka_controller_node_id_offset", "is %d, within the broker ids 0..%d (reserved.broker.max.id);"
+                   " a broker added later could take a controller's node id." % (offset, max_id),
+                   "set it above %d, such as %d." % (max_id, max(3000, max_id + 1)))
+    for variable, what in (("kafka_controller_statefulset_name", "StatefulSet"),
+                           ("kafka_controller_headless_service_name", "Service"),
+                           ("kafka_controller_pdb_name", "PodDisruptionBudget")):
+        check.dns_label(variable, cfg.get(variable), what)
+    sts = cfg.get("kafka_controller_statefulset_name")
+    if isinstance(sts, str) and len(sts) > MAX_STATEFULSET_NAME_LENGTH:
+        check.fail("kafka_controller_statefulset_name", "%r has %d characters; Kubernetes refuses a StatefulSet name"
+                   " longer than %d." % (sts, len(sts), MAX_STATEFULSET_NAME_LENGTH),
+                   "use a name of at most %d characters." % MAX_STATEFULSET_NAME_LENGTH)
+    return ids
+
+
 def _check_zookeeper(check, cfg, schedulable_nodes, warnings):
     replicas = check.integer(cfg, "zookeeper_replicas", 1)
     if replicas is not None and replicas % 2 == 0:
@@ -660,7 +710,8 @@ def _check_images(check, cfg):
 def _check_storage(check, cfg):
     check.quantity(cfg, "zookeeper_storage_size")
     check.quantity(cfg, "kafka_broker_storage_size")
-    for variable in ("zookeeper_storage_class", "kafka_broker_storage_class"):
+    check.quantity(cfg, "kafka_controller_storage_size")
+    for variable in ("zookeeper_storage_class", "kafka_broker_storage_class", "kafka_controller_storage_class"):
         value = cfg.get(variable)
         if value is None or value == "":
             continue
@@ -694,15 +745,16 @@ def _memory_limit(cfg, variable):
 
 
 def _check_heap(check, cfg):
-    opts = check.text(cfg, "kafka_broker_heap_opts", "JVM options", allow_empty=True)
-    limit = _memory_limit(cfg, "kafka_broker_resources")
-    if opts is not None and limit is not None:
-        heap = jvm_max_heap(opts)
-        if heap is not None and heap >= limit:
-            check.fail("kafka_broker_heap_opts", "sets a heap of %d MiB, not below the container's memory limit"
-                       " (kafka_broker_resources.limits.memory, %d MiB): the kernel would kill the broker."
-                       % (heap // 2 ** 20, limit // 2 ** 20),
-                       "lower -Xmx (to about half the limit) or raise the limit.")
+    for who, prefix in (("broker", "kafka_broker"), ("controller", "kafka_controller")):
+        opts = check.text(cfg, prefix + "_heap_opts", "JVM options", allow_empty=True)
+        limit = _memory_limit(cfg, prefix + "_resources")
+        if opts is not None and limit is not None:
+            heap = jvm_max_heap(opts)
+            if heap is not None and heap >= limit:
+                check.fail(prefix + "_heap_opts", "sets a heap of %d MiB, not below the container's memory limit"
+                           " (%s_resources.limits.memory, %d MiB): the kernel would kill the %s."
+                           % (heap // 2 ** 20, prefix, limit // 2 ** 20, who),
+                           "lower -Xmx (to about half the limit) or raise the limit.")
     heap_mb = check.integer(cfg, "zookeeper_heap_mb", 1)
     limit = _memory_limit(cfg, "zookeeper_resources")
     if heap_mb is not None and limit is not None and heap_mb * 2 ** 20 >= limit:
@@ -861,6 +913,8 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
     _check_tolerations(check, cfg, "kafka_broker_tolerations")
     _check_resources(check, cfg, "zookeeper_resources")
     _check_resources(check, cfg, "kafka_broker_resources")
+    _check_resources(check, cfg, "kafka_controller_resources")
+    controller_ids = _check_controllers(check, cfg, broker_ids, max_id)
     access = check.choice(cfg, "kafka_zookeeper_access", ZOOKEEPER_ACCESS_MODES)
     _check_zookeeper_hosts(check, cfg)
     if access == "direct" and not cfg.get("kafka_zookeeper_hosts"):
@@ -917,9 +971,36 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
             "labels": dict(broker_labels, **id_label),
             "selector": dict(broker_selector, **id_label),
         })
+    controller_sts = cfg["kafka_controller_statefulset_name"]
+    controller_headless = cfg["kafka_controller_headless_service_name"]
+    controller_port = int(cfg["kafka_controller_port"])
+    controller_selector = {
+        "app.kubernetes.io/component": "controller",
+        "app.kubernetes.io/instance": cfg["kafka_cluster_name"],
+    }
+    controller = {
+        "replicas": len(controller_ids),
+        "node_ids": controller_ids,
+        "node_id_offset": controller_ids[0],
+        "statefulset": controller_sts,
+        "headless_service": controller_headless,
+        "pdb": cfg["kafka_controller_pdb_name"],
+        "port": controller_port,
+        "pods": ["%s-%d" % (controller_sts, ordinal) for ordinal in range(len(controller_ids))],
+        "voters": ",".join("%d@%s-%d.%s.%s.svc.%s:%d" % (node_id, controller_sts, ordinal, controller_headless,
+                                                          namespace, domain, controller_port)
+                           for ordinal, node_id in enumerate(controller_ids)),
+        # The metadata log lives on the controller's own claim, in a directory under the mount (never its root).
+        "log_dir": posixpath.join(cfg["kafka_broker_data_mount_path"], "metadata"),
+        "labels": dict(common_labels, **{"app.kubernetes.io/name": "kafka",
+                                         "app.kubernetes.io/component": "controller"}),
+        "selector": controller_selector,
+        "selector_string": ",".join("%s=%s" % kv for kv in sorted(controller_selector.items())),
+    }
     return {
         "namespace": namespace,
         "cluster_name": cfg["kafka_cluster_name"],
+        "controller": controller,
         "common_labels": common_labels,
         "zookeeper": {
             "replicas": zk_replicas,
