@@ -55,6 +55,7 @@ compare with Kubernetes' timestamps; latencies are in milliseconds. Latency coun
 time, so a send the canary itself issued late is not hidden (``max_send_lag_ms`` says how late it was).
 """
 import argparse
+import contextlib
 import ipaddress
 import json
 import logging
@@ -128,7 +129,7 @@ def _count_errors(errors):
     return counts
 
 
-def summarise(sends, consumed, started, stopped, restart_windows=(), errors=()):
+def summarise(sends, consumed, started, stopped, restart_windows=(), errors=(), phases=()):
     """The canary's report, from what was recorded.
 
     sends: one dict per message sent: ``seq``, ``sent`` (scheduled send time), ``partition``, and either
@@ -136,7 +137,9 @@ def summarise(sends, consumed, started, stopped, restart_windows=(), errors=()):
     consumed: one dict per record read: ``seq``, ``partition``, ``offset``, ``at``; in any order, repeats
     allowed. started/stopped: when the producer began and stopped sending. restart_windows: dicts with
     ``broker``, ``start``, ``end`` (and anything else, kept). errors: dicts with ``at``, ``source``, ``kind``,
-    ``message``.
+    ``message``. phases: dicts with ``name``, ``start``, ``end`` (steps of what the canary watched, such as
+    an upgrade's ZooKeeper roll and its two broker rolls): each gets the same figures as a restart window, and
+    the restart windows that began in it.
     """
     acked = [s for s in sends if s.get("acked") is not None]
     failed = [s for s in sends if s.get("acked") is None and s.get("error") is not None]
@@ -184,23 +187,35 @@ def summarise(sends, consumed, started, stopped, restart_windows=(), errors=()):
                 best, where = found, partition
         return _stall(best, started, where)
 
+    def figures(interval):
+        """What the messages scheduled within interval["start"]..["end"] saw (times made relative)."""
+        inside = [s for s in sends if interval["start"] <= s["sent"] <= interval["end"]]
+        entry = dict(interval)
+        entry.update({
+            "start": round(interval["start"] - started, 3), "end": round(interval["end"] - started, 3),
+            "seconds": round(interval["end"] - interval["start"], 3),
+            "sent": len(inside), "acknowledged": sum(1 for s in inside if s.get("acked") is not None),
+            "failed": sum(1 for s in inside if s.get("acked") is None and s.get("error") is not None),
+            "latency_ms": _latencies(inside),
+            "longest_stall": _stall(longest_overlapping(all_gaps, interval["start"], interval["end"]), started),
+            "longest_partition_stall": longest_partition_stall(interval["start"], interval["end"]),
+            "errors": sum(1 for e in errors if interval["start"] <= e["at"] <= interval["end"]),
+        })
+        return entry
+
     windows = []
     for window in sorted(restart_windows, key=lambda w: (w["start"], str(w.get("broker")))):
-        in_window = [s for s in sends if window["start"] <= s["sent"] <= window["end"]]
-        entry = dict(window)
-        entry.update({
-            "start": round(window["start"] - started, 3), "end": round(window["end"] - started, 3),
-            "seconds": round(window["end"] - window["start"], 3),
-            "sent": len(in_window), "acknowledged": sum(1 for s in in_window if s.get("acked") is not None),
-            "latency_ms": _latencies(in_window),
-            "longest_stall": _stall(longest_overlapping(all_gaps, window["start"], window["end"]), started),
-            "longest_partition_stall": longest_partition_stall(window["start"], window["end"]),
-            "errors": sum(1 for e in errors if window["start"] <= e["at"] <= window["end"]),
-        })
+        entry = figures(window)
         for key in ("container_started",):
             if entry.get(key) is not None:
                 entry[key] = round(entry[key] - started, 3)
         windows.append(entry)
+    steps = []
+    for phase in sorted(phases, key=lambda p: p["start"]):
+        entry = figures(phase)
+        entry["restart_windows"] = [w["broker"] for w in restart_windows
+                                    if phase["start"] <= w["start"] < phase["end"]]
+        steps.append(entry)
 
     lags = [1000.0 * (s["called"] - s["sent"]) for s in sends if s.get("called") is not None]
     return {
@@ -223,6 +238,7 @@ def summarise(sends, consumed, started, stopped, restart_windows=(), errors=()):
         "longest_stall": _stall(max(all_gaps, key=lambda gap: gap[1] - gap[0]), started),
         "longest_partition_stall": longest_partition_stall(started, end),
         "restart_windows": windows,
+        "phases": steps,
         "errors": _count_errors(errors),
     }
 
@@ -443,6 +459,7 @@ class Canary:
         self._producer = None
         self._log_handler = None
         self._partition_count = partitions
+        self.phases = []
 
     @classmethod
     def for_kubeconfig(cls, kubeconfig, namespace="kafka", **kwargs):
@@ -457,6 +474,20 @@ class Canary:
 
     def now(self):
         return self._wall0 + (time.monotonic() - self._mono0)
+
+    def mark_phase(self, name, start, end):
+        """A step of what the canary watches, from start to end (times of ``now()``): the report gives it
+        the figures of a restart window (``phases``)."""
+        self.phases.append({"name": name, "start": start, "end": end})
+
+    @contextlib.contextmanager
+    def phase(self, name):
+        """``with canary.phase("second roll"): ...``: the block's time is a phase of the report."""
+        start = self.now()
+        try:
+            yield
+        finally:
+            self.mark_phase(name, start, self.now())
 
     def record_error(self, source, kind, message):
         self.errors.append({"at": self.now(), "source": source, "kind": kind, "message": message})
@@ -597,7 +628,7 @@ class Canary:
                 windows = restart_windows(self.kube.snapshots, self.stopped)
         logging.getLogger("kafka").removeHandler(self._log_handler)
         report = summarise(self.sends, list(self.consumed), self.started, self.stopped, windows or (),
-                           list(self.errors))
+                           list(self.errors), self.phases)
         report.update({"topic": self.topic, "rate": self.rate, "partitions": self._partition_count,
                        "replication_factor": self.replication_factor,
                        "min_insync_replicas": self.min_insync_replicas,

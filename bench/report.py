@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Turn bench/run.py's results JSON into the tables of docs/benchmarks.md (printed to stdout).
 
-    bench/report.py .cache/bench/results.json [--canary-only]
+    bench/report.py .cache/bench/results.json [--canary-only | --heal-only]
+    bench/report.py .cache/e2e-logs/upgrade-state.json --upgrade   (the upgrade scenario's steps)
 """
 import json
 import sys
@@ -98,11 +99,116 @@ def canary_lines(canary):
     return lines
 
 
+HEAL_CASES = (("killed", "dead client (SIGKILL)"), ("stopped", "stopped client (SIGSTOP)"))
+
+
+def heal_canary_lines(heal):
+    """The canary through each heal case (bench/run.py measure_heal), beside the Amazon MSK envelope."""
+    cases = [(case, label, heal[case]["canary"]) for case, label in HEAL_CASES if heal.get(case, {}).get("canary")]
+    if not cases:
+        return []
+    count = max(len(runs) for _, _, runs in cases)
+    lines = ["", "Canary through the heal (measured %s, n=%d per case): `bench/canary.py` at %g msg/s (idempotent, "
+             "acks=all, RF 3, min ISR 2, 6 partitions) from %d s before broker 2's registration is taken over until "
+             "%d s after site.yml ended. Phases: *fault* = the registration taken over until the pod deletion, "
+             "*heal* = the pod deletion until broker 2 is registered by its new pod."
+             % (heal.get("date", "?"), count, heal.get("canary_rate", 100.0), heal.get("quiet_seconds", 10),
+                heal.get("quiet_seconds", 10)), ""]
+    lines += ["| case | run | pod deleted → registered | sent | acknowledged | consumed | lost | duplicated | "
+              "latency p50 / p99 / max | longest without any ack | longest on one partition | broker 2 out "
+              "(pod not ready → ready) | heal phase: p99 / max, longest on one partition | errors |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for case, label, runs in cases:
+        for number, run in enumerate(runs, 1):
+            latency = run["latency_ms"]
+            out = [w for w in run["restart_windows"] if str(w.get("broker")) == "2"]
+            window = "; ".join("%.1f s%s" % (w["seconds"], "" if w.get("closed") else " (still open)") for w in out)
+            phase = dict((p["name"], p) for p in run.get("phases", [])).get("heal")
+            phase_cell = ("%s / %s, %s" % (ms(phase["latency_ms"]["p99"]), ms(phase["latency_ms"]["max"]),
+                                           stall(phase["longest_partition_stall"])) if phase else "none")
+            lines.append("| %s | %d | %.1f s | %d | %d | %d | %d | %d | %s / %s / %s | %s | %s | %s | %s | %s |" % (
+                label, number, run["heal_seconds"], run["sent"], run["acknowledged"], run["consumed"], run["lost"],
+                run["duplicated"], ms(latency["p50"]), ms(latency["p99"]), ms(latency["max"]),
+                stall(run["longest_stall"]), stall(run["longest_partition_stall"]), window or "none", phase_cell,
+                error_summary(run["errors"])))
+    lines += ["", "| | " + " | ".join("heal, %s (worst run)" % label for _, label, _ in cases)
+              + " | Amazon MSK, patching one broker at a time |", "|---" * (len(cases) + 2) + "|"]
+
+    def worst(runs, pick):
+        values = [pick(run) for run in runs]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
+
+    def broker_out(run):
+        return max((w["seconds"] for w in run["restart_windows"] if str(w.get("broker")) == "2"), default=None)
+
+    rows = (("p99 produce latency, whole run", lambda r: r["latency_ms"]["p99"], ms,
+             "spikes \"typically high milliseconds, up to ~2 seconds\""),
+            ("max produce latency", lambda r: r["latency_ms"]["max"], ms, "not stated"),
+            ("longest on one partition", lambda r: (r["longest_partition_stall"] or {}).get("seconds"),
+             lambda v: "none" if v is None else "%.2f s" % v, "not stated"),
+            ("time broker 2 was out (pod not ready → ready)", broker_out,
+             lambda v: "none" if v is None else "%.1f s" % v, "\"up to 2 mins, typically less\" per broker"))
+    for label, pick, fmt, msk in rows:
+        lines.append("| %s | %s | %s |" % (label, " | ".join(fmt(worst(runs, pick)) for _, _, runs in cases), msk))
+    lines.append("| messages lost / duplicated (all runs) | %s | \"no impact on your applications' writes and reads "
+                 "if you follow best practices\" |" % " | ".join(
+                     "%d / %d" % (sum(r["lost"] for r in runs), sum(r["duplicated"] for r in runs))
+                     for _, _, runs in cases))
+    lines.append("| failed sends (all runs) | %s | \"transient disconnect errors\" are normal |"
+                 % " | ".join("%d" % sum(r["failed"] for r in runs) for _, _, runs in cases))
+    lines += ["", "Envelope: " + MSK_PATCHING + "."]
+    return lines
+
+
+UPGRADE_STEPS = {
+    "zookeeper_roll": "ZooKeeper 3.4.10 → 3.9.3 (site.yml's start until every server is ready on the new image)",
+    "first_broker_roll_until_killed": "first roll (binaries, protocol pinned): until the run was killed",
+    "rerun_first_broker_roll_held": "first roll: the rerun, which finished it (bump_protocol false)",
+    "second_roll_protocol_raised": "second roll (protocol raised to 3.9)",
+}
+
+
+def phase_lines(report, labels=None):
+    """The canary's figures per phase of one run (the upgrade scenario's steps): a table."""
+    labels = labels or {}
+    lines = ["| step | seconds | sent | acknowledged | failed | latency p50 / p99 / max | longest without any ack | "
+             "longest on one partition | broker restarts in it |", "|---|---|---|---|---|---|---|---|---|"]
+    for phase in report.get("phases", []):
+        latency = phase["latency_ms"]
+        lines.append("| %s | %.1f s | %d | %d | %d | %s / %s / %s | %s | %s | %s |" % (
+            labels.get(phase["name"], phase["name"]), phase["seconds"], phase["sent"], phase["acknowledged"],
+            phase["failed"], ms(latency["p50"]), ms(latency["p99"]), ms(latency["max"]), stall(phase["longest_stall"]),
+            stall(phase["longest_partition_stall"]), ", ".join(str(b) for b in phase["restart_windows"]) or "none"))
+    return lines
+
+
+def heal_lines(results):
+    """The heal's times, then what the canary saw of it."""
+    heal = results.get("heal")
+    if not heal or "killed" not in heal:
+        return []
+    when = " (measured %s)" % heal["date"] if heal.get("date") else ""
+    return ["", "| heal: broker 2's pod deleted while an earlier session holds its registration%s | dead client "
+            "(SIGKILL) | stopped client (SIGSTOP) |" % when, "|---|---|---|",
+            "| pod deleted → registered again, site.yml started at once | %s | %s |"
+            % (cell(heal["killed"]["total"]), cell(heal["stopped"]["total"])),
+            "| new container started → registered | %s | %s |"
+            % (cell(heal["killed"]["after_start"]), cell(heal["stopped"]["after_start"]))] + heal_canary_lines(heal)
+
+
 def main():
     with open(sys.argv[1]) as handle:
         results = json.load(handle)
     if "--canary-only" in sys.argv[2:]:
         print("\n".join(canary_lines(results["canary"])[1:]))
+        return
+    if "--upgrade" in sys.argv[2:]:
+        # The upgrade scenario's state file (tests/e2e/faults.py upgrade): its steps under the canary.
+        print("\n".join(phase_lines(results["canary"], UPGRADE_STEPS)))
+        return
+    if "--heal-only" in sys.argv[2:]:
+        print("\n".join(heal_lines(results)[1:]))
         return
     lines = ["Measured %s on %s; median (min–max, number of runs)." % (results["date"], results["machine"]), ""]
     lines += ["| measurement | site.yml | baseline | ratio |", "|---|---|---|---|"]
@@ -125,14 +231,7 @@ def main():
             lines += ["| task | seconds | share |", "|---|---|---|"]
             lines += ["| %s | %.2f | %.0f%% |" % (t["name"].replace("|", "/"), t["median"], 100 * t["share"])
                       for t in tasks]
-    heal = results.get("heal")
-    if heal and "killed" in heal:
-        lines += ["", "| heal: broker 2's pod deleted while an earlier session holds its registration | dead client "
-                  "(SIGKILL) | stopped client (SIGSTOP) |", "|---|---|---|",
-                  "| pod deleted → registered again, site.yml started at once | %s | %s |"
-                  % (cell(heal["killed"]["total"]), cell(heal["stopped"]["total"])),
-                  "| new container started → registered | %s | %s |"
-                  % (cell(heal["killed"]["after_start"]), cell(heal["stopped"]["after_start"]))]
+    lines += heal_lines(results)
     multi = results.get("multi")
     if multi:
         when = " (measured %s)" % results["multi_date"] if results.get("multi_date") else ""

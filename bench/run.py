@@ -12,7 +12,7 @@ Each measurement is repeated --repeat times and reported as median and spread (m
   growth   noop and rollout at each broker count of --sizes; the controller's peak memory at the largest
   heal     broker 2's pod deleted while a dead (SIGKILLed) or a stopped (SIGSTOPped) client's session holds
            its registration, until it is registered again through site.yml: the dead one is removed at once
-           by proof, the stopped one must be waited out
+           by proof, the stopped one must be waited out; the canary runs through each case
   multi    1 versus 3 test beds rolled out in parallel (kafka_serial=100%, forks 3)
   canary   what a client sees of a rolling change of all 4 brokers through site.yml: bench/canary.py (an
            idempotent acks=all producer at 100 msg/s and a consumer) from 10 s before to 10 s after the roll
@@ -178,47 +178,74 @@ time.sleep(3600)
 """
 
 
-def measure_heal(kubeconfig, repeat, results, bed=BED):
+def measure_heal(kubeconfig, repeat, results, bed=BED, rate=100.0):
     """Broker 2's pod is deleted while an earlier session holds /brokers/ids/2 with broker 2's own endpoints
     (40 s session, ZooKeeper's maximum): that session's client is either SIGKILLed (dead: listed by no
     server's cons, so the heal removes the node at once) or SIGSTOPped (alive: listed, so the heal must wait
     until ZooKeeper expires it). Timed from the pod deletion until broker 2 is registered by its new pod,
-    through site.yml started right after; also from the new container's start to its registration."""
+    through site.yml started right after; also from the new container's start to its registration.
+
+    The canary (bench/canary.py, as in measure_canary) runs through each case, from CANARY_QUIET_SECONDS
+    before the registration is taken over until CANARY_QUIET_SECONDS after site.yml ended: what a client sees
+    of the heal. Its phases: "fault" (the registration taken over, until the pod deletion) and "heal" (the
+    pod deletion until broker 2 is registered by its new pod)."""
     import signal  # pylint: disable=import-outside-toplevel
-    from faults import drop_registration, kazoo_client, registration  # pylint: disable=import-outside-toplevel
     cluster = Cluster(bed)
     site(kubeconfig, 4)
-    out = {"killed": {"total": [], "after_start": []}, "stopped": {"total": [], "after_start": []}}
+    out = dict((case, {"total": [], "after_start": [], "canary": []}) for case in ("killed", "stopped"))
     for _ in range(repeat):
         for case, sig in (("killed", signal.SIGKILL), ("stopped", signal.SIGSTOP)):
-            endpoints = registration(cluster, 2)[0]["endpoints"]
-            drop_registration(cluster, 2)
-            holder = subprocess.Popen([sys.executable, "-c", HOLDER, ",".join(cluster.zookeeper_addresses()),
-                                       "/brokers/ids/2", json.dumps(endpoints)], stdout=subprocess.PIPE, text=True)
-            assert holder.stdout.readline().strip() == "holding"
-            owner = registration(cluster, 2)[1]
-            holder.send_signal(sig)
-            (pod,) = cluster.pods("app.kubernetes.io/component=broker,kafka-eks.cluster/broker-id=2")
-            start = time.time()
-            cluster.kubectl("delete", "pod", pod["metadata"]["name"], "--wait=false")
-            runner = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), "site.yml", "-e",
-                                       "@" + TESTBED_VARS, "-e", "kafka_k8s_kubeconfig=" + kubeconfig],
-                                      cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            probe = Canary.for_kubeconfig(kubeconfig, namespace="kafka", rate=rate, topic=CANARY_TOPIC)
+            probe.start()
             try:
-                fresh = wait_for(lambda: (lambda r: r if r and r[1] != owner else None)(registration(cluster, 2)),
-                                 600, "broker 2 registered by its new pod", interval=0.2)
-                if runner.wait(timeout=900) != 0:
-                    raise RuntimeError("site.yml failed during the heal benchmark (%s)" % case)
+                figures = heal_once(cluster, kubeconfig, sig, probe)
+                time.sleep(CANARY_QUIET_SECONDS)
             finally:
-                holder.kill()
-                holder.wait()
-            (new,) = cluster.pods("app.kubernetes.io/component=broker,kafka-eks.cluster/broker-id=2")
-            (status,) = [c for c in new["status"]["containerStatuses"] if c["name"] == "broker"]
-            started = calendar.timegm(time.strptime(status["state"]["running"]["startedAt"], "%Y-%m-%dT%H:%M:%SZ"))
-            out[case]["total"].append(fresh[2] / 1000.0 - start)
-            out[case]["after_start"].append(fresh[2] / 1000.0 - started)
-    results["heal"] = dict((case, {"total": stats(v["total"]), "after_start": stats(v["after_start"])})
-                           for case, v in out.items())
+                report = probe.stop()
+            report["heal_seconds"] = round(figures["total"], 1)
+            for key in ("total", "after_start"):
+                out[case][key].append(figures[key])
+            out[case]["canary"].append(report)
+    results["heal"] = dict((case, {"total": stats(v["total"]), "after_start": stats(v["after_start"]),
+                                   "canary": v["canary"]}) for case, v in out.items())
+    results["heal"].update(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                           canary_rate=rate, quiet_seconds=CANARY_QUIET_SECONDS)
+
+
+def heal_once(cluster, kubeconfig, sig, probe):
+    """One case of measure_heal, the canary already running: returns {"total": pod deletion -> registered,
+    "after_start": the new container's start -> registered}, in seconds."""
+    from faults import drop_registration, registration  # pylint: disable=import-outside-toplevel
+    time.sleep(CANARY_QUIET_SECONDS)
+    fault = probe.now()
+    endpoints = registration(cluster, 2)[0]["endpoints"]
+    drop_registration(cluster, 2)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, ",".join(cluster.zookeeper_addresses()),
+                               "/brokers/ids/2", json.dumps(endpoints)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        owner = registration(cluster, 2)[1]
+        holder.send_signal(sig)
+        (pod,) = cluster.pods("app.kubernetes.io/component=broker,kafka-eks.cluster/broker-id=2")
+        start = time.time()
+        deleted = probe.now()
+        probe.mark_phase("fault", fault, deleted)
+        cluster.kubectl("delete", "pod", pod["metadata"]["name"], "--wait=false")
+        runner = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), "site.yml", "-e",
+                                   "@" + TESTBED_VARS, "-e", "kafka_k8s_kubeconfig=" + kubeconfig],
+                                  cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        fresh = wait_for(lambda: (lambda r: r if r and r[1] != owner else None)(registration(cluster, 2)),
+                         600, "broker 2 registered by its new pod", interval=0.2)
+        probe.mark_phase("heal", deleted, probe.now())
+        if runner.wait(timeout=900) != 0:
+            raise RuntimeError("site.yml failed during the heal benchmark (signal %s)" % sig)
+    finally:
+        holder.kill()
+        holder.wait()
+    (new,) = cluster.pods("app.kubernetes.io/component=broker,kafka-eks.cluster/broker-id=2")
+    (status,) = [c for c in new["status"]["containerStatuses"] if c["name"] == "broker"]
+    started = calendar.timegm(time.strptime(status["state"]["running"]["startedAt"], "%Y-%m-%dT%H:%M:%SZ"))
+    return {"total": fresh[2] / 1000.0 - start, "after_start": fresh[2] / 1000.0 - started}
 
 
 def measure_multi(repeat, results, bed=BED, bed_index=BED_INDEX):
@@ -349,7 +376,7 @@ def main():
             measure_growth(kubeconfig, sizes, repeat, args.rollout_repeat or repeat, results, args.bed)
             save()
         if "heal" in only:
-            measure_heal(kubeconfig, repeat, results, args.bed)
+            measure_heal(kubeconfig, repeat, results, args.bed, args.canary_rate)
             save()
         if "multi" in only:
             measure_multi(args.multi_repeat or repeat, results, args.bed, args.bed_index)

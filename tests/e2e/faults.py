@@ -596,6 +596,15 @@ def resource_versions(cluster):
                 for o in cluster.get(kind))
 
 
+def zookeeper_rolled(cluster):
+    """Every ZooKeeper pod off the seed's image (kubernetes-zookeeper) and ready: the ZooKeeper step is done."""
+    pods = cluster.pods("app.kubernetes.io/component=zookeeper")
+    return bool(pods) and all(
+        "kubernetes-zookeeper" not in pod["spec"]["containers"][0]["image"]
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+        for pod in pods)
+
+
 def upgrade(cluster, state_file):
     """From the seed's versions to the defaults with a canary running: killed in the first broker roll and
     rerun holding the protocol, refusals that write nothing, then the raise, then a rerun that changes nothing."""
@@ -605,7 +614,7 @@ def upgrade(cluster, state_file):
     canary = Canary.for_kubeconfig(cluster.kubeconfig, namespace=cluster.namespace, rate=50)
     canary.start()
     steps = state["step_seconds"] = {}
-    began = time.monotonic()
+    began, began_canary = time.monotonic(), canary.now()
     try:
         # 1. Killed in the middle of the first broker roll (after ZooKeeper, once a broker got the new image).
         target = "confluentinc/cp-kafka"
@@ -615,11 +624,15 @@ def upgrade(cluster, state_file):
         log = open(killed_log, "w")  # pylint: disable=consider-using-with
         runner = subprocess.Popen(site_argv(cluster, *(UPGRADED + HOLD)), cwd=ROOT, env=site_env(),
                                   stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        zookeeper_done = {}
+
         def first_broker_moved():
             if runner.poll() is not None:
                 with open(killed_log) as handle:
                     raise AssertionError("site.yml ended (rc %s) before any broker got the new image:\n%s"
                                          % (runner.returncode, handle.read()[-6000:]))
+            if not zookeeper_done and zookeeper_rolled(cluster):
+                zookeeper_done.update(monotonic=time.monotonic(), canary=canary.now())
             return [b for b, image in image_of(cluster).items()
                     if image.startswith(target) and not image.endswith(":5.5.11")]
         try:
@@ -630,11 +643,21 @@ def upgrade(cluster, state_file):
             log.close()
             with open(killed_log) as handle:
                 state["killed_output"] = handle.read()[-20000:]
+        killed_at = canary.now()
         state["at_kill"] = versions_of(cluster)
         steps["zookeeper_roll_and_first_broker_until_killed"] = round(time.monotonic() - began, 1)
+        # The ZooKeeper roll (site.yml's start to every server ready on the new image) and what came after it
+        # until the kill, apart: the first is the upgrade's ZooKeeper step, the second part of the first roll.
+        zookeeper_done.setdefault("monotonic", time.monotonic())
+        zookeeper_done.setdefault("canary", killed_at)
+        steps["zookeeper_roll"] = round(zookeeper_done["monotonic"] - began, 1)
+        steps["first_broker_roll_until_killed"] = round(time.monotonic() - zookeeper_done["monotonic"], 1)
+        canary.mark_phase("zookeeper_roll", began_canary, zookeeper_done["canary"])
+        canary.mark_phase("first_broker_roll_until_killed", zookeeper_done["canary"], killed_at)
         began = time.monotonic()
         # 2. Rerun, holding the protocol: every broker on the new image, the protocol still the seed's.
-        proc = run_site(cluster, *(UPGRADED + HOLD), check=False)
+        with canary.phase("rerun_first_broker_roll_held"):
+            proc = run_site(cluster, *(UPGRADED + HOLD), check=False)
         state["held_rc"], state["held_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
         state["held"] = versions_of(cluster)
         steps["rerun_first_broker_roll_held"] = round(time.monotonic() - began, 1)
@@ -650,7 +673,8 @@ def upgrade(cluster, state_file):
                              "unchanged": resource_versions(cluster) == before}
         # 4. The raise: a second roll.
         began = time.monotonic()
-        proc = run_site(cluster, *UPGRADED, check=False)
+        with canary.phase("second_roll_protocol_raised"):
+            proc = run_site(cluster, *UPGRADED, check=False)
         state["raise_rc"], state["raise_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
         state["raised"] = versions_of(cluster)
         steps["second_roll_protocol_raised"] = round(time.monotonic() - began, 1)

@@ -383,6 +383,15 @@ def scenario_upgrade(cluster, args):
         json.dumps(state["step_seconds"]),
         json.dumps([(w.get("broker"), w["seconds"], w["latency_ms"].get("p99"), w["longest_stall"])
                     for w in report["restart_windows"]])))
+    # What the canary saw in each step (the ZooKeeper roll, the first roll until the kill and its rerun, the
+    # second roll), for docs/benchmarks.md.
+    for phase in report.get("phases", []):
+        print("upgrade: step %s: %.1f s, %d sent, %d acknowledged, %d failed, latency p50/p99/max %s/%s/%s ms, "
+              "longest without any ack %s s, on one partition %s s, broker restarts %s" % (
+                  phase["name"], phase["seconds"], phase["sent"], phase["acknowledged"], phase["failed"],
+                  phase["latency_ms"]["p50"], phase["latency_ms"]["p99"], phase["latency_ms"]["max"],
+                  (phase["longest_stall"] or {}).get("seconds"), (phase["longest_partition_stall"] or {}).get("seconds"),
+                  ",".join(str(b) for b in phase["restart_windows"]) or "none"))
     print("upgrade: ZooKeeper 3.4.10 -> 3.9.3 and cp-kafka 5.5.11 -> %s in two rolls (killed and resumed in the"
           " first, held at protocol 2.5, then raised to 3.9); refusals wrote nothing; canary %d acknowledged,"
           " %d lost, p99 %s ms, max %s ms" % (target, report["acknowledged"], report["lost"],

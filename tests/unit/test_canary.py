@@ -129,6 +129,41 @@ def test_a_partition_stalled_while_others_are_acked_shows_in_the_partition_stall
     assert window["latency_ms"]["max"] == pytest.approx(1500, abs=20)
 
 
+def test_a_phase_gets_the_figures_of_its_own_messages_and_names_the_restarts_that_began_in_it():
+    # Two steps of an upgrade: a quiet one (0-2 s), then one where partition 1 waits from 2.5 s to 3.5 s
+    # while broker 1 restarts (2.4-3.6 s); a message failed in the second.
+    sends = steady(400, partitions=2)
+    for send in sends:
+        if send["partition"] == 1 and T0 + 2.5 <= send["sent"] < T0 + 3.5:
+            send["acked"] = T0 + 3.5
+    failed = sends[301]
+    del failed["acked"], failed["offset"]
+    failed["error"] = "KafkaTimeoutError: expired"
+    windows = [{"broker": "1", "start": T0 + 2.4, "end": T0 + 3.6}]
+    phases = [{"name": "second", "start": T0 + 2.0, "end": T0 + 4.0}, {"name": "first", "start": T0, "end": T0 + 2.0}]
+    report = canary.summarise(sends, read_all(sends), T0, T0 + 4.0, restart_windows=windows, phases=phases)
+    first, second = report["phases"]
+    assert (first["name"], first["start"], first["end"], first["seconds"]) == ("first", 0.0, 2.0, 2.0)
+    assert first["sent"] == first["acknowledged"] == 201 and first["failed"] == 0
+    assert first["latency_ms"]["max"] == pytest.approx(10.0) and first["restart_windows"] == []
+    assert first["longest_partition_stall"]["seconds"] < 0.05
+    assert second["name"] == "second" and second["restart_windows"] == ["1"]
+    assert (second["sent"], second["acknowledged"], second["failed"]) == (200, 199, 1)
+    assert second["latency_ms"]["max"] == pytest.approx(1000, abs=20)
+    assert second["longest_partition_stall"]["partition"] == 1
+    assert second["longest_partition_stall"]["seconds"] == pytest.approx(1.0, abs=0.03)
+
+
+def test_the_canary_marks_a_phase_around_a_block(monkeypatch):
+    probe = canary.Canary(["127.0.0.1:9092"])
+    clock = iter([T0 + 1, T0 + 5])
+    monkeypatch.setattr(probe, "now", lambda: next(clock))
+    with pytest.raises(ValueError):
+        with probe.phase("roll"):
+            raise ValueError("the step failed: its time is still a phase")
+    assert probe.phases == [{"name": "roll", "start": T0 + 1, "end": T0 + 5}]
+
+
 def test_no_acks_at_all():
     sends = [{"seq": i, "sent": T0 + i / 100.0, "called": T0 + i / 100.0, "partition": i % 3} for i in range(50)]
     windows = [{"broker": "0", "start": T0 + 0.1, "end": T0 + 0.2}]
@@ -253,6 +288,41 @@ def test_the_benchmark_report_prints_the_canary_beside_the_msk_envelope():
     assert "still open at the end" in text
     assert "1 client warnings/errors (WARNING kafka.conn: %s: socket disconnected: 1)" in text
     assert "0 failed sends; 1 client warnings/errors in 1 rolls" in text
+
+
+def test_the_benchmark_report_prints_the_heal_under_the_canary_beside_the_msk_envelope():
+    sends = steady(300, partitions=3)
+    windows = [{"broker": "2", "start": T0 + 1.0, "end": T0 + 2.5, "closed": True, "container_started": T0 + 2.0}]
+    phases = [{"name": "fault", "start": T0, "end": T0 + 1.0}, {"name": "heal", "start": T0 + 1.0, "end": T0 + 2.8}]
+    run = canary.summarise(sends, read_all(sends), T0, T0 + 3.0, restart_windows=windows, phases=phases)
+    run["heal_seconds"] = 29.04
+    timing = {"median": 29.0, "min": 29.0, "max": 29.0, "n": 1}
+    heal = {"date": "2026-12-02T19:00:00+00:00", "canary_rate": 100.0, "quiet_seconds": 10,
+            "killed": {"total": timing, "after_start": timing, "canary": [run]},
+            "stopped": {"total": timing, "after_start": timing, "canary": [run, run]}}
+    text = "\n".join(report.heal_lines({"heal": heal}))
+    assert "(measured 2026-12-02T19:00:00+00:00) | dead client (SIGKILL) | stopped client (SIGSTOP) |" in text
+    assert "n=2 per case" in text and "patching-impact.html" in text
+    assert "| dead client (SIGKILL) | 1 | 29.0 s | 300 | 300 | 300 | 0 | 0 | 10 ms / 10 ms / 10 ms |" in text
+    assert "| 1.5 s | 10 ms / 10 ms, " in text
+    assert "| time broker 2 was out (pod not ready → ready) | 1.5 s | 1.5 s |" in text
+    assert "| messages lost / duplicated (all runs) | 0 / 0 | 0 / 0 |" in text
+    # An older results file without the canary still prints the times.
+    old = {"heal": {"killed": {"total": timing, "after_start": timing}, "stopped": {"total": timing,
+                                                                                    "after_start": timing}}}
+    assert "Canary" not in "\n".join(report.heal_lines(old)) and "29.0 s" in "\n".join(report.heal_lines(old))
+
+
+def test_the_report_prints_the_upgrade_steps_under_the_canary():
+    sends = steady(300, partitions=3)
+    phases = [{"name": "zookeeper_roll", "start": T0, "end": T0 + 1.0},
+              {"name": "second_roll_protocol_raised", "start": T0 + 1.0, "end": T0 + 3.0}]
+    windows = [{"broker": "1", "start": T0 + 1.5, "end": T0 + 2.0, "closed": True}]
+    run = canary.summarise(sends, read_all(sends), T0, T0 + 3.0, restart_windows=windows, phases=phases)
+    zookeeper, second = report.phase_lines(run, report.UPGRADE_STEPS)[2:]
+    assert zookeeper.startswith("| ZooKeeper 3.4.10 → 3.9.3") and zookeeper.endswith("| none |")
+    assert "| 1.0 s | 101 | 101 | 0 | 10 ms / 10 ms / 10 ms |" in zookeeper
+    assert second.startswith("| second roll (protocol raised to 3.9) | 2.0 s |") and second.endswith("| 1 |")
 
 
 class FakeCluster:
