@@ -29,7 +29,7 @@ import json
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import broker_env
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.versions import (
-    format_version, kafka_version, major_minor)
+    format_version, kafka_release)
 
 PHASES = ("zookeeper", "controllers", "brokers_migrating", "migrated", "brokers_kraft", "kraft", "finalized")
 # What a broker Deployment says it runs.
@@ -41,7 +41,6 @@ CONTROLLER_CONTAINER = "controller"
 CONTROLLER_LISTENER = "CONTROLLER"
 MIGRATION_FLAG = "zookeeper.metadata.migration.enable"
 # Kafka 3.9 docs: the brokers must run 3.9.1 or later with IBP 3.9 before a migration starts.
-MINIMUM_MIGRATION_KAFKA = (3, 9)
 MIGRATION_PROTOCOL = "3.9"
 # Properties a KRaft broker must not have (Kafka 3.9 docs, "Migrating brokers to KRaft").
 ZOOKEEPER_ONLY_PROPERTIES = ("broker.id", "zookeeper.connect", MIGRATION_FLAG, "inter.broker.protocol.version",
@@ -282,13 +281,16 @@ def decide(plan, evidence, running_protocols=None):
         # Controllers first; once their quorum answers (tasks/migration.yml waits), the brokers get the
         # migration settings in the same run.
         upgrade = plan.get("upgrade") or {}
-        version = kafka_version(settings["kafka_broker_image"])
-        if version is None or major_minor(version) < MINIMUM_MIGRATION_KAFKA or \
-                (version[2] is not None and version < (3, 9, 1)):
+        version = kafka_release(settings["kafka_broker_image"])
+        if version is None or version[2] is None or version < (3, 9, 1):
+            known = format_version(version) if version is not None else None
             errors.append(_error("kafka_broker_image", "%r is Kafka %s; the migration to KRaft needs Kafka 3.9.1 or"
-                                 " later on every broker." % (settings["kafka_broker_image"],
-                                                              format_version(version) or "of an unknown version"),
-                                 "upgrade first (kafka_metadata_mode=zookeeper, a cp-kafka 7.9 image), then migrate."))
+                                 " later on every broker%s." % (
+                                     settings["kafka_broker_image"], known or "of an unknown version",
+                                     ", and this tag does not say which 3.9 patch it carries"
+                                     if version is not None and version[2] is None else ""),
+                                 "upgrade first (kafka_metadata_mode=zookeeper, confluentinc/cp-kafka:7.9.2 or"
+                                 " later, a full release tag), then migrate."))
         if upgrade.get("step") not in ("steady", None) or \
                 upgrade.get("inter_broker_protocol_version") != MIGRATION_PROTOCOL:
             errors.append(_error("kafka_metadata_mode", "is 'kraft', but the brokers are not all on Kafka 3.9 with"

@@ -23,6 +23,12 @@ CONFLUENT_TO_KAFKA = {
     (7, 6): (3, 6), (7, 7): (3, 7), (7, 8): (3, 8), (7, 9): (3, 9),
     (8, 0): (4, 0), (8, 1): (4, 1),
 }
+# The Apache Kafka patch a cp-kafka 7.9.x release carries, where it matters (a ZooKeeper-to-KRaft migration
+# needs 3.9.1): (first Confluent release, Apache release) in order; docs/architecture.md, "Which Kafka a
+# cp-kafka 7.9.x runs", has the evidence.
+CONFLUENT_KAFKA_PATCHES = {
+    (7, 9): (((7, 9, 0), (3, 9, 0)), ((7, 9, 2), (3, 9, 1)), ((7, 9, 6), (3, 9, 2))),
+}
 CONFLUENT_KAFKA_REPOSITORIES = ("cp-kafka", "cp-server")
 APACHE_KAFKA_REPOSITORIES = ("kafka",)
 ZOOKEEPER_REPOSITORIES = ("zookeeper",)
@@ -85,6 +91,21 @@ def kafka_version(image):
     if name in APACHE_KAFKA_REPOSITORIES:
         return version
     return None
+
+
+def kafka_release(image):
+    """The Apache Kafka version with its patch where it is known: an apache/kafka tag, or a Confluent release
+    in CONFLUENT_KAFKA_PATCHES; otherwise as ``kafka_version`` (patch None)."""
+    version = kafka_version(image)
+    name, tag = _repository_and_tag(image)
+    if version is None or name not in CONFLUENT_KAFKA_REPOSITORIES:
+        return version
+    confluent = parse_version(_RELEASE_TAG.match(tag).group(1))
+    found = None
+    for first, release in CONFLUENT_KAFKA_PATCHES.get(major_minor(confluent), ()):
+        if confluent[2] is not None and confluent >= first:
+            found = release
+    return found or version
 
 
 def zookeeper_version(image):

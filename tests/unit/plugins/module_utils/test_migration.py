@@ -10,7 +10,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.kafka_eks.cluster.plugins.module_utils import kraft, migration
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import kraft, migration, versions
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import PlanError, build_plan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -200,6 +200,8 @@ def test_a_finalized_cluster_is_steady_in_kraft_and_refuses_to_go_back():
 
 @pytest.mark.parametrize("settings, upgrade, problem", [
     ({"kafka_broker_image": "apache/kafka:3.9.0"}, None, "3.9.1 or later"),
+    ({"kafka_broker_image": "confluentinc/cp-kafka:7.9.1"}, None, "is Kafka 3.9.0"),
+    ({"kafka_broker_image": "confluentinc/cp-kafka:7.9"}, None, "does not say which 3.9 patch"),
     ({"kafka_broker_image": "confluentinc/cp-kafka:5.5.11"}, None, "3.9.1 or later"),
     ({}, {"step": "binaries", "inter_broker_protocol_version": "2.5"}, "never change the protocol"),
     ({}, {"step": "steady", "inter_broker_protocol_version": "3.8"}, "inter.broker.protocol.version 3.9"),
@@ -211,6 +213,15 @@ def test_a_migration_kafka_does_not_support_is_refused(settings, upgrade, proble
     result, errors = migration.apply_to_plan(plan, evidence(["zookeeper"] * 3))
     assert result["migration"]["step"] == "refused"
     assert any(problem in e for e in errors), errors
+
+
+@pytest.mark.parametrize("image, release", [
+    ("confluentinc/cp-kafka:7.9.0", (3, 9, 0)), ("confluentinc/cp-kafka:7.9.1-1-ubi8", (3, 9, 0)),
+    ("confluentinc/cp-kafka:7.9.2", (3, 9, 1)), ("confluentinc/cp-server:7.9.5", (3, 9, 1)),
+    ("confluentinc/cp-kafka:7.9.11", (3, 9, 2)), ("confluentinc/cp-kafka:7.9", (3, 9, None)),
+    ("confluentinc/cp-kafka:7.8.3", (3, 8, None)), ("apache/kafka:3.9.1", (3, 9, 1)), ("x/y:latest", None)])
+def test_the_apache_patch_of_a_confluent_release_is_known_where_a_migration_needs_it(image, release):
+    assert versions.kafka_release(image) == release
 
 
 def test_a_migration_without_a_cluster_id_or_brokers_is_refused():
