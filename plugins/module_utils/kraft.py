@@ -21,6 +21,7 @@ import re
 import time
 
 QUORUM_COMMAND = "kafka-metadata-quorum"
+TOPICS_COMMAND = "kafka-topics"
 API_VERSIONS_COMMAND = "kafka-broker-api-versions"
 _BROKER_LINE = re.compile(r"^(?P<host>[A-Za-z0-9.\-\[\]:]+):(?P<port>\d+) \(id: (?P<id>-?\d+) rack: (?P<rack>[^)]*)\) -> \(",
                           re.MULTILINE)
@@ -72,6 +73,60 @@ def parse_quorum_status(text):
         "voters": _node_ids(fields.get("CurrentVoters", "")) or [],
         "observers": _node_ids(fields.get("CurrentObservers", "")) or [],
     }
+
+
+_TOPIC_LINE = re.compile(r"^Topic:\s*(?P<topic>\S+)\s.*?PartitionCount:\s*(?P<partitions>\d+)\s+"
+                         r"ReplicationFactor:\s*(?P<rf>\d+)", re.MULTILINE)
+_PARTITION_LINE = re.compile(r"^\s*Topic:\s*(?P<topic>\S+)\s+Partition:\s*(?P<partition>\d+)\s+Leader:\s*(?P<leader>-?\d+)"
+                             r"\s+Replicas:\s*(?P<replicas>[\d,]*)\s+Isr:\s*(?P<isr>[\d,]*)", re.MULTILINE)
+
+
+def _ids(text):
+    return sorted(int(i) for i in text.split(",") if i.strip())
+
+
+def parse_topics(text):
+    """``{topic: {"partitions": n, "replication_factor": n, "replicas": {p: [ids]}, "isr": {p: [ids]}}}`` from
+    ``kafka-topics --describe``: the summary line of each topic, then one line per partition."""
+    topics = {}
+    for match in _TOPIC_LINE.finditer(text or ""):
+        topics[match.group("topic")] = {"partitions": int(match.group("partitions")),
+                                        "replication_factor": int(match.group("rf")), "replicas": {}, "isr": {}}
+    for match in _PARTITION_LINE.finditer(text or ""):
+        topic = topics.setdefault(match.group("topic"), {"partitions": None, "replication_factor": None,
+                                                         "replicas": {}, "isr": {}})
+        partition = int(match.group("partition"))
+        topic["replicas"][partition] = _ids(match.group("replicas"))
+        topic["isr"][partition] = _ids(match.group("isr"))
+    return topics
+
+
+def compare_topics(zookeeper_assignments, kraft_topics):
+    """What differs between ZooKeeper's topics (``replication.read_topics``' assignments) and the KRaft metadata's
+    (``parse_topics``): topics on one side only, other partition counts or replicas, and partitions whose ISR is
+    not all their replicas. Returns a list of sentences (empty: the same)."""
+    problems = []
+    names_zk, names_kraft = set(zookeeper_assignments), set(kraft_topics)
+    for topic in sorted(names_zk - names_kraft):
+        problems.append("topic %s is in ZooKeeper but not in the KRaft metadata" % topic)
+    for topic in sorted(names_kraft - names_zk):
+        problems.append("topic %s is in the KRaft metadata but not in ZooKeeper" % topic)
+    for topic in sorted(names_zk & names_kraft):
+        zk_partitions = zookeeper_assignments[topic]
+        kraft = kraft_topics[topic]
+        if kraft["partitions"] is not None and kraft["partitions"] != len(zk_partitions):
+            problems.append("topic %s has %d partitions in ZooKeeper and %d in KRaft"
+                            % (topic, len(zk_partitions), kraft["partitions"]))
+        for partition, replicas in sorted(zk_partitions.items()):
+            found = kraft["replicas"].get(partition)
+            if found is not None and sorted(found) != sorted(replicas):
+                problems.append("%s-%d has replicas %s in ZooKeeper and %s in KRaft" % (topic, partition,
+                                                                                      sorted(replicas), found))
+            isr = kraft["isr"].get(partition)
+            if isr is not None and sorted(isr) != sorted(found or replicas):
+                problems.append("%s-%d is under-replicated (ISR %s of replicas %s)" % (topic, partition, isr,
+                                                                                       sorted(found or replicas)))
+    return problems
 
 
 def parse_broker_endpoints(text):
@@ -146,6 +201,11 @@ class KRaftAccess:
     def quorum_status(self, selector, port, container="controller"):
         argv = [QUORUM_COMMAND, "--bootstrap-controller", "localhost:%d" % int(port), "describe", "--status"]
         return self._ask(selector, container, argv, parse_quorum_status, "the controller quorum's status")
+
+    def topics(self, selector, port, container="broker"):
+        argv = [TOPICS_COMMAND, "--bootstrap-server", "localhost:%d" % int(port), "--describe"]
+        return self._ask(selector, container, argv, lambda out: {"topics": parse_topics(out)},
+                         "the topics in the cluster's metadata")
 
     def broker_endpoints(self, selector, port, container="broker"):
         argv = [API_VERSIONS_COMMAND, "--bootstrap-server", "localhost:%d" % int(port)]

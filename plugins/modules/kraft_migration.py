@@ -97,6 +97,14 @@ options:
     description: Delete C(/controller) (when a KRaft controller holds it) and C(/migration).
     type: bool
     default: false
+  gate:
+    description:
+      - The evidence gate before finalizing - fails, writing nothing, unless the quorum has exactly its voters,
+        every expected broker is registered with the controllers under its own endpoint, the copy is complete,
+        and the KRaft metadata has the same topics, partition counts and replicas as ZooKeeper with every
+        partition's ISR all of its replicas (C(kafka-topics --describe) in a broker pod). RV(gate) reports each.
+    type: bool
+    default: false
   wait_restartable:
     description: Wait until restarting this broker takes no partition below its min ISR.
     type: int
@@ -168,6 +176,10 @@ all_joined:
   description: Every expected broker is in RV(joined).
   returned: when I(expected_brokers) is given and the brokers were read
   type: bool
+gate:
+  description: With I(gate) - holds (bool), problems (sentences), checks (what was found per check).
+  returned: when I(gate) is true
+  type: dict
 removed:
   description: The znodes deleted (or, in check mode, that would be), with their data.
   returned: always
@@ -191,10 +203,11 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common impo
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
     HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, PodApiError, make_pod_api)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.kraft import (
-    KRaftAccess, KRaftError, own_registrations, wait_until)
+    KRaftAccess, KRaftError, compare_topics, own_registrations, wait_until)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import (
     kraft_holds_controller, migration_completed, parse_json_znode)
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import NotInSyncError, wait_partitions
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
+    NotInSyncError, read_topics, wait_partitions)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
     HAS_KAZOO, KAZOO_IMPORT_ERROR, make_access)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
@@ -220,6 +233,7 @@ def argument_spec():
         timeout=dict(type="int", default=600),
         wait_sleep=dict(type="int", default=5),
         revert_zookeeper=dict(type="bool", default=False),
+        gate=dict(type="bool", default=False),
         wait_restartable=dict(type="int"),
         wait_caught_up=dict(type="list", elements="int", default=[]),
         default_min_insync_replicas=dict(type="int", default=1),
@@ -350,6 +364,12 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
                     result["brokers"] = read_brokers()
                 except KRaftError as exc:
                     result["brokers"] = {"error": str(exc)}
+        if params["gate"]:
+            result["gate"] = evidence_gate(zk, kraft, params, expected_controllers, expected_brokers, result)
+            if not result["gate"]["holds"]:
+                module.fail_json(msg="Not finalized: the evidence gate does not hold. %s Nothing was changed; fix"
+                                     " what is named (a broker that is not registered: its pod and log), then rerun."
+                                 % " ".join(result["gate"]["problems"]), **result)
         if expected_brokers and result["brokers"] is not None:
             # The shape broker_membership returns, so the role's roll reads either.
             result["expected"] = sorted(expected_brokers)
@@ -371,6 +391,46 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
         zk.close()
     result["msg"] = describe(result)
     module.exit_json(**result)
+
+
+def evidence_gate(zk, kraft, params, expected_controllers, expected_brokers, result):
+    """Every check of the gate before finalizing, each reported; ``holds`` only when all pass."""
+    problems = []
+    checks = {}
+    try:
+        quorum = kraft.quorum_status(params["controller_pod_selector"], params["controller_port"],
+                                     params["controller_container"])
+        checks["quorum"] = "leader %s, voters %s" % (quorum["leader_id"], quorum["voters"])
+        if not _quorum_ok(expected_controllers)(quorum):
+            problems.append("The controller quorum is not whole (%s; expected voters %s)."
+                            % (checks["quorum"], expected_controllers))
+    except KRaftError as exc:
+        problems.append("The controllers did not answer: %s." % exc)
+    try:
+        answer = kraft.broker_endpoints(params["broker_pod_selector"], params["broker_client_port"],
+                                        params["broker_container"])
+        split = own_registrations(answer["endpoints"], expected_brokers)
+        checks["brokers"] = split
+        if split["missing"] or split["foreign"]:
+            problems.append("Broker(s) %s are not registered with the controllers under their own endpoint%s."
+                            % (", ".join(str(b) for b in split["missing"] + [f["broker"] for f in split["foreign"]]),
+                               " (foreign: %s)" % split["foreign"] if split["foreign"] else ""))
+    except KRaftError as exc:
+        problems.append("No broker said which brokers the metadata lists: %s." % exc)
+    if not result.get("migration_completed"):
+        problems.append("ZooKeeper does not show a completed copy (/migration %s, /controller %s)."
+                        % (result.get("migration_znode"), result.get("controller_znode")))
+    try:
+        assignments = read_topics(zk)[0]
+        kraft_topics = kraft.topics(params["broker_pod_selector"], params["broker_client_port"],
+                                    params["broker_container"])["topics"]
+        differences = compare_topics(assignments, kraft_topics)
+        checks["topics"] = "%d in ZooKeeper, %d in KRaft, %d difference(s)" % (len(assignments), len(kraft_topics),
+                                                                              len(differences))
+        problems.extend(d[:1].upper() + d[1:] + "." for d in differences[:20])
+    except KRaftError as exc:
+        problems.append("No broker described the topics: %s." % exc)
+    return {"holds": not problems, "problems": problems, "checks": checks}
 
 
 def describe(result):

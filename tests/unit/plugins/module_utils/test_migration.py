@@ -444,3 +444,28 @@ def test_waiting_keeps_reading_through_errors_until_done_or_the_deadline():
     result, waited, ok = kraft.wait_until(lambda: {"n": 0}, lambda r: r["n"] == 2, 12, 5, clock=lambda: now[0],
                                           sleep=sleep)
     assert not ok and waited <= 12
+
+
+DESCRIBE = """Topic: e2e\tTopicId: abc\tPartitionCount: 2\tReplicationFactor: 3\tConfigs: min.insync.replicas=2
+\tTopic: e2e\tPartition: 0\tLeader: 1\tReplicas: 1,2,0\tIsr: 1,2,0
+\tTopic: e2e\tPartition: 1\tLeader: 2\tReplicas: 2,0,1\tIsr: 2,1
+Topic: only-kraft\tTopicId: def\tPartitionCount: 1\tReplicationFactor: 1\tConfigs:
+\tTopic: only-kraft\tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0
+"""
+
+
+def test_topics_are_compared_between_zookeeper_and_kraft():
+    topics = kraft.parse_topics(DESCRIBE)
+    assert topics["e2e"]["partitions"] == 2 and topics["e2e"]["replicas"][1] == [0, 1, 2]
+    assert topics["e2e"]["isr"][1] == [1, 2]
+    problems = kraft.compare_topics({"e2e": {0: [1, 2, 0], 1: [2, 0, 1]}, "only-zk": {0: [0]}}, topics)
+    assert "topic only-zk is in ZooKeeper but not in the KRaft metadata" in problems
+    assert "topic only-kraft is in the KRaft metadata but not in ZooKeeper" in problems
+    assert "e2e-1 is under-replicated (ISR [1, 2] of replicas [0, 1, 2])" in problems
+    assert not [p for p in problems if "e2e-0" in p]
+    assert kraft.compare_topics({"e2e": {0: [1, 2, 0]}}, {"e2e": {"partitions": 2, "replication_factor": 3,
+                                                                   "replicas": {0: [0, 1, 2]}, "isr": {0: [0, 1, 2]}}}) \
+        == ["topic e2e has 1 partitions in ZooKeeper and 2 in KRaft"]
+    assert kraft.compare_topics({"e2e": {0: [1, 2, 0], 1: [2, 0, 1]}},
+                                kraft.parse_topics(DESCRIBE.replace("Isr: 2,1", "Isr: 2,1,0")
+                                                   .split("Topic: only-kraft")[0])) == []

@@ -1,0 +1,181 @@
+"""kraft_migration with a real AnsibleModule, a fake ZooKeeper (znodes that change while it waits, a /controller
+held by a ZooKeeper broker), fake pods (a controller that does not answer at first, a broker listed under a
+foreign endpoint) and a fake clock."""
+import json
+
+import pytest
+
+from conftest import ModuleExit
+from ansible_collections.kafka_eks.cluster.plugins.modules import kraft_migration
+
+COPIED = json.dumps({"version": 0, "kraft_controller_id": 3000, "kraft_controller_epoch": 1,
+                     "kraft_metadata_offset": 50, "kraft_metadata_epoch": 1})
+NOT_COPIED = json.dumps({"version": 0, "kraft_controller_id": 3000, "kraft_controller_epoch": 1,
+                         "kraft_metadata_offset": -1, "kraft_metadata_epoch": -1})
+KRAFT_CONTROLLER = json.dumps({"version": 2, "brokerid": 3000, "timestamp": "1", "kraftControllerEpoch": 1})
+ZK_CONTROLLER = json.dumps({"version": 1, "brokerid": 1, "timestamp": "1"})
+CLUSTER = json.dumps({"version": "1", "id": "Xy3-cluster"})
+STATUS = "ClusterId: Xy3-cluster\nLeaderId: 3000\nLeaderEpoch: 1\nHighWatermark: 9\nCurrentVoters: [3000]\n"
+BROKERS = "kafka-service-0:9092 (id: 0 rack: null) -> (\n)\nkafka-service-1:9092 (id: 1 rack: null) -> (\n)\n"
+DESCRIBE = ("Topic: t\tTopicId: x\tPartitionCount: 1\tReplicationFactor: 2\tConfigs:\n"
+            "\tTopic: t\tPartition: 0\tLeader: 0\tReplicas: 0,1\tIsr: 0,1\n")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class FakeZooKeeper:
+    """Znodes by path; ``later`` replaces them after that many reads of /migration (the copy finishing)."""
+
+    def __init__(self, nodes, later=None, after=0):
+        self.nodes = dict(nodes)
+        self.later = later
+        self.after = after
+        self.reads = 0
+        self.deleted = []
+
+    def get_many(self, paths):
+        if "/migration" in paths:
+            self.reads += 1
+            if self.later and self.reads > self.after:
+                self.nodes.update(self.later)
+        return dict((p, (self.nodes[p], {"version": 7}) if p in self.nodes else None) for p in paths)
+
+    def list_and_get(self, parent, paths):
+        return ["t"], {}
+
+    def delete(self, path, version):
+        self.deleted.append((path, version))
+        del self.nodes[path]
+
+    def close(self):
+        pass
+
+
+def running(name, container):
+    return {"metadata": {"name": name}, "status": {"phase": "Running", "containerStatuses": [
+        {"name": container, "state": {"running": {"startedAt": "2026-12-02T10:00:00Z"}}}]}}
+
+
+class FakePods:
+    def __init__(self, answers):
+        self.answers = answers
+
+    def list_pods(self, namespace, selector):
+        if "controller" in selector:
+            return [running("kafka-controller-0", "controller")]
+        return [running("kafka-broker-0-x", "broker")]
+
+    def exec(self, namespace, name, argv, container=None, timeout=60):
+        answer = self.answers[argv[0]]
+        if isinstance(answer, list):
+            answer = answer.pop(0) if len(answer) > 1 else answer[0]
+        return answer
+
+
+def run(make_module, args, zk, pods=None, check_mode=False, clock=None):
+    clock = clock or Clock()
+    options = kraft_migration.module_options()
+    with pytest.raises(ModuleExit) as info:
+        module = make_module(options.pop("argument_spec"), args, check_mode=check_mode, **options)
+        kraft_migration.run_module(module, pod_api=pods or FakePods({}), zk=zk, clock=clock, sleep=clock.sleep)
+    return info.value.result
+
+
+def test_it_reads_what_zookeeper_says(make_module):
+    zk = FakeZooKeeper({"/cluster/id": CLUSTER, "/controller": ZK_CONTROLLER})
+    result = run(make_module, {}, zk)
+    assert result["cluster_id"] == "Xy3-cluster" and result["migration_znode"] is None
+    assert not result["migration_completed"] and not result["kraft_holds_controller"] and not result["changed"]
+
+
+def test_the_wait_for_the_copy_ends_when_zookeeper_shows_it(make_module):
+    zk = FakeZooKeeper({"/cluster/id": CLUSTER, "/controller": ZK_CONTROLLER, "/migration": NOT_COPIED},
+                       later={"/controller": KRAFT_CONTROLLER, "/migration": COPIED}, after=3)
+    result = run(make_module, {"wait_for": "migration", "timeout": 120, "wait_sleep": 5}, zk)
+    assert not result.get("failed") and result["migration_completed"] and result["waited"] == 10.0
+
+
+def test_the_wait_for_the_copy_fails_naming_what_zookeeper_shows(make_module):
+    zk = FakeZooKeeper({"/cluster/id": CLUSTER, "/controller": ZK_CONTROLLER, "/migration": NOT_COPIED})
+    result = run(make_module, {"wait_for": "migration", "timeout": 20, "wait_sleep": 5}, zk)
+    assert result["failed"] and "within 20s" in result["msg"] and "kraft_metadata_offset" in result["msg"]
+    assert "No brokers are known to KRaft" in result["msg"]
+
+
+def test_revert_deletes_only_a_controller_znode_kraft_holds(make_module):
+    zk = FakeZooKeeper({"/cluster/id": CLUSTER, "/controller": ZK_CONTROLLER, "/migration": COPIED})
+    result = run(make_module, {"revert_zookeeper": True}, zk)
+    assert result["changed"] and zk.deleted == [("/migration", 7)]
+    assert [r["path"] for r in result["removed"]] == ["/migration"] and "kraft_metadata_offset" in result["removed"][0]["data"]
+    zk = FakeZooKeeper({"/cluster/id": CLUSTER, "/controller": KRAFT_CONTROLLER, "/migration": COPIED})
+    result = run(make_module, {"revert_zookeeper": True}, zk)
+    assert zk.deleted == [("/controller", 7), ("/migration", 7)]
+    result = run(make_module, {"revert_zookeeper": True}, FakeZooKeeper({"/cluster/id": CLUSTER}))
+    assert not result["changed"] and result["removed"] == []
+
+
+def test_revert_in_check_mode_says_what_it_would_delete_and_deletes_nothing(make_module):
+    zk = FakeZooKeeper({"/controller": KRAFT_CONTROLLER, "/migration": COPIED})
+    result = run(make_module, {"revert_zookeeper": True}, zk, check_mode=True)
+    assert result["changed"] and len(result["removed"]) == 2 and zk.deleted == []
+
+
+def test_the_quorum_wait_goes_on_through_a_controller_that_does_not_answer_yet(make_module):
+    pods = FakePods({"kafka-metadata-quorum": [(1, "", "TimeoutException"), (0, STATUS, "")]})
+    result = run(make_module, {"wait_for": "quorum", "expected_controller_ids": [3000], "timeout": 60}, FakeZooKeeper({}),
+                 pods)
+    assert not result.get("failed") and result["quorum"]["leader_id"] == 3000 and result["waited"] == 5.0
+    result = run(make_module, {"wait_for": "quorum", "expected_controller_ids": [3000, 3001, 3002], "timeout": 10},
+                 FakeZooKeeper({}), FakePods({"kafka-metadata-quorum": [(0, STATUS, "")]}))
+    assert result["failed"] and "[3000, 3001, 3002]" in result["msg"]
+
+
+def test_brokers_count_with_their_own_endpoint_in_the_shape_the_role_reads(make_module):
+    pods = FakePods({"kafka-broker-api-versions": [(0, BROKERS.replace("kafka-service-1", "elsewhere"), "")]})
+    args = {"read_brokers": True, "expected_brokers": {"0": "kafka-service-0:9092", "1": "kafka-service-1:9092"}}
+    result = run(make_module, args, FakeZooKeeper({}), pods)
+    assert result["joined"] == [0] and not result["all_joined"] and result["expected"] == [0, 1]
+    assert result["brokers"]["foreign"] == [{"broker": 1, "found": "elsewhere:9092", "expected": "kafka-service-1:9092"}]
+    result = run(make_module, dict(args, wait_for="brokers", timeout=10), FakeZooKeeper({}), pods)
+    assert result["failed"] and "Broker(s) 1" not in result["msg"] and "foreign" in result["msg"]
+
+
+def test_the_gate_holds_only_on_every_piece_of_evidence(make_module):
+    nodes = {"/cluster/id": CLUSTER, "/controller": KRAFT_CONTROLLER, "/migration": COPIED}
+    answers = {"kafka-metadata-quorum": [(0, STATUS, "")], "kafka-broker-api-versions": [(0, BROKERS, "")],
+               "kafka-topics": [(0, DESCRIBE, "")]}
+    args = {"gate": True, "expected_controller_ids": [3000],
+            "expected_brokers": {"0": "kafka-service-0:9092", "1": "kafka-service-1:9092"}}
+
+    class Topics(FakeZooKeeper):
+        def list_and_get(self, parent, paths):
+            return ["t"], {}
+
+        def get_many(self, paths):
+            if paths and paths[0].startswith("/brokers/topics"):
+                return {"/brokers/topics/t": (json.dumps({"partitions": {"0": [0, 1]}}), {}),
+                        "/config/topics/t": None}
+            return super().get_many(paths)
+
+    result = run(make_module, args, Topics(nodes), FakePods(dict(answers)))
+    assert not result.get("failed") and result["gate"]["holds"], result
+    # One broker missing from the metadata: refused, naming it.
+    missing = dict(answers, **{"kafka-broker-api-versions": [(0, BROKERS.split("kafka-service-1")[0], "")]})
+    result = run(make_module, args, Topics(nodes), FakePods(missing))
+    assert result["failed"] and "Not finalized" in result["msg"] and "Broker(s) 1 are not registered" in result["msg"]
+    # An ISR short of its replicas in KRaft: refused.
+    lagging = dict(answers, **{"kafka-topics": [(0, DESCRIBE.replace("Isr: 0,1", "Isr: 0"), "")]})
+    result = run(make_module, args, Topics(nodes), FakePods(lagging))
+    assert result["failed"] and "under-replicated" in result["msg"]
+    # No completed copy in ZooKeeper: refused.
+    result = run(make_module, args, Topics(dict(nodes, **{"/migration": NOT_COPIED})), FakePods(dict(answers)))
+    assert result["failed"] and "completed copy" in result["msg"]
