@@ -293,6 +293,11 @@ class DirectAccess:
         zk = self._client()
         self._call("delete", path, zk.delete, path, version=int(version))
 
+    def kazoo_client(self):
+        """The started kazoo client of this access (for readers that need kazoo's whole interface, such as
+        the backup's, which reads ACLs and writes znodes)."""
+        return self._client()
+
     def close(self):
         if self._zk is not None:
             try:
@@ -440,6 +445,13 @@ class ExecAccess:
             raise type(error)("pod %s/%s: `%s`: %s" % (self.namespace, pod["metadata"]["name"], " ".join(argv),
                                                        error))
         return rc, out, both, argv, pod
+
+    def run_in_cli_pod(self, argv):
+        """Run ``argv`` in the serving pod zkCli commands run in: ``(pod name, rc, stdout, stderr)``. For
+        callers that batch their own zkCli sessions (the backup)."""
+        pod = self._pick_cli_pod()
+        rc, out, err = self._exec(pod, argv)
+        return pod["metadata"]["name"], rc, out, err
 
     def _fail(self, pod, argv, rc, detail):
         return ZooKeeperError("pod %s/%s: `%s` (rc %s): %s"
