@@ -13,6 +13,7 @@ Three layers, cheapest first:
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -104,6 +105,8 @@ def test_unsupported_image_is_refused(tmp_path):
     ("confluentinc/cp-kafka:7.9.0", "kafka-3.9.2"),
     ("confluentinc/cp-kafka:7.9.1", "kafka-3.9.2"),
     ("confluentinc/cp-server:7.9.2-1-ubi8", "kafka-3.9.2"),
+    ("confluentinc/cp-kafka:8.0.0", "kafka-4.0.2"),
+    ("confluentinc/cp-kafka:8.0.1", "kafka-4.0.2"),
 ])
 def test_image_tag_runs_its_version(image, runtime, tmp_path):
     """tag -> version -> class path directory, and the pod's exec env names it for the dispatchers."""
@@ -115,7 +118,10 @@ def test_image_tag_runs_its_version(image, runtime, tmp_path):
     with open(os.path.join(HERE, "java", "pom.xml")) as f:
         assert "<id>%s</id>" % runtime in f.read()
     sb = sandbox(tmp_path, "127.0.0.2", "zk-0")
-    if "kafka" in runtime:
+    if runtime.startswith("kafka-4"):  # KRaft only
+        container, env = {"image": image}, {"KAFKA_PROCESS_ROLES": "controller", "CLUSTER_ID": "x",
+                                            "KAFKA_NODE_ID": "1", "KAFKA_LISTENERS": "CONTROLLER://:9093"}
+    elif "kafka" in runtime:
         container, env = {"image": image}, {"KAFKA_ZOOKEEPER_CONNECT": "z:2181", "KAFKA_ADVERTISED_LISTENERS": "P://b:9092"}
     elif "kubernetes-zookeeper" in image:
         container, env = {"image": image, "command": SEED_CMD}, {}
@@ -123,17 +129,19 @@ def test_image_tag_runs_its_version(image, runtime, tmp_path):
         container, env = {"image": image, "command": ZK_CMD}, ROLE_ZK_ENV
     launch = images.plan_container({}, container, env, sb)
     assert launch.runtime == rt
-    assert launch.argv[launch.argv.index("-cp") + 1] == os.path.join(sb.java_dir, runtime, "lib", "*")
+    server = launch.server_argv if "kafka" in runtime else launch.argv
+    assert server[server.index("-cp") + 1] == os.path.join(sb.java_dir, runtime, "lib", "*")
     assert launch.exec_env["TESTBED_RUNTIME"] == runtime and launch.exec_env["TESTBED_JAVA_DIR"] == sb.java_dir
     assert rt.version in launch.description
 
 
 @pytest.mark.parametrize("image,why", [
-    ("confluentinc/cp-kafka:6.2.0", "cp-kafka tags it runs: 5.5.*, 7.9.*"),
+    ("confluentinc/cp-kafka:6.2.0", "cp-kafka tags it runs: 5.5.*, 7.9.*, 8.0.*"),
     ("confluentinc/cp-kafka:7.8.1", "cp-kafka tags it runs"),
     ("confluentinc/cp-kafka:latest", "version latest"),
     ("confluentinc/cp-kafka", "version latest"),
-    ("confluentinc/cp-kafka:8.0.0", "cp-kafka 8 is Kafka 4, KRaft only"),
+    ("confluentinc/cp-kafka:8.1.0", "which Kafka 4.x line cp-kafka 8.1.0 ships is not confirmed"),
+    ("confluentinc/cp-kafka:8.2", "only 8.0.* (Kafka 4.0)"),
     ("zookeeper:3.7.2", "zookeeper tags it runs: 3.8.*, 3.9.*"),
     ("zookeeper:3.4.14", "version 3.4.14"),
     ("zookeeper:latest", "version latest"),
@@ -292,9 +300,157 @@ def test_cp_kafka_entrypoint_errors(tmp_path):
                                    {"KAFKA_ADVERTISED_LISTENERS": "P://x:1", "KAFKA_ZOOKEEPER_CONNECT": "z:1",
                                     "KAFKA_PORT": "tcp://10.0.0.1:9092"}, sb)
     assert "port is deprecated" in launch.error
-    with pytest.raises(images.UnsupportedImage):
-        images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"},
-                              {"KAFKA_PROCESS_ROLES": "broker", "KAFKA_ADVERTISED_LISTENERS": "P://x:1"}, sb)
+    # KAFKA_PROCESS_ROLES: the image's KRaft branch (tests below), which needs CLUSTER_ID.
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"},
+                                   {"KAFKA_PROCESS_ROLES": "broker", "KAFKA_ADVERTISED_LISTENERS": "P://x:1"}, sb)
+    assert launch.error == "Running in KRaft mode...\nCLUSTER_ID is required."
+
+
+# KRaft (cp-kafka 7.9 with KAFKA_PROCESS_ROLES, cp-kafka 8.0): the entrypoint's rules and the format step.
+KRAFT_CONTROLLER_CMD = ["bash", "-c", "export KAFKA_NODE_ID=$((3000 + ${HOSTNAME##*-})) && exec /etc/confluent/docker/run"]
+
+
+def _controller_env(**extra):
+    env = {"KAFKA_PROCESS_ROLES": "controller", "CLUSTER_ID": "MkU3OEVBNTcwNTJENDM2Qg",
+           "KAFKA_LISTENERS": "CONTROLLER://:9093", "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+           "KAFKA_CONTROLLER_QUORUM_VOTERS": "3000@kafka-controller-0:9093", "KAFKA_LOG_DIRS": "/var/lib/kafka/data"}
+    env.update(extra)
+    return env
+
+
+def _props(launch):
+    return dict(l.split("=", 1) for l in cfg_lines(launch, "kafka.properties"))
+
+
+def test_cp_kafka_kraft_controller_in_migration_mode(tmp_path):
+    sb = sandbox(tmp_path, "127.208.0.10", "kafka-controller-0", "controller", {"/var/lib/kafka": str(tmp_path / "pv")})
+    env = _controller_env(KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE="true", KAFKA_ZOOKEEPER_CONNECT="zk-cs:2181",
+                          KAFKA_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS="kafka-controller-0:9093")
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0", "command": KRAFT_CONTROLLER_CMD}, env, sb)
+    assert not launch.error
+    assert _props(launch) == {
+        "process.roles": "controller", "node.id": "3000",  # exported by the command from the pod's ordinal
+        "listeners": "CONTROLLER://127.208.0.10:9093", "controller.listener.names": "CONTROLLER",
+        "controller.quorum.voters": "3000@kafka-controller-0:9093",
+        "controller.quorum.bootstrap.servers": "kafka-controller-0:9093",
+        "zookeeper.metadata.migration.enable": "true", "zookeeper.connect": "zk-cs:2181",
+        "log.dirs": str(tmp_path / "pv" / "data")}  # 7.9's configure unsets the image's empty advertised listeners
+    # The entrypoint: format (the real StorageTool, its "already formatted" answer tolerated), then exec the server.
+    assert launch.argv[:2] == ["/bin/bash", "-c"]
+    script = launch.argv[2]
+    assert script.index("kafka.tools.StorageTool format --cluster-id=$CLUSTER_ID -c ") < script.index("exec ")
+    assert 'grep -i "already formatted"' in script and "{ echo $result && (exit 1) }" in script
+    assert script.rstrip().endswith(" ".join(launch.server_argv[-2:]))
+    assert launch.server_argv[-2] == "kafka.Kafka" and launch.format_argv[-5] == "kafka.tools.StorageTool"
+    assert launch.env["CLUSTER_ID"] == "MkU3OEVBNTcwNTJENDM2Qg" and launch.env["KAFKA_NODE_ID"] == "3000"
+    assert "KRaft controller 3000" in launch.description
+
+
+def test_cp_kafka_kraft_broker_and_image_env(tmp_path):
+    sb = sandbox(tmp_path, "127.208.0.11", "kafka-broker-0-x", "broker", {"/var/lib/kafka": str(tmp_path / "pv")})
+    env = {"KAFKA_PROCESS_ROLES": "broker", "KAFKA_NODE_ID": "0", "CLUSTER_ID": "c1",
+           "KAFKA_LISTENERS": "PLAINTEXT://:9092", "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka-service-0:9092",
+           "KAFKA_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS": "kafka-controller-0:9093",
+           "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+           "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, env, sb)
+    props = _props(launch)
+    assert not launch.error and props["process.roles"] == "broker" and props["node.id"] == "0"
+    assert props["listeners"] == "PLAINTEXT://127.208.0.11:9092"
+    # The 7.9 image has ENV KAFKA_ZOOKEEPER_CONNECT="" (Dockerfile.ubi8): a KRaft node that does not set it gets
+    # an empty zookeeper.connect, as on the real image. cp-kafka 8.0 has no such ENV.
+    assert props["zookeeper.connect"] == ""
+    launch8 = images.plan_container({}, {"image": "confluentinc/cp-kafka:8.0.1"}, env, sb)
+    assert "zookeeper.connect" not in _props(launch8) and launch8.runtime.version == "4.0.2"
+    # 8.0's configure does not unset the image's empty KAFKA_ADVERTISED_LISTENERS on a controller.
+    ctl8 = images.plan_container({}, {"image": "confluentinc/cp-kafka:8.0.1", "command": KRAFT_CONTROLLER_CMD},
+                                 _controller_env(), sandbox(tmp_path, "127.208.0.12", "kafka-controller-1", "controller"))
+    assert _props(ctl8)["advertised.listeners"] == "" and _props(ctl8)["node.id"] == "3001"
+    log_conf = [p for p in ctl8.files if p.endswith("/log4j2.yaml")][0]
+    assert "-Dlog4j2.configurationFile=" + log_conf in ctl8.server_argv  # Kafka 4: log4j2, as kafka-server-start.sh
+    # A combined node (broker,controller) needs advertised listeners like a broker.
+    combined = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"},
+                                     _controller_env(KAFKA_PROCESS_ROLES="broker,controller"), sb)
+    assert combined.error == "Running in KRaft mode...\nKAFKA_ADVERTISED_LISTENERS is required."
+
+
+@pytest.mark.parametrize("image,env,error", [
+    ("confluentinc/cp-kafka:7.9.0", _controller_env(CLUSTER_ID=""), "Running in KRaft mode...\nCLUSTER_ID is required."),
+    ("confluentinc/cp-kafka:8.0.1", _controller_env(CLUSTER_ID=""), "CLUSTER_ID is required."),
+    ("confluentinc/cp-kafka:7.9.0", _controller_env(KAFKA_ADVERTISED_LISTENERS="CONTROLLER://c:9093"),
+     "Running in KRaft mode...\nKAFKA_ADVERTISED_LISTENERS is not supported on a KRaft controller."),
+    ("confluentinc/cp-kafka:8.0.1", _controller_env(KAFKA_ADVERTISED_LISTENERS="CONTROLLER://c:9093"),
+     "KAFKA_ADVERTISED_LISTENERS is not supported on a KRaft controller."),
+    ("confluentinc/cp-kafka:7.9.0", _controller_env(KAFKA_PROCESS_ROLES="broker"),
+     "Running in KRaft mode...\nKAFKA_ADVERTISED_LISTENERS is required."),
+    # cp-kafka 8 is Kafka 4: a ZooKeeper-mode pod spec stops at the image's first check.
+    ("confluentinc/cp-kafka:8.0.1", {"KAFKA_ZOOKEEPER_CONNECT": "zk-cs:2181", "KAFKA_BROKER_ID": "0",
+                                     "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://b:9092"},
+     "KAFKA_PROCESS_ROLES is required."),
+    ("confluentinc/cp-kafka:8.0.1", _controller_env(KAFKA_PORT="tcp://10.96.0.1:9092"),
+     "port is deprecated. Please use KAFKA_ADVERTISED_LISTENERS instead."),
+])
+def test_cp_kafka_kraft_entrypoint_errors(image, env, error, tmp_path):
+    launch = images.plan_container({}, {"image": image}, env, sandbox(tmp_path, "127.208.0.13", "p-0"))
+    assert launch.error == error and not launch.argv
+
+
+def test_cp_kafka_node_id_from_a_bad_hostname(tmp_path):
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0", "command": KRAFT_CONTROLLER_CMD},
+                                   _controller_env(), sandbox(tmp_path, "127.208.0.14", "controller"))
+    assert launch.error.startswith("bash: KAFKA_NODE_ID:")
+
+
+def test_kafka4_logs_through_log4j2(tmp_path):
+    env = _controller_env(KAFKA_NODE_ID="1", KAFKA_LOG4J_ROOT_LOGLEVEL="WARN",
+                          KAFKA_LOG4J_LOGGERS="org.apache.kafka.metadata.migration=INFO,kafka.controller=DEBUG")
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:8.0.1"}, env,
+                                   sandbox(tmp_path, "127.208.0.15", "c-0"))
+    text = cfg_lines(launch, "/log4j2.yaml")
+    assert '      level: "WARN"' in text
+    assert '      - name: "org.apache.kafka.metadata.migration"' in text and '        level: "DEBUG"' in text
+    assert not any(a.startswith("-Dlog4j.configuration=") for a in launch.server_argv)
+    tools = cfg_lines(launch, "/tools-log4j2.yaml")
+    assert "      target: SYSTEM_ERR" in tools and '      level: "WARN"' in tools
+    # Kafka 3.9 keeps log4j 1 (reload4j) properties, with the same two variables.
+    launch39 = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, env,
+                                     sandbox(tmp_path, "127.208.0.15", "c-0"))
+    lines = cfg_lines(launch39, "/log4j.properties")
+    assert "log4j.rootLogger=WARN, stdout" in lines and "log4j.logger.kafka.controller=DEBUG" in lines
+
+
+def test_dispatchers_kraft_tools_per_version(monkeypatch, tmp_path):
+    sys.path.insert(0, PODBIN)
+    try:
+        import _podbin
+    finally:
+        sys.path.remove(PODBIN)
+    for version in ("kafka-3.9.2", "kafka-4.0.2"):
+        assert _podbin.kafka_main_class("kafka-metadata-quorum", version) == "org.apache.kafka.tools.MetadataQuorumCommand"
+        assert _podbin.kafka_main_class("kafka-storage", version) == "kafka.tools.StorageTool"
+        assert _podbin.kafka_main_class("kafka-features", version) == "org.apache.kafka.tools.FeatureCommand"
+        assert _podbin.kafka_main_class("kafka-cluster", version) == "org.apache.kafka.tools.ClusterTool"
+    assert _podbin.kafka_main_class("kafka-console-producer", "kafka-4.0.2") == "org.apache.kafka.tools.ConsoleProducer"
+    assert (_podbin.kafka_main_class("kafka-broker-api-versions", "kafka-4.0.2")
+            == "org.apache.kafka.tools.BrokerApiVersionsCommand")
+    assert _podbin.kafka_main_class("zookeeper-shell", "kafka-4.0.2") is None  # gone in Kafka 4
+    assert _podbin.kafka_main_class("kafka-metadata-quorum", "kafka-2.5.1") is None
+    # every class named for a version is in that version's jars (checked where fetch.sh put them)
+    for name, entries in _podbin.KAFKA_TOOLS.items():
+        for runtime in ("kafka-2.5.1", "kafka-3.9.2", "kafka-4.0.2"):
+            main = _podbin.kafka_main_class(name, runtime)
+            lib = os.path.join(images.DEFAULT_JAVA_DIR, runtime, "lib")
+            if main and os.path.isdir(lib):
+                entry = main.replace(".", "/") + ".class"
+                import zipfile
+                assert any(entry in zipfile.ZipFile(os.path.join(lib, j)).namelist()
+                           for j in os.listdir(lib) if j.startswith(("kafka", "zookeeper"))), (name, runtime, main)
+    monkeypatch.setenv("KAFKA_CONFIG", "/s/pods/kafka/c-0/controller/conf/kafka.properties")
+    assert _podbin.pod_config_path("/etc/kafka/kafka.properties") == "/s/pods/kafka/c-0/controller/conf/kafka.properties"
+    assert _podbin.pod_config_path("/tmp/x.properties") == "/tmp/x.properties"
+    env = exec_env(tmp_path, "kafka", "old-0", "127.208.0.16", TESTBED_RUNTIME="kafka-4.0.2")
+    r = subprocess.run(["zookeeper-shell", "localhost:2181", "ls", "/"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 127 and "zookeeper-shell: command not found" in r.stderr
 
 
 def test_kubelet_env():
@@ -356,7 +512,8 @@ def test_ip_allocator(tmp_path):
 
 @pytest.mark.parametrize("tool", ["zkServer.sh", "zkCli.sh", "zookeeper-ready", "kafka-topics",
                                   "kafka-console-producer", "kafka-console-consumer", "kafka-broker-api-versions",
-                                  "kafka-configs", "zookeeper-shell"])
+                                  "kafka-configs", "zookeeper-shell", "kafka-metadata-quorum", "kafka-storage",
+                                  "kafka-features", "kafka-cluster"])
 def test_dispatchers_refuse_without_pod_ip(tool):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTBED_")}
     r = subprocess.run([os.path.join(PODBIN, tool), "status"], env=env, capture_output=True, text=True, timeout=30)
@@ -567,6 +724,254 @@ def test_kafka_broker_registers(ensemble, tmp_path):
         t1 = time.time()
         code = broker.stop(60)
         print("broker stopped in %.1fs (exit %s)" % (time.time() - t1, code))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# KRaft on real JVMs (process layer, no Kubernetes): the ZooKeeper-to-KRaft migration on Kafka 3.9, and a
+# Kafka 4 (cp-kafka 8.0) cluster. Addresses 127.208.x.y; heaps of 192 MB.
+
+KRAFT_HEAP = "-Xmx192m -Xms64m"
+# A broker's log cleaner allocates log.cleaner.dedupe.buffer.size (128 MB) at start: too much for a 192 MB heap.
+SMALL_CLEANER = {"KAFKA_LOG_CLEANER_DEDUPE_BUFFER_SIZE": "16777216"}
+_STARTED = re.compile(r"\] (?:Kafka Server )?started \(kafka\.server\.Kafka(?:Raft)?Server\)")
+
+
+def _name_pods(state, ns, names):
+    """The namespace's hosts file: each name (a Service of one pod) resolves to that pod's address."""
+    svcs, pods = [], []
+    for name, ip in names.items():
+        svcs.append({"metadata": {"namespace": ns, "name": name},
+                     "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": {"svc": name}}})
+        pods.append(dict(namespace=ns, labels={"svc": name}, ip=ip, ready=True, terminating=False, hostname=name,
+                         subdomain=""))
+    hosts.write_if_changed(str(state / "hosts" / ns), hosts.render(hosts.hosts_entries(ns, svcs, pods)))
+
+
+class Pod:
+    """One container of one 'pod' started through images.plan_container + procs.Process, as the runner does."""
+
+    def __init__(self, state, name, ip, container, mounts, ns="kafka"):
+        self.state, self.name, self.ip, self.ns = state, name, ip, ns
+        self.sb = sandbox(state, ip, name, container, mounts, subdomain="", ns=ns)
+        self.proc = self.launch = None
+        self.offset = 0
+
+    def start(self, image, env, command=None):
+        container = {"image": image}
+        if command:
+            container["command"] = command
+        self.launch = images.plan_container({}, container, env, self.sb)
+        self.offset = os.path.getsize(self.sb.log_file) if os.path.exists(self.sb.log_file) else 0
+        self.proc = procs.Process(self.launch, self.sb.log_file).start()
+        return self
+
+    def log(self):
+        """This run's part of the container log."""
+        if not os.path.exists(self.sb.log_file):
+            return ""
+        with open(self.sb.log_file, errors="replace") as f:
+            f.seek(self.offset)
+            return f.read()
+
+    def wait_log(self, pattern, timeout, what):
+        rx = re.compile(pattern, re.I) if isinstance(pattern, str) else pattern
+        wait_for(lambda: rx.search(self.log()) or not self.proc.alive(), timeout, what)
+        assert rx.search(self.log()), "%s: %s exited %s before %s; its log ends:\n%s" % (
+            self.name, self.launch.description, self.proc.exit_code, what, self.log()[-4000:])
+
+    def exited(self, timeout):
+        wait_for(lambda: self.proc.exit_code is not None or (not self.proc.alive() and self.proc.popen)
+                 or self.proc.popen is None, timeout, "%s to exit" % self.name)
+        self.proc.alive()
+        return self.proc.exit_code
+
+    def run(self, argv, input=None, timeout=120):
+        """`kubectl exec POD -- argv` as KWOK runs it: the dispatchers with the pod's exec env."""
+        env = exec_env(self.state, self.ns, self.name, self.ip, **self.launch.exec_env)
+        return subprocess.run(argv, env=env, input=input, capture_output=True, text=True, timeout=timeout)
+
+    def stop(self, grace=60):
+        return self.proc.stop(grace) if self.proc else None
+
+
+def _quorum_status(pod, address):
+    r = pod.run(["kafka-metadata-quorum", "--bootstrap-controller", address, "describe", "--status"])
+    assert r.returncode == 0, r
+    return dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
+
+
+def test_kraft_refusals_of_the_real_format_step(tmp_path, jars):
+    """What the image's format step refuses, refused by the real StorageTool: no node.id; a controller
+    without controller.quorum.voters (kafka-storage format without --standalone/--initial-controllers)."""
+    _name_pods(tmp_path, "kafka", {"kafka-controller-0": "127.208.2.10"})
+    t0 = time.time()
+    pod = Pod(tmp_path, "kafka-controller-0", "127.208.2.10", "controller", {"/var/lib/kafka": str(tmp_path / "pv0")})
+    pod.start("confluentinc/cp-kafka:7.9.0", _controller_env(KAFKA_HEAP_OPTS=KRAFT_HEAP))  # no KAFKA_NODE_ID
+    try:
+        assert pod.exited(60) == 1, pod.log()
+        no_node_id = pod.log()
+    finally:
+        pod.stop()
+    assert "Missing configuration `node.id` which is required when `process.roles` is defined" in no_node_id
+    assert not re.search(r"^===> Launching kafka", no_node_id, re.M), no_node_id  # stopped before the server
+    env = _controller_env(KAFKA_HEAP_OPTS=KRAFT_HEAP, KAFKA_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS="kafka-controller-0:9093")
+    del env["KAFKA_CONTROLLER_QUORUM_VOTERS"]
+    pod.start("confluentinc/cp-kafka:7.9.0", env, KRAFT_CONTROLLER_CMD)
+    try:
+        assert pod.exited(60) == 1, pod.log()
+        dynamic = pod.log()
+    finally:
+        pod.stop()
+    assert "controller.quorum.voters" in dynamic and "--standalone" in dynamic, dynamic
+    print("format refusals in %.1fs:\n%s\n%s" % (time.time() - t0, no_node_id.strip().splitlines()[-1],
+                                                 dynamic.strip().splitlines()[-1]))
+
+
+def test_kraft_migration_from_zookeeper(tmp_path, jars):
+    """KIP-866 on real parts: ZooKeeper 3.9.3, a cp-kafka 7.9 broker (Kafka 3.9.2, IBP 3.9) with a topic, a
+    KRaft controller in migration mode, the broker rolled with the migration settings, the metadata copied,
+    then the broker rolled as a KRaft broker that still serves the old messages."""
+    ns = "kafka"
+    zk_ip, broker_ip, ctl_ip = "127.208.1.10", "127.208.1.30", "127.208.1.40"
+    _name_pods(tmp_path, ns, {"zk-cs": zk_ip, "kafka-service-0": broker_ip, "kafka-controller-0": ctl_ip})
+    times = {}
+    t0 = time.time()
+    zk = Pod(tmp_path, "zookeeper-0", zk_ip, "zookeeper", {"/data": str(tmp_path / "volumes" / "zk")})
+    broker = Pod(tmp_path, "kafka-broker-0-x", broker_ip, "broker", {"/var/lib/kafka": str(tmp_path / "volumes" / "b0")})
+    ctl = Pod(tmp_path, "kafka-controller-0", ctl_ip, "controller", {"/var/lib/kafka": str(tmp_path / "volumes" / "c0")})
+    zk_env = {"ZK_SERVER_HEAP": "128", "ZOO_4LW_COMMANDS_WHITELIST": "srvr,ruok", "ZOO_ADMINSERVER_ENABLED": "false"}
+    broker_zk_env = {"KAFKA_BROKER_ID": "0", "KAFKA_ZOOKEEPER_CONNECT": "zk-cs:2181",
+                     "KAFKA_LISTENERS": "PLAINTEXT://:9092",
+                     "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka-service-0:9092",
+                     "KAFKA_INTER_BROKER_PROTOCOL_VERSION": "3.9", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+                     "KAFKA_LOG_DIRS": "/var/lib/kafka/data", "KAFKA_HEAP_OPTS": KRAFT_HEAP, **SMALL_CLEANER}
+    try:
+        zk.start("zookeeper:3.9.3", zk_env, ZK_CMD)
+        wait_for(lambda: zk_mode(zk_ip) == "standalone" or not zk.proc.alive(), 60, "ZooKeeper standalone")
+        broker.start("confluentinc/cp-kafka:7.9.0", broker_zk_env)
+        broker.wait_log(_STARTED, 90, "the ZooKeeper-mode broker started")
+        times["zookeeper + ZooKeeper-mode broker"] = time.time() - t0
+        r = broker.run(["kafka-topics", "--bootstrap-server", "localhost:9092", "--create", "--topic", "migrated",
+                        "--partitions", "1", "--replication-factor", "1"])
+        assert r.returncode == 0 and "Created topic migrated." in r.stdout, r
+        r = broker.run(["kafka-console-producer", "--bootstrap-server", "localhost:9092", "--topic", "migrated"],
+                       input="m1\nm2\nm3\n")
+        assert r.returncode == 0, r
+        from kazoo.client import KazooClient
+        zkc = KazooClient(hosts="%s:2181" % zk_ip)
+        zkc.start(timeout=30)
+        try:
+            cluster_id = json.loads(zkc.get("/cluster/id")[0])["id"]
+            assert not zkc.exists("/migration")
+        finally:
+            zkc.stop()
+
+        # The controller: same cluster id, formatted by the image's entrypoint, migration on.
+        t1 = time.time()
+        ctl.start("confluentinc/cp-kafka:7.9.0", _controller_env(
+            CLUSTER_ID=cluster_id, KAFKA_HEAP_OPTS=KRAFT_HEAP, KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE="true",
+            KAFKA_ZOOKEEPER_CONNECT="zk-cs:2181", KAFKA_INTER_BROKER_LISTENER_NAME="PLAINTEXT",
+            KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"), KRAFT_CONTROLLER_CMD)
+        ctl.wait_log(_STARTED, 90, "the KRaft controller started")
+        times["controller formatted + started"] = time.time() - t1
+
+        # The broker rolled with the migration settings; the controller copies ZooKeeper's metadata.
+        t2 = time.time()
+        broker.stop()
+        broker.start("confluentinc/cp-kafka:7.9.0", dict(
+            broker_zk_env, KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE="true",
+            # voters, not controller.quorum.bootstrap.servers: the image formats controllers with a static
+            # quorum (see the refusal test), whose log has no voter records, so a broker that knows only the
+            # bootstrap servers follows the log but never finds the controller to register with
+            # ("Unable to register the broker because the RPC got timed out before it could be sent").
+            KAFKA_CONTROLLER_QUORUM_VOTERS="3000@kafka-controller-0:9093",
+            KAFKA_CONTROLLER_LISTENER_NAMES="CONTROLLER",
+            KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"))
+        assert "migration enabled" in broker.launch.description
+        ctl.wait_log(r"Completed migration of metadata from Zookeeper to KRaft", 120, "the metadata migration")
+        times["broker rolled (migration) -> metadata migrated"] = time.time() - t2
+        done = [l for l in ctl.log().splitlines() if re.search("Completed migration of metadata", l, re.I)][0]
+        assert "TOPIC_RECORD" in done, done
+        status = _quorum_status(ctl, "localhost:9093")
+        assert status["LeaderId"].strip() == "3000" and status["ClusterId"].strip() == cluster_id, status
+        r = ctl.run(["kafka-metadata-quorum", "--bootstrap-controller", "localhost:9093", "describe", "--replication"])
+        assert r.returncode == 0 and "Leader" in r.stdout, r
+
+        # The broker rolled as a KRaft broker: node.id = broker.id, no ZooKeeper settings, no IBP.
+        t3 = time.time()
+        broker.stop()
+        broker.start("confluentinc/cp-kafka:7.9.0", {
+            "KAFKA_PROCESS_ROLES": "broker", "KAFKA_NODE_ID": "0", "CLUSTER_ID": cluster_id,
+            "KAFKA_LISTENERS": "PLAINTEXT://:9092", "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka-service-0:9092",
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "KAFKA_CONTROLLER_QUORUM_VOTERS": "3000@kafka-controller-0:9093",
+            "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+            "KAFKA_LOG_DIRS": "/var/lib/kafka/data", "KAFKA_HEAP_OPTS": KRAFT_HEAP, **SMALL_CLEANER})
+        broker.wait_log(_STARTED, 90, "the KRaft broker started")
+        times["broker rolled as KRaft broker"] = time.time() - t3
+        # Its log dir kept the ZooKeeper broker's meta.properties: the image's format step says so and goes on.
+        assert re.search("already formatted", broker.log(), re.I), broker.log()[:3000]
+        r = broker.run(["kafka-console-consumer", "--bootstrap-server", "localhost:9092", "--topic", "migrated",
+                        "--from-beginning", "--max-messages", "3", "--timeout-ms", "60000"])
+        assert r.stdout.split() == ["m1", "m2", "m3"], r
+        r = broker.run(["kafka-cluster", "cluster-id", "--bootstrap-server", "localhost:9092"])
+        assert r.returncode == 0 and r.stdout.strip() == "Cluster ID: " + cluster_id, r
+        # The migrated broker keeps its ZooKeeper-era meta.properties (version=0, broker.id): Kafka 3.9 runs
+        # on it, but `kafka-storage info` calls it a problem and exits 1 (real StorageTool, /etc/kafka/... is
+        # the pod's config).
+        with open(str(tmp_path / "volumes" / "b0" / "data" / "meta.properties")) as f:
+            meta = dict(l.strip().split("=", 1) for l in f if "=" in l and not l.startswith("#"))
+        assert meta["version"] == "0" and meta["broker.id"] == "0" and meta["cluster.id"] == cluster_id, meta
+        r = broker.run(["kafka-storage", "info", "-c", "/etc/kafka/kafka.properties"])
+        assert r.returncode == 1 and "cluster.id=%s" % cluster_id in r.stdout, r
+        assert "appears to be for a cluster in KRaft mode, but the directories are formatted for legacy mode" in r.stdout
+    finally:
+        for pod in (broker, ctl, zk):
+            pod.stop()
+    print("migration test: %s; total %.1fs" % ("; ".join("%s %.1fs" % kv for kv in times.items()), time.time() - t0))
+
+
+def test_kafka4_kraft_cluster_from_cp_kafka_8(tmp_path, jars):
+    """cp-kafka 8.0 (Kafka 4.0.2): a controller and a broker, formatted by the image's entrypoint, serve a
+    topic round trip; the KRaft tools answer from inside the pods."""
+    ns = "kafka"
+    ctl_ip, broker_ip = "127.208.3.40", "127.208.3.30"
+    _name_pods(tmp_path, ns, {"kafka-service-0": broker_ip, "kafka-controller-0": ctl_ip})
+    cluster_id = "q1Sh-9_ISia_zwGINzRvyQ"
+    ctl = Pod(tmp_path, "kafka-controller-0", ctl_ip, "controller", {"/var/lib/kafka": str(tmp_path / "volumes" / "c0")})
+    broker = Pod(tmp_path, "kafka-broker-0-x", broker_ip, "broker", {"/var/lib/kafka": str(tmp_path / "volumes" / "b0")})
+    t0 = time.time()
+    try:
+        ctl.start("confluentinc/cp-kafka:8.0.1", _controller_env(CLUSTER_ID=cluster_id, KAFKA_HEAP_OPTS=KRAFT_HEAP),
+                  KRAFT_CONTROLLER_CMD)
+        broker.start("confluentinc/cp-kafka:8.0.1", {
+            "KAFKA_PROCESS_ROLES": "broker", "KAFKA_NODE_ID": "0", "CLUSTER_ID": cluster_id,
+            "KAFKA_LISTENERS": "PLAINTEXT://:9092", "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka-service-0:9092",
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "KAFKA_CONTROLLER_QUORUM_VOTERS": "3000@kafka-controller-0:9093",
+            "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+            "KAFKA_LOG_DIRS": "/var/lib/kafka/data", "KAFKA_HEAP_OPTS": KRAFT_HEAP, **SMALL_CLEANER})
+        ctl.wait_log(_STARTED, 90, "the Kafka 4 controller started")
+        broker.wait_log(_STARTED, 90, "the Kafka 4 broker started")
+        started = time.time() - t0
+        assert "Kafka version: 4.0.2" in broker.log()
+        status = _quorum_status(ctl, "127.0.0.1:9093")  # the pod's own 127.0.0.1 means its address
+        assert status["LeaderId"].strip() == "3000" and status["ClusterId"].strip() == cluster_id, status
+        r = broker.run(["kafka-topics", "--bootstrap-server", "localhost:9092", "--create", "--topic", "k4",
+                        "--partitions", "1", "--replication-factor", "1"])
+        assert r.returncode == 0 and "Created topic k4." in r.stdout, r
+        r = broker.run(["kafka-console-producer", "--bootstrap-server", "localhost:9092", "--topic", "k4"],
+                       input="hello kafka 4\n")
+        assert r.returncode == 0, r
+        r = broker.run(["kafka-console-consumer", "--bootstrap-server", "localhost:9092", "--topic", "k4",
+                        "--from-beginning", "--max-messages", "1", "--timeout-ms", "60000"])
+        assert r.stdout.strip() == "hello kafka 4", r
+        r = broker.run(["kafka-features", "--bootstrap-server", "localhost:9092", "describe"])
+        assert r.returncode == 0 and "metadata.version" in r.stdout, r
+        print("Kafka 4 controller + broker started in %.1fs; whole test %.1fs" % (started, time.time() - t0))
+    finally:
+        for pod in (broker, ctl):
+            pod.stop()
 
 
 # ----------------------------------------------------------------------------------------------------------

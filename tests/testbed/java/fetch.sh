@@ -2,7 +2,7 @@
 # Fetches the test bed's JVM parts from Maven Central (versions pinned in pom.xml), one class path per
 # version the test bed runs: every pom profile whose id is <product>-<version> goes to
 #   $REPO/.cache/java/<product>-<version>/lib/*.jar
-# e.g. zookeeper-3.4.10, zookeeper-3.8.4, zookeeper-3.9.3, kafka-2.5.1, kafka-3.9.2 (which image tag runs which
+# e.g. zookeeper-3.4.10, zookeeper-3.8.4, zookeeper-3.9.3, kafka-2.5.1, kafka-3.9.2, kafka-4.0.2 (which image tag runs which
 # is tests/testbed/podrunner/images.py, RUNTIMES).
 # Maven's local repository: $REPO/.cache/m2. Idempotent: each directory has a stamp (the checksum of its
 # profile, the pom's properties and this script) and is skipped while it matches; a directory is replaced

@@ -28,17 +28,33 @@ TOOL_JVM_FLAGS = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompiler
 DEFAULT_RUNTIMES = {"zookeeper": "zookeeper-3.9.3", "kafka": "kafka-3.9.2"}
 
 # command -> [(first Kafka version with this class, main class)], newest first: what bin/<command>.sh runs.
+# None: that version has no such command (zookeeper-shell is gone in Kafka 4; the KRaft tools came in 2.8+).
 KAFKA_TOOLS = {
     "kafka-topics": [((3, 5), "org.apache.kafka.tools.TopicCommand"), ((0,), "kafka.admin.TopicCommand")],
-    "kafka-console-producer": [((0,), "kafka.tools.ConsoleProducer")],
+    "kafka-console-producer": [((4, 0), "org.apache.kafka.tools.ConsoleProducer"), ((0,), "kafka.tools.ConsoleProducer")],
     "kafka-console-consumer": [((3, 7), "org.apache.kafka.tools.consumer.ConsoleConsumer"),
                                ((0,), "kafka.tools.ConsoleConsumer")],
-    "kafka-broker-api-versions": [((0,), "kafka.admin.BrokerApiVersionsCommand")],
+    "kafka-broker-api-versions": [((4, 0), "org.apache.kafka.tools.BrokerApiVersionsCommand"),
+                                  ((0,), "kafka.admin.BrokerApiVersionsCommand")],
     "kafka-configs": [((0,), "kafka.admin.ConfigCommand")],
     # Kafka's own zookeeper-shell (ZooKeeper's ZooKeeperMain with Kafka's TLS options, 2.5+), with the
-    # ZooKeeper client that Kafka version bundles.
-    "zookeeper-shell": [((0,), "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka")],
+    # ZooKeeper client that Kafka version bundles. Kafka 4 has no ZooKeeper client and no zookeeper-shell.
+    "zookeeper-shell": [((4, 0), None), ((0,), "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka")],
+    # KRaft: kafka-metadata-quorum (--bootstrap-server, or --bootstrap-controller since 3.7), kafka-storage
+    # (info/format), kafka-features, kafka-cluster (cluster-id): the same classes in 3.9 and 4.0.
+    "kafka-metadata-quorum": [((3, 4), "org.apache.kafka.tools.MetadataQuorumCommand"), ((0,), None)],
+    "kafka-storage": [((2, 8), "kafka.tools.StorageTool"), ((0,), None)],
+    "kafka-features": [((3, 7), "org.apache.kafka.tools.FeatureCommand"), ((2, 8), "kafka.admin.FeatureCommand"),
+                       ((0,), None)],
+    "kafka-cluster": [((3, 5), "org.apache.kafka.tools.ClusterTool"), ((2, 8), "kafka.tools.ClusterTool"),
+                      ((0,), None)],
 }
+# Options whose value is a list of host:port that inside the pod may say localhost / 127.0.0.1.
+ADDRESS_OPTIONS = ("--bootstrap-server", "--bootstrap-controller", "--broker-list", "--zookeeper")
+# Options whose value is a file the image keeps in /etc/kafka (kafka-storage info -c /etc/kafka/kafka.properties):
+# in a test bed pod that directory is the container's conf dir, where the runner wrote kafka.properties.
+CONFIG_FILE_OPTIONS = ("-c", "--config", "--command-config", "--producer.config", "--consumer.config",
+                       "--admin.config")
 
 
 def runtime_for(product):
@@ -52,11 +68,12 @@ def runtime_version(runtime):
 
 
 def kafka_main_class(name, runtime):
+    """The class bin/<name>.sh runs in that version, or None when that version has no such command."""
     version = runtime_version(runtime)
     for since, main in KAFKA_TOOLS[name]:
         if version >= since:
             return main
-    raise KeyError(name)
+    return None
 
 
 def die(msg, code=1):
@@ -263,8 +280,9 @@ def zk_cli(args):
                              ' - %m%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root>'
                              '</configuration>\n')
         log_flag = "-Dlogback.configurationFile=" + logback
+    # bin/zkCli.sh passes $CLIENT_JVMFLAGS to the JVM (the backup sets file.encoding with it).
     run_java(runtime, "org.apache.zookeeper.ZooKeeperMain", args, ip,
-             ["-Xmx128m", log_flag, "-Dzookeeper.jmx.log4j.disable=true"],
+             ["-Xmx128m", log_flag, "-Dzookeeper.jmx.log4j.disable=true"] + os.environ.get("CLIENT_JVMFLAGS", "").split(),
              stdin_idle_eof=len([a for a in args if not a.startswith("-")]) <= 1)  # interactive: reads stdin
 
 
@@ -289,9 +307,35 @@ def state_file(name, content):
     return path
 
 
+def tools_log_flag(runtime):
+    """The tools' log config of that Kafka version: log4j 1 properties up to 3.9, log4j2 (YAML, like the
+    image's tools-log4j2.yaml) from 4.0; everything at KAFKA_TOOLS_LOG4J_LOGLEVEL (WARN) on stderr."""
+    if runtime_version(runtime) < (4,):
+        return "-Dlog4j.configuration=file:" + tools_log4j()
+    level = os.environ.get("KAFKA_TOOLS_LOG4J_LOGLEVEL", "WARN")
+    return "-Dlog4j2.configurationFile=" + state_file(
+        "tools-log4j2-%s.yaml" % level,
+        'Configuration:\n  name: "Log4j2"\n  Appenders:\n    Console:\n      name: STDERR\n      target: SYSTEM_ERR\n'
+        '      PatternLayout:\n        Pattern: "[%%d] %%p %%m (%%c)%%n"\n  Loggers:\n    Root:\n      level: "%s"\n'
+        '      AppenderRef:\n        - ref: STDERR\n' % level)
+
+
+def pod_config_path(path):
+    """/etc/kafka/<file> (the image's config dir) -> the pod's conf dir, where kafka.properties is."""
+    conf = os.environ.get("KAFKA_CONFIG", "")
+    if conf and path.startswith("/etc/kafka/"):
+        return os.path.join(os.path.dirname(conf), path[len("/etc/kafka/"):])
+    return path
+
+
 def kafka_tool(name, args):
     ip = pod_ip()
     args = list(args)
+    runtime = runtime_for("kafka")
+    main = kafka_main_class(name, runtime)
+    if main is None:
+        # As in the image of that version: the script is not there.
+        die("bash: %s: command not found (test bed: Kafka %s has no %s)" % (name, runtime.split("-", 1)[1], name), 127)
     if name == "zookeeper-shell":
         # bin/zookeeper-shell.sh: `zookeeper-shell host:port[/chroot] [cmd ...]` -> the class with -server first.
         if not args:
@@ -299,14 +343,15 @@ def kafka_tool(name, args):
         args = ["-server", ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
                                     for item in args[0].split(","))] + args[1:]
     for i, a in enumerate(args[:-1]):
-        if a in ("--bootstrap-server", "--broker-list", "--zookeeper"):
+        if a in ADDRESS_OPTIONS:
             # 127.0.0.1 -> pod IP; "localhost" resolves to the pod IP through the exec's hosts file.
             args[i + 1] = ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
                                    for item in args[i + 1].split(","))
-    runtime = runtime_for("kafka")
+        elif a in CONFIG_FILE_OPTIONS:
+            args[i + 1] = pod_config_path(args[i + 1])
+    args = [pod_config_path(a) if a.startswith("/etc/kafka/") else a for a in args]
     interactive = name == "zookeeper-shell" and len([a for a in args if not a.startswith("-")]) <= 1
-    run_java(runtime, kafka_main_class(name, runtime), args, ip,
-             ["-Xmx256m", "-Dlog4j.configuration=file:" + tools_log4j()],
+    run_java(runtime, main, args, ip, ["-Xmx256m", tools_log_flag(runtime)],
              stdin_idle_eof=name == "kafka-console-producer" or interactive)
 
 

@@ -77,7 +77,13 @@ _TAG_SUFFIX = r"(?:-[0-9A-Za-z][0-9A-Za-z.-]*)?"
 #    3.9.0, 7.9.2-7.9.5 3.9.1, 7.9.6 and later (the default, 7.9.11) 3.9.2, so the bed runs the default's own
 #    patch level. For older tags the patch level changes neither the protocol (inter.broker.protocol.version
 #    3.9) nor the ZooKeeper layout.
-#  - cp-kafka 8.x is Kafka 4.x, KRaft only: refused below (the bed runs brokers in ZooKeeper mode only).
+#  - cp-kafka 8.x is Kafka 4.x, KRaft only. 8.0.x is Kafka 4.0 (Confluent's announcement of CP 8.0,
+#    developer.confluent.io/newsletter/announcing-confluent-platform-80: "This release builds upon Apache
+#    Kafka 4.0"; its changelog's Kafka entries are Confluent's 4.0 branch, e.g. "Bump jetty to version 12.0.25
+#    in 4.0" in 8.0.1, docs.confluent.io/platform/8.0/release-notes/changelog.html). The bed runs 4.0.2, the
+#    newest 4.0.x on Maven Central. No stored Confluent page (the 8.x "Supported Versions and
+#    Interoperability" table was not found on 2026-12-02) names the Kafka line of 8.1 and later, so those tags
+#    are refused rather than guessed.
 RUNTIMES = {
     "zookeeper": [
         (re.compile(r"\A3\.8(?:\.\d+)?" + _TAG_SUFFIX + r"\Z"), Runtime("zookeeper", "3.8.4")),
@@ -89,6 +95,7 @@ RUNTIMES = {
     "cp-kafka": [
         (re.compile(r"\A5\.5(?:\.\d+)?" + _TAG_SUFFIX + r"\Z"), Runtime("kafka", "2.5.1")),
         (re.compile(r"\A7\.9(?:\.\d+)?" + _TAG_SUFFIX + r"\Z"), Runtime("kafka", "3.9.2")),
+        (re.compile(r"\A8\.0(?:\.\d+)?" + _TAG_SUFFIX + r"\Z"), Runtime("kafka", "4.0.2")),
     ],
 }
 # What the dispatchers use in a pod of another product (kafka-topics in a ZooKeeper pod), and for tests
@@ -122,10 +129,11 @@ def image_runtime(image):
     for pattern, runtime in RUNTIMES[kind]:
         if pattern.match(tag):
             return runtime
-    known = {"zookeeper": "3.8.*, 3.9.*", "kubernetes-zookeeper": "1.0-3.4.10", "cp-kafka": "5.5.*, 7.9.*"}[kind]
+    known = {"zookeeper": "3.8.*, 3.9.*", "kubernetes-zookeeper": "1.0-3.4.10", "cp-kafka": "5.5.*, 7.9.*, 8.0.*"}[kind]
     why = ""
     if kind == "cp-kafka" and re.match(r"\A(?:8|9)\.", tag):
-        why = ": cp-kafka 8 is Kafka 4, KRaft only, and the test bed runs brokers in ZooKeeper mode only"
+        why = (": which Kafka 4.x line cp-kafka %s ships is not confirmed (no Confluent page found names it), so "
+               "the test bed runs only 8.0.* (Kafka 4.0)" % tag)
     raise UnsupportedImage("testbed has no runner for image %s version %s (%s tags it runs: %s)%s"
                            % (image, tag, kind, known, why))
 
@@ -200,6 +208,9 @@ class Launch:
     # Extra env for `kubectl exec` into this container (the dispatchers in podbin/ read them).
     exec_env: dict = field(default_factory=dict)
     runtime: "Runtime" = None  # the version it runs
+    # cp-kafka in KRaft mode: argv is the entrypoint's shell (format, then exec the server); these are its parts.
+    server_argv: list = field(default_factory=list)
+    format_argv: list = field(default_factory=list)
 
 
 def image_kind(image):
@@ -557,63 +568,247 @@ def bind_listeners(listeners, pod_ip):
     return ",".join(out)
 
 
+# What the image itself sets with ENV (kafka-images, kafka/Dockerfile.ubi8 of 7.9.x, Dockerfile.ubi9 of 8.0.x:
+# `ARG X` + `ENV X=${X}`, built without a value): these variables exist, empty, in every container unless the
+# pod sets them. The entrypoint's `dub ensure` treats an empty one as missing; its template turns each empty
+# KAFKA_* into an empty property (7.9 writes `zookeeper.connect=` for a KRaft node that does not set it).
+CP_KAFKA_IMAGE_ENV = {
+    (3,): {"KAFKA_ZOOKEEPER_CONNECT": "", "KAFKA_ADVERTISED_LISTENERS": "", "CLUSTER_ID": ""},
+    (4,): {"KAFKA_ADVERTISED_LISTENERS": "", "CLUSTER_ID": ""},
+}
+
+
+def cp_kafka_mode(env, runtime):
+    """'kraft' or 'zookeeper': which branch of the image's configure script runs.
+
+    cp-kafka 7.x (Kafka 3.x) goes KRaft when KAFKA_PROCESS_ROLES is non-empty, else ZooKeeper; cp-kafka 8
+    (Kafka 4) is KRaft only; cp-kafka 5.5 (Kafka 2.5) knows no KRaft (its script is the ZooKeeper one)."""
+    if runtime.version_tuple >= (4,):
+        return "kraft"
+    if runtime.version_tuple >= (3,) and env.get("KAFKA_PROCESS_ROLES"):
+        return "kraft"
+    return "zookeeper"
+
+
+def cp_kafka_config_error(env, runtime):
+    """What /etc/confluent/docker/configure prints before it exits 1 ('' when it goes on), from the env the
+    container sees (image ENV included). `dub ensure X` prints "X is required." for a missing or empty X."""
+    mode = cp_kafka_mode(env, runtime)
+    out = []
+    if runtime.version_tuple >= (4,):
+        # 8.0.x: `dub ensure KAFKA_PROCESS_ROLES`, `dub ensure CLUSTER_ID`, no "Running in ..." line. Without
+        # KAFKA_PROCESS_ROLES (a ZooKeeper-mode pod spec) this is where the image stops: Kafka 4 has no
+        # ZooKeeper mode.
+        for required in ("KAFKA_PROCESS_ROLES", "CLUSTER_ID"):
+            if not env.get(required):
+                return "%s is required." % required
+    elif mode == "kraft":
+        out.append("Running in KRaft mode...")
+        if not env.get("CLUSTER_ID"):
+            return "\n".join(out + ["CLUSTER_ID is required."])
+    else:
+        out.append("Running in Zookeeper mode...")
+        for required in ("KAFKA_ZOOKEEPER_CONNECT", "KAFKA_ADVERTISED_LISTENERS"):
+            if not env.get(required):
+                return "\n".join(out + ["%s is required." % required])
+    if mode == "kraft":
+        # A pure controller must not set advertised listeners (checked with [[ -n ]]: the image's empty ENV
+        # passes); any other role list (broker, broker,controller) needs them.
+        if env.get("KAFKA_PROCESS_ROLES") == "controller":
+            if env.get("KAFKA_ADVERTISED_LISTENERS"):
+                return "\n".join(out + ["KAFKA_ADVERTISED_LISTENERS is not supported on a KRaft controller."])
+        elif not env.get("KAFKA_ADVERTISED_LISTENERS"):
+            return "\n".join(out + ["KAFKA_ADVERTISED_LISTENERS is required."])
+    for deprecated, what in (("KAFKA_ADVERTISED_PORT", "advertised.port"), ("KAFKA_ADVERTISED_HOST", "advertised.host"),
+                             ("KAFKA_HOST", "host"), ("KAFKA_PORT", "port")):
+        if env.get(deprecated):
+            return "\n".join(out + ["%s is deprecated. Please use KAFKA_ADVERTISED_LISTENERS instead." % what])
+    return ""
+
+
+def cp_kafka_image_env(env, runtime):
+    """The env the container starts with: the image's own ENV, then the pod's."""
+    e = {}
+    for since, defaults in sorted(CP_KAFKA_IMAGE_ENV.items()):
+        if runtime.version_tuple[:len(since)] == since:
+            e.update(defaults)
+    e.update(env)
+    return e
+
+
+def cp_kafka_env(env, runtime):
+    """The container's env as configure leaves it for the template (after its checks passed): the 7.9
+    controller's `unset KAFKA_ADVERTISED_LISTENERS`, the KAFKA_LISTENERS and KAFKA_LOG_DIRS defaults."""
+    e = cp_kafka_image_env(env, runtime)
+    controller_only = cp_kafka_mode(e, runtime) == "kraft" and e.get("KAFKA_PROCESS_ROLES") == "controller"
+    if controller_only and runtime.version_tuple < (4,):
+        e.pop("KAFKA_ADVERTISED_LISTENERS", None)  # 7.9's configure unsets it; 8.0's does not (empty stays)
+    if not e.get("KAFKA_LISTENERS") and not controller_only:
+        # `cub listeners` (the advertised ones with host 0.0.0.0); here the advertised host names stay: they
+        # resolve to the pod IP, and bind_listeners() binds the wildcard to the pod IP.
+        e["KAFKA_LISTENERS"] = e.get("KAFKA_ADVERTISED_LISTENERS", "")
+    if not e.get("KAFKA_LOG_DIRS"):
+        e["KAFKA_LOG_DIRS"] = "/var/lib/kafka/data"
+    return e
+
+
+LOG4J2_YAML = """Configuration:
+  name: "Log4j2"
+  Appenders:
+    Console:
+      name: {name}
+      target: {target}
+      PatternLayout:
+        Pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: "{level}"
+      AppenderRef:
+        - ref: {name}
+"""
+
+
+def log4j2_yaml(level, loggers=(), target="SYSTEM_OUT"):
+    """The image's log4j2.yaml (Kafka 4 logs through log4j2): the root at ``level``, then each
+    KAFKA_LOG4J_LOGGERS entry as a logger of its own (it logs through the root's appender, once)."""
+    name = "STDOUT" if target == "SYSTEM_OUT" else "STDERR"
+    text = LOG4J2_YAML.format(name=name, target=target, level=level)
+    if loggers:
+        text += "    Logger:\n" + "".join('      - name: "%s"\n        level: "%s"\n' % kv for kv in loggers)
+    return text
+
+
+def _log4j_loggers(value):
+    out = []
+    for item in (value or "").split(","):
+        if "=" in item:
+            k, v = item.split("=", 1)
+            out.append((k.strip(), v.strip()))
+    return out
+
+
+def kafka_log_flags(runtime, conf_dir, env, tools=False):
+    """The logging config a Kafka JVM of this version gets (file content by path, and its flag): log4j 1
+    (reload4j) properties up to 3.9, log4j2 YAML from 4.0 (what kafka-server-start.sh / kafka-run-class.sh
+    pass there: -Dlog4j.configuration=file:... / -Dlog4j2.configurationFile=...)."""
+    if tools:
+        level, loggers, target = env.get("KAFKA_TOOLS_LOG4J_LOGLEVEL", "WARN"), [], "SYSTEM_ERR"
+    else:
+        level, loggers, target = env.get("KAFKA_LOG4J_ROOT_LOGLEVEL", "INFO"), _log4j_loggers(
+            env.get("KAFKA_LOG4J_LOGGERS")), "SYSTEM_OUT"
+    if runtime.version_tuple >= (4,):
+        path = os.path.join(conf_dir, "tools-log4j2.yaml" if tools else "log4j2.yaml")
+        return {path: log4j2_yaml(level, loggers, target)}, "-Dlog4j2.configurationFile=" + path
+    appender = "stderr" if tools else "stdout"
+    lines = [
+        "log4j.rootLogger=%s, %s" % (level, appender),
+        "log4j.appender.%s=org.apache.log4j.ConsoleAppender" % appender,
+        "log4j.appender.%s.layout=org.apache.log4j.PatternLayout" % appender,
+        "log4j.appender.%s.layout.ConversionPattern=[%%d] %%p %%m (%%c)%%n" % appender,
+    ]
+    if tools:
+        lines.append("log4j.appender.stderr.Target=System.err")
+    lines += ["log4j.logger.%s=%s" % kv for kv in loggers]
+    path = os.path.join(conf_dir, "tools-log4j.properties" if tools else "log4j.properties")
+    return {path: "\n".join(lines) + "\n"}, "-Dlog4j.configuration=file:" + path
+
+
+# `export NAME=$((N + ${HOSTNAME##*-}))` (or `$((${HOSTNAME##*-} + N))`, or a plain value) in a `bash -c`
+# command before `exec /etc/confluent/docker/run`: what the StatefulSet's controllers do for KAFKA_NODE_ID.
+_EXPORT_FROM_ORDINAL = re.compile(r"export\s+([A-Za-z_][A-Za-z0-9_]*)=\$\(\(\s*(?:(\d+)\s*\+\s*\$\{HOSTNAME##\*-\}"
+                                  r"|\$\{HOSTNAME##\*-\}\s*\+\s*(\d+))\s*\)\)")
+_EXPORT_LITERAL = re.compile(r"export\s+([A-Za-z_][A-Za-z0-9_]*)=([A-Za-z0-9_.:,/@-]*)(?=\s|;|&|$)")
+
+
+def shell_exports(container, hostname):
+    """The variables a container's shell command exports before it execs the entrypoint."""
+    text = _command_text(container)
+    out = {}
+    for m in _EXPORT_LITERAL.finditer(text):
+        out[m.group(1)] = m.group(2)
+    for m in _EXPORT_FROM_ORDINAL.finditer(text):
+        ordinal = hostname.rsplit("-", 1)[-1]
+        if not ordinal.isdigit():
+            raise ValueError("%s: $((... ${HOSTNAME##*-} ...)) with HOSTNAME=%s is not a number" % (m.group(1), hostname))
+        out[m.group(1)] = str(int(ordinal) + int(m.group(2) or m.group(3)))
+    return out
+
+
 def plan_cp_kafka(container, env, sandbox, runtime=DEFAULT_RUNTIMES["kafka"]):
     text = _command_text(container)
     if text and "/etc/confluent/docker/run" not in text:
         raise UnsupportedImage("testbed runs the cp-kafka image only through its entrypoint "
                                "/etc/confluent/docker/run (command was %r)" % text)
-    launch = Launch(kind="kafka", description="Kafka broker (cp-kafka image)")
-    e = dict(env)
-    if e.get("KAFKA_PROCESS_ROLES"):
-        raise UnsupportedImage("testbed runs cp-kafka in ZooKeeper mode only (KAFKA_PROCESS_ROLES is set)")
-    for required in ("KAFKA_ZOOKEEPER_CONNECT", "KAFKA_ADVERTISED_LISTENERS"):
-        if not e.get(required):
-            launch.error = "Running in Zookeeper mode...\n%s is required." % required
-            return launch
-    for deprecated, what in (("KAFKA_ADVERTISED_PORT", "advertised.port"), ("KAFKA_ADVERTISED_HOST", "advertised.host"),
-                             ("KAFKA_HOST", "host"), ("KAFKA_PORT", "port")):
-        if e.get(deprecated):
-            launch.error = "%s is deprecated. Please use KAFKA_ADVERTISED_LISTENERS instead." % what
-            return launch
-    if "SSL://" in e["KAFKA_ADVERTISED_LISTENERS"] or "SASL_" in e["KAFKA_ADVERTISED_LISTENERS"]:
+    launch = Launch(kind="kafka", description="Kafka (cp-kafka image)")
+    try:
+        env = dict(env, **shell_exports(container, sandbox.hostname))
+    except ValueError as exc:
+        launch.error = "bash: %s" % exc
+        return launch
+    launch.error = cp_kafka_config_error(cp_kafka_image_env(env, runtime), runtime)
+    if launch.error:
+        return launch
+    e = cp_kafka_env(env, runtime)
+    mode = cp_kafka_mode(e, runtime)
+    advertised = e.get("KAFKA_ADVERTISED_LISTENERS", "") + "," + e.get("KAFKA_LISTENERS", "")
+    if "SSL://" in advertised or "SASL_" in advertised:
         raise UnsupportedImage("testbed cp-kafka runner has no SSL/SASL support")
-    if not e.get("KAFKA_LISTENERS"):
-        e["KAFKA_LISTENERS"] = e["KAFKA_ADVERTISED_LISTENERS"]
-    if not e.get("KAFKA_LOG_DIRS"):
-        e["KAFKA_LOG_DIRS"] = "/var/lib/kafka/data"
     props = kafka_properties(e)
-    props["listeners"] = bind_listeners(props["listeners"], sandbox.pod_ip)
+    if props.get("listeners"):
+        # Every listener, the controller's too, binds the pod IP instead of the wildcard.
+        props["listeners"] = bind_listeners(props["listeners"], sandbox.pod_ip)
     log_dirs = [sandbox.host_path(d.strip()) for d in props["log.dirs"].split(",") if d.strip()]
     props["log.dirs"] = ",".join(log_dirs)
+    if props.get("metadata.log.dir"):
+        props["metadata.log.dir"] = sandbox.host_path(props["metadata.log.dir"])
+        launch.dirs.append(props["metadata.log.dir"])
     launch.dirs += log_dirs
     conf = os.path.join(sandbox.conf_dir, "kafka.properties")
     launch.files[conf] = "".join("%s=%s\n" % (k, _escape_prop(v)) for k, v in sorted(props.items()))
-    level = e.get("KAFKA_LOG4J_ROOT_LOGLEVEL", "INFO")
-    log4j = [
-        "log4j.rootLogger=%s, stdout" % level,
-        "log4j.appender.stdout=org.apache.log4j.ConsoleAppender",
-        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout",
-        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n",
-    ]
-    for item in e.get("KAFKA_LOG4J_LOGGERS", "").split(","):
-        if "=" in item:
-            k, v = item.split("=", 1)
-            log4j.append("log4j.logger.%s=%s" % (k.strip(), v.strip()))
-    log4j_file = os.path.join(sandbox.conf_dir, "log4j.properties")
-    launch.files[log4j_file] = "\n".join(log4j) + "\n"
+    log_files, log_flag = kafka_log_flags(runtime, sandbox.conf_dir, e)
+    launch.files.update(log_files)
     heap = shlex.split(e.get("KAFKA_HEAP_OPTS") or "-Xmx1G -Xms1G")
     perf = shlex.split(e.get("KAFKA_JVM_PERFORMANCE_OPTS", ""))
     flags = heap + perf + shlex.split(e.get("KAFKA_OPTS", "")) + [
-        "-Dlog4j.configuration=file:" + log4j_file, "-Dkafka.logs.dir=" + sandbox.container_dir,
-        "-Djava.awt.headless=true"]
-    launch.argv = _java_cmd(sandbox, runtime, flags, "kafka.Kafka", [conf])
+        log_flag, "-Dkafka.logs.dir=" + sandbox.container_dir, "-Djava.awt.headless=true"]
+    server = _java_cmd(sandbox, runtime, flags, "kafka.Kafka", [conf])
     if perf and any(f.startswith("-XX:+Use") and f.endswith("GC") for f in perf):
-        launch.argv = [a for a in launch.argv if a != "-XX:+UseSerialGC"]
-    launch.env = _base_env(env, sandbox)
+        server = [a for a in server if a != "-XX:+UseSerialGC"]
+    launch.server_argv = server
+    launch.argv = server
+    if mode == "kraft":
+        # /etc/confluent/docker/ensure: `kafka-storage format --cluster-id=$CLUSTER_ID -c kafka.properties`
+        # before every start; an "already formatted" answer is fine (its text is printed), any other failure
+        # prints the tool's output and the container exits 1. Then launch execs the server (same pid).
+        tool_files, tool_log_flag = kafka_log_flags(runtime, sandbox.conf_dir, e, tools=True)
+        launch.files.update(tool_files)
+        tool_heap = shlex.split(e.get("KAFKA_HEAP_OPTS") or "-Xmx256M")  # kafka-run-class.sh's default
+        launch.format_argv = _java_cmd(sandbox, runtime, tool_heap + perf + shlex.split(e.get("KAFKA_OPTS", ""))
+                                       + [tool_log_flag], "kafka.tools.StorageTool",
+                                       ["format", "--cluster-id=$CLUSTER_ID", "-c", conf])
+        fmt = " ".join("--cluster-id=$CLUSTER_ID" if a == "--cluster-id=$CLUSTER_ID" else shlex.quote(a)
+                       for a in launch.format_argv)
+        script = "\n".join([
+            "set -o nounset -o errexit",
+            'echo "===> Using provided cluster id $CLUSTER_ID ..."',
+            'result=$(%s 2>&1) || \\' % fmt,
+            '    echo $result | grep -i "already formatted" || \\',
+            "    { echo $result && (exit 1) }",
+            'echo "===> Launching kafka ... "',
+            "exec " + " ".join(shlex.quote(a) for a in server),
+        ])
+        launch.argv = ["/bin/bash", "-c", script]
+    launch.env = _base_env(e, sandbox)
     launch.cwd = sandbox.container_dir
     launch.exec_env = {"KAFKA_CONFIG": conf}
-    launch.description = "Kafka %s broker %s (cp-kafka image), listeners %s" % (
-        runtime.version, props.get("broker.id", "?"), props["listeners"])
+    if mode == "kraft":
+        what = "KRaft %s %s" % (props.get("process.roles", "?"), props.get("node.id", "?"))
+    else:
+        what = "broker %s" % props.get("broker.id", "?")
+        if props.get("zookeeper.metadata.migration.enable") == "true":
+            what += " (ZooKeeper mode, migration enabled)"
+    launch.description = "Kafka %s %s (cp-kafka image), listeners %s" % (
+        runtime.version, what, props.get("listeners", "-"))
     return launch
 
 
