@@ -359,7 +359,11 @@ def apply_to_plan(plan, evidence):
     brokers = []
     for broker in plan["brokers"]:
         properties = broker_properties_for_mode(broker["properties"], decision["broker_mode"], voters)
-        brokers.append(dict(broker, properties=properties, env=broker_env(properties), mode=decision["broker_mode"]))
+        env = broker_env(properties)
+        if decision["broker_mode"] == BROKER_KRAFT:
+            # cp-kafka in KRaft mode formats (or checks) its log dirs with the cluster's id before it starts.
+            env.append({"name": "CLUSTER_ID", "value": decision["cluster_id"] or ""})
+        brokers.append(dict(broker, properties=properties, env=env, mode=decision["broker_mode"]))
     properties = controller_properties(plan, controller, voters, migration=decision["controllers"] == "migration")
     result = dict(plan, brokers=brokers,
                   controller=dict(controller, properties=properties, env=broker_env(properties)),

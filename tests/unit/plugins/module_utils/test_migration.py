@@ -168,7 +168,7 @@ def test_once_copied_the_brokers_go_to_kraft_and_the_run_stops_at_the_soak_point
                  "inter.broker.protocol.version"):
         assert gone not in props
     env = dict((e["name"], e["value"]) for e in result["brokers"][2]["env"])
-    assert env["KAFKA_PROCESS_ROLES"] == "broker" and env["KAFKA_NODE_ID"] == "2"
+    assert env["KAFKA_PROCESS_ROLES"] == "broker" and env["KAFKA_NODE_ID"] == "2" and env["CLUSTER_ID"] == "abc"
     assert "KAFKA_ZOOKEEPER_CONNECT" not in env
 
 
