@@ -736,6 +736,26 @@ def _check_broker_paths(check, cfg):
                        "use a directory under %s, such as %s/data." % (mount, mount.rstrip("/")))
 
 
+def _check_backup_dir(check, cfg):
+    """kafka_backup_dir (the ZooKeeper backups' directory on the controller), as templated: an absolute path."""
+    if "kafka_backup_dir" not in cfg:
+        return
+    value = cfg["kafka_backup_dir"]
+    problem = None
+    if not isinstance(value, str) or not value.strip():
+        problem = "is empty or not a string (%r)" % (value,)
+    elif _control(value):
+        problem = "%r contains a control character" % (value,)
+    elif not value.startswith("/"):
+        problem = "%r is not an absolute path (after templating; ~ is not expanded)" % (value,)
+    elif ".." in value.split("/"):
+        problem = "%r has a '..' component" % (value,)
+    if problem:
+        check.fail("kafka_backup_dir", problem + ".",
+                   "set it to an absolute directory on the controller, such as /var/backups/kafka or "
+                   "\"{{ lookup('ansible.builtin.env', 'HOME') }}/kafka-backups\".")
+
+
 def _memory_limit(cfg, variable):
     resources = cfg.get(variable)
     if not isinstance(resources, dict) or not isinstance(resources.get("limits"), dict):
@@ -907,6 +927,7 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
     _check_images(check, cfg)
     _check_storage(check, cfg)
     _check_broker_paths(check, cfg)
+    _check_backup_dir(check, cfg)
     _check_heap(check, cfg)
     _check_zookeeper_settings(check, cfg)
     _check_node_selector(check, cfg, "kafka_broker_node_selector")

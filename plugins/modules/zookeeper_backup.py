@@ -188,6 +188,7 @@ msg:
 
 import datetime
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common import (
@@ -293,6 +294,10 @@ def export(module, tree, now):
     source = dict(tree.describe(), namespace=params["namespace"] if params["zookeeper_access"] == "exec" else None)
     document = build_document(nodes, root, source, now, vanished)
     dest = params["dest"]
+    if not os.path.isabs(dest) or re.search(r"[\x00-\x1f\x7f]", dest):
+        module.fail_json(msg="dest: %r is not an absolute path without control characters; nothing was written. Fix: "
+                             "set dest (kafka_backup_dir) to an absolute directory on the controller, such as "
+                             "/var/backups/kafka." % dest)
     result = dict(count=document["count"], digest=document["digest"], vanished=vanished, execs=getattr(tree, "execs", 0))
     if params["reuse_unchanged"]:
         previous = latest_backup(dest, prefix)
