@@ -800,23 +800,28 @@ def _quorum_status(pod, address):
     return dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
 
 
-def test_kraft_refusals_of_the_real_format_step(tmp_path, jars):
+@pytest.mark.parametrize("image,no_node_id_error", [
+    ("confluentinc/cp-kafka:7.9.0", "Missing configuration `node.id` which is required when `process.roles` is defined"),
+    ("confluentinc/cp-kafka:8.0.1", "Missing required configuration \"node.id\" which has no default value."),
+])
+def test_kraft_refusals_of_the_real_format_step(image, no_node_id_error, tmp_path, jars):
     """What the image's format step refuses, refused by the real StorageTool: no node.id; a controller
     without controller.quorum.voters (kafka-storage format without --standalone/--initial-controllers)."""
-    _name_pods(tmp_path, "kafka", {"kafka-controller-0": "127.208.2.10"})
+    ip = "127.208.2.10" if "7.9" in image else "127.208.2.11"
+    _name_pods(tmp_path, "kafka", {"kafka-controller-0": ip})
     t0 = time.time()
-    pod = Pod(tmp_path, "kafka-controller-0", "127.208.2.10", "controller", {"/var/lib/kafka": str(tmp_path / "pv0")})
-    pod.start("confluentinc/cp-kafka:7.9.0", _controller_env(KAFKA_HEAP_OPTS=KRAFT_HEAP))  # no KAFKA_NODE_ID
+    pod = Pod(tmp_path, "kafka-controller-0", ip, "controller", {"/var/lib/kafka": str(tmp_path / "pv0")})
+    pod.start(image, _controller_env(KAFKA_HEAP_OPTS=KRAFT_HEAP))  # no KAFKA_NODE_ID
     try:
         assert pod.exited(60) == 1, pod.log()
         no_node_id = pod.log()
     finally:
         pod.stop()
-    assert "Missing configuration `node.id` which is required when `process.roles` is defined" in no_node_id
+    assert no_node_id_error in no_node_id, no_node_id
     assert not re.search(r"^===> Launching kafka", no_node_id, re.M), no_node_id  # stopped before the server
     env = _controller_env(KAFKA_HEAP_OPTS=KRAFT_HEAP, KAFKA_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS="kafka-controller-0:9093")
     del env["KAFKA_CONTROLLER_QUORUM_VOTERS"]
-    pod.start("confluentinc/cp-kafka:7.9.0", env, KRAFT_CONTROLLER_CMD)
+    pod.start(image, env, KRAFT_CONTROLLER_CMD)
     try:
         assert pod.exited(60) == 1, pod.log()
         dynamic = pod.log()
@@ -925,6 +930,34 @@ def test_kraft_migration_from_zookeeper(tmp_path, jars):
         r = broker.run(["kafka-storage", "info", "-c", "/etc/kafka/kafka.properties"])
         assert r.returncode == 1 and "cluster.id=%s" % cluster_id in r.stdout, r
         assert "appears to be for a cluster in KRaft mode, but the directories are formatted for legacy mode" in r.stdout
+
+        # Finalize: the controller restarted without the migration flag and without ZooKeeper; then ZooKeeper
+        # can go. Then Kafka 4 (cp-kafka 8.0), controllers first: the same data dirs, the same env.
+        t4 = time.time()
+        kraft_ctl_env = _controller_env(CLUSTER_ID=cluster_id, KAFKA_HEAP_OPTS=KRAFT_HEAP,
+                                        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
+        ctl.stop()
+        ctl.start("confluentinc/cp-kafka:7.9.0", kraft_ctl_env, KRAFT_CONTROLLER_CMD)
+        ctl.wait_log(_STARTED, 90, "the controller restarted without migration")
+        assert "zookeeper.metadata.migration.enable" not in _props(ctl.launch)
+        zk.stop()
+        times["controller finalized"] = time.time() - t4
+        t5 = time.time()
+        ctl.stop()
+        ctl.start("confluentinc/cp-kafka:8.0.1", kraft_ctl_env, KRAFT_CONTROLLER_CMD)
+        ctl.wait_log(_STARTED, 90, "the Kafka 4 controller on the migrated metadata")
+        broker_env = dict(broker.launch.env)
+        broker.stop()
+        broker.start("confluentinc/cp-kafka:8.0.1", {k: v for k, v in broker_env.items()
+                                                     if k.startswith("KAFKA_") or k == "CLUSTER_ID"})
+        broker.wait_log(_STARTED, 90, "the Kafka 4 broker on the migrated log dir")
+        times["controller + broker on Kafka 4.0.2"] = time.time() - t5
+        assert "Kafka version: 4.0.2" in broker.log()
+        r = broker.run(["kafka-console-consumer", "--bootstrap-server", "localhost:9092", "--topic", "migrated",
+                        "--from-beginning", "--max-messages", "3", "--timeout-ms", "60000"])
+        assert r.stdout.split() == ["m1", "m2", "m3"], r
+        with open(str(tmp_path / "volumes" / "b0" / "data" / "meta.properties")) as f:
+            print("meta.properties under Kafka 4: %s" % "; ".join(l.strip() for l in f if not l.startswith("#")))
     finally:
         for pod in (broker, ctl, zk):
             pod.stop()

@@ -10,7 +10,12 @@ Supported images (see tests/testbed/README.md, "Pod runner"), each tag running t
 (``RUNTIMES``: the jars of tests/testbed/java/pom.xml, one class path per version):
   zookeeper:3.8.* / 3.9.*                   Docker official image: /docker-entrypoint.sh + zkServer.sh
   registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10   start-zookeeper script (also gcr.io/google_samples/...)
-  confluentinc/cp-kafka:5.5.* / 7.9.*       /etc/confluent/docker/run (ZooKeeper mode only)
+  confluentinc/cp-kafka:5.5.* / 7.9.*       /etc/confluent/docker/run: configure (ZooKeeper mode; 7.9 also KRaft
+                                            with KAFKA_PROCESS_ROLES), ensure (KRaft: kafka-storage format), launch
+  confluentinc/cp-kafka:8.0.*               the same, Kafka 4.0.2: KRaft only (a ZooKeeper-mode spec stops at
+                                            "KAFKA_PROCESS_ROLES is required."), log4j2
+KRaft facts found on these real parts (the format step's refusals, a migrated broker's meta.properties, why
+brokers need controller.quorum.voters): tests/testbed/README.md, "KRaft".
 """
 
 import os
