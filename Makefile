@@ -11,7 +11,7 @@ TESTBED_NODES ?= 3
 TESTBED_INDEX ?= 0
 RENDER_DIR ?= $(REPO)/rendered
 
-.PHONY: setup test test-unit test-render lint sanity build test-e2e render \
+.PHONY: setup test test-slow test-unit test-render lint sanity build test-e2e render \
         testbed-build testbed-up testbed-down demo bench bench-smoke clean
 
 ## setup: Python tools (pinned) and kubernetes.core into .cache/
@@ -21,6 +21,10 @@ setup:
 ## test: everything CI runs (the README's test command)
 test: setup
 	@scripts/run-tests.sh
+
+## test-slow: the end-to-end scenarios too slow for CI's budget (the migration to KRaft and back)
+test-slow: testbed-build
+	KAFKA_EKS_SLOW_SCENARIOS=1 $(PYTEST) -m testbed tests/e2e/test_scenarios.py -k "$(or $(SCENARIO),migration)" -q
 
 test-unit: setup
 	$(PYTEST) tests/unit -q

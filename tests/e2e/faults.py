@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench"))
 
 from lib import BROKER_SELECTOR, CACHE, ROOT, Cluster, srvr_version, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+import scenario_migration  # noqa: E402  pylint: disable=wrong-import-position
 
 ANSIBLE_PLAYBOOK = os.path.join(CACHE, "venv", "bin", "ansible-playbook")
 TESTBED_VARS = os.path.join(ROOT, "tests", "e2e", "testbed-vars.yml")
@@ -706,6 +707,8 @@ ACTIONS = {
     "teardown": teardown,
     "least_privilege": least_privilege,
     "upgrade": upgrade,
+    # A scenario whose whole story is in one file (tests/e2e/scenario_<name>.py).
+    "migration": scenario_migration.faults,
 }
 
 

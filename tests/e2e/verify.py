@@ -13,6 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lib import BROKER_SELECTOR, ROOT, ZK_SELECTOR, Cluster, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+import scenario_migration  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def check_quorum(cluster, servers=3):
@@ -410,6 +411,8 @@ SCENARIOS = {
     "heal_refuses": scenario_heal_refuses,
     "least_privilege": scenario_least_privilege,
     "upgrade": scenario_upgrade,
+    # A scenario whose whole story is in one file (tests/e2e/scenario_<name>.py).
+    "migration": scenario_migration.verify,
 }
 
 
