@@ -130,11 +130,14 @@ class Job:
         return [d["task"] for d in self.results("runner_on_ok") + self.results("runner_item_on_ok")
                 if d.get("res", {}).get("changed")]
 
-    def fact(self, task, name):
+    def result(self, task):
         for data in self.results("runner_on_ok"):
             if data["task"] == task:
-                return data["res"]["ansible_facts"][name]
+                return data["res"]
         raise AssertionError("no result of task %r in the job events:\n%s" % (task, self.stdout[-3000:]))
+
+    def fact(self, task, name):
+        return self.result(task)["ansible_facts"][name]
 
 
 def run_job(pdd, playbook="site.yml"):
@@ -207,8 +210,8 @@ def test_without_the_unsafe_tag_the_lookup_would_run(bed, tmp_path):
 
 GOOD = {"kafka_namespace": "awx-survey-check", "kafka_broker_count": "4", "kafka_broker_membership_heal": "true",
         "zookeeper_replicas": "3"}
-PLAN_TASK = "Keep the plan for the zookeeper and kafka_broker roles"
-CONFIG_TASK = "Gather the cluster variables that are set"
+PLAN_TASK = "Keep the plan and what runs for the zookeeper and kafka_broker roles"
+PREFLIGHT_TASK = "Check the variables against their specs, each other and what runs, and derive the plan"
 
 
 @pytest.mark.parametrize("form", ["awx-unsafe-yaml", "json-strings"])
@@ -223,7 +226,7 @@ def test_good_survey_strings_pass_a_check_run_and_create_nothing(bed, tmp_path, 
     job = run_job(pdd)
     assert job.status == "successful" and job.rc == 0, job.stdout[-3000:]
     assert job.failures() == []
-    config = job.fact(CONFIG_TASK, "preflight_config")
+    config = job.result(PREFLIGHT_TASK)["config"]
     if form == "json-strings":
         # The preflight got the strings themselves...
         assert config["kafka_broker_count"] == "4" and config["kafka_broker_membership_heal"] == "true"

@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: kafka_eks.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The preflight in one task, on the controller: gather the roles' variables, check their types, derive the plan
+(``module_utils/plan.py``), read what runs through ``kubernetes.core.k8s_info`` and apply it to the plan
+(``module_utils/upgrade.py``). Every refusal happens here, before anything is written. Documented in
+``plugins/modules/cluster_preflight.py``."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.validation import check_type_bool
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.kafka_eks.cluster.plugins.filter.zookeeper_ensemble import zookeeper_ensemble
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
+    CREDENTIAL_PREFIX,
+    PlanError,
+    build_plan,
+)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.upgrade import apply_to_plan
+
+# The collection's roles/ directory: the argument specs are read from the roles this plugin ships with.
+ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
+DEFAULT_ROLES = ("preflight", "zookeeper", "kafka_broker")
+# The connection options of kubernetes.core's modules that module_defaults (group/kafka_eks.cluster.k8s) give
+# this action; handed to each k8s_info read as they are, never returned.
+AUTH_OPTIONS = ("kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert",
+                "client_key", "username", "password", "proxy", "no_proxy", "proxy_headers", "persist_config",
+                "impersonate_user", "impersonate_groups")
+SECRET_OPTIONS = ("api_key", "password", "client_key", "proxy_headers")
+TYPE_FIX = ("Fix: give each variable named above a value of its type in the roles' meta/argument_specs.yml "
+            "(README, Variables): a whole number such as 4 for an int, true or false (yes/no, on/off, 1/0) for "
+            "a bool, exactly one of the listed choices (nothing around it, not even a space or a newline) for "
+            "a choice.")
+
+
+def _escape(text):
+    """A message on one line: newlines and tabs in a value shown as \\n and \\t (got: apache\\n)."""
+    return str(text).replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
+def type_errors_message(errors):
+    """The refusal of values of the wrong type or outside their choices: every error, then the fix."""
+    return "The cluster variables are not valid; nothing was created. %s. %s" % (
+        "; ".join(_escape(e) for e in errors), TYPE_FIX)
+
+
+def upgrade_message(plan):
+    """What this run does of an upgrade, for the steps that are one (None for ``new`` and ``steady``)."""
+    upgrade = plan.get("upgrade") or {}
+    step = upgrade.get("step")
+    if step in (None, "new", "steady"):
+        return None
+    target = upgrade.get("target_version")
+    protocol = upgrade.get("inter_broker_protocol_version")
+    says = {
+        "binaries": "roll the brokers to %s (Kafka %s) one at a time with inter.broker.protocol.version pinned "
+                    "to %s, the protocol they speak now%s" % (
+                        plan["settings"]["kafka_broker_image"], target, protocol,
+                        "; then raise it to %s and roll again" % upgrade.get("target_protocol")
+                        if upgrade.get("bump_after_roll")
+                        else " (kafka_broker_upgrade_bump_protocol is false: the raise waits)"),
+        "protocol": "every broker runs Kafka %s: raise inter.broker.protocol.version from %s to %s, one broker "
+                    "at a time. After this, the older image cannot rejoin" % (
+                        target, upgrade.get("running_protocol"), upgrade.get("target_protocol")),
+        "held": "every broker runs Kafka %s; inter.broker.protocol.version stays %s "
+                "(kafka_broker_upgrade_bump_protocol is false). The older image can still come back; set "
+                "kafka_broker_upgrade_bump_protocol=true to finish" % (target, protocol),
+        "pinned": "inter.broker.protocol.version is %s, as kafka_broker_inter_broker_protocol_version says"
+                  % protocol,
+    }
+    return "Upgrade: %s." % says.get(step, "step %s" % step)
+
+
+def ensemble_resize_error(plan, statefulsets):
+    """The refusal to resize a running ZooKeeper ensemble, or None: every server's configuration lists the
+    others, so a StatefulSet resized by this collection would leave servers counting members that are gone."""
+    if not statefulsets:
+        return None
+    running = zookeeper_ensemble(statefulsets[0]) or 0
+    wanted = plan["zookeeper"]["replicas"]
+    if running == wanted:
+        return None
+    return (
+        "zookeeper_replicas: the running ensemble %s/%s has %s servers and zookeeper_replicas asks for %s. The "
+        "collection does not resize a running ensemble: each server's configuration lists every other, and a "
+        "scale-down can lose the quorum and its data. Nothing was written. Fix: set zookeeper_replicas=%s; to "
+        "resize, move the data to a new ensemble of the size you want (a new kafka_namespace, or ZooKeeper's own "
+        "dynamic reconfiguration, done by hand) first."
+        % (plan["namespace"], plan["settings"]["zookeeper_statefulset_name"], running, wanted, running))
+
+
+class ActionModule(ActionBase):
+    """Check the cluster variables and what runs, and derive the plan; reads only."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def _argument_specs(self, roles):
+        """The options of the roles' main entry points, merged (later roles win on a shared name)."""
+        specs = {}
+        for role in roles:
+            path = os.path.join(ROLES_DIR, role, "meta", "argument_specs.yml")
+            try:
+                data = self._loader.load_from_file(path)
+                specs.update(data["argument_specs"]["main"]["options"])
+            except Exception as exc:  # pylint: disable=broad-except
+                raise AnsibleActionFail("cluster_preflight: could not read the argument spec of role %s (%s): %s"
+                                        % (role, path, exc))
+        return specs
+
+    def _gather(self, specs, task_vars):
+        """The roles' variables that are set (role defaults included), templated as a task would see them. The
+        connection variables (kafka_k8s_*, the API token among them) stay out: this is returned and printed."""
+        names = [n for n in specs if not n.startswith(CREDENTIAL_PREFIX) and n in task_vars]
+        return self._templar.template(dict((n, task_vars[n]) for n in names))
+
+    def _read(self, what, task_vars, auth, secrets, **query):
+        """``resources`` of one kubernetes.core.k8s_info read (it runs in check mode too: a read); a failure
+        stops the preflight saying what was being read."""
+        result = self._execute_module(module_name="kubernetes.core.k8s_info", module_args=dict(auth, **query),
+                                      task_vars=task_vars)
+        if result.get("failed") or "resources" not in result:
+            message = str(result.get("msg") or result.get("module_stderr") or result)
+            for secret in secrets:
+                message = message.replace(secret, "********")
+            raise AnsibleActionFail(
+                "The plan was derived, but reading what runs failed, so nothing was written: could not read %s. %s"
+                % (what, message))
+        return result["resources"]
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        args = dict(self._task.args)
+        roles = args.pop("roles", None) or list(DEFAULT_ROLES)
+        auth = dict((k, args.pop(k)) for k in AUTH_OPTIONS if k in args)
+        auth = dict((k, v) for k, v in auth.items() if v is not None)
+        secrets = [str(auth[k]) for k in SECRET_OPTIONS if auth.get(k)]
+        if args:
+            raise AnsibleActionFail("cluster_preflight: unsupported options %s." % ", ".join(sorted(args)))
+        result["changed"] = False
+
+        specs = self._argument_specs(roles)
+        config = self._gather(specs, task_vars)
+
+        # validate_argument_spec's own failure prints every option of the three specs (hundreds of lines) around
+        # the one line that matters, and no fix: its errors are reported here on their own, with the fix.
+        gathered = dict((n, o) for n, o in specs.items() if not n.startswith(CREDENTIAL_PREFIX))
+        try:
+            validated = ArgumentSpecValidator(gathered).validate(dict(config), validate_role_argument_spec=True)
+            errors = validated.error_messages
+        except Exception as exc:  # pylint: disable=broad-except
+            errors = [str(exc) or "validation failed"]
+        # A failure returns the message and the errors only: a failed result is printed whole.
+        if errors:
+            return dict(result, failed=True, msg=type_errors_message(errors), argument_errors=errors)
+        typed = validated.validated_parameters
+
+        render = bool(typed.get("kafka_render_dir"))
+        nodes = None
+        if typed.get("kafka_preflight_check_nodes", True) and not render:
+            nodes = self._read("the cluster's nodes", task_vars, auth, secrets, kind="Node")
+        try:
+            # Survey answers arrive as strings: the argument spec gives each variable its type, and the plan holds
+            # the values converted as Ansible converts them.
+            plan = build_plan(config, nodes=nodes, argument_spec=specs)
+        except PlanError as exc:
+            return dict(result, failed=True, errors=exc.errors,
+                        msg="The cluster variables are not valid; nothing was created.\n" + str(exc))
+        if plan["warnings"]:
+            result["warnings"] = list(plan["warnings"])
+
+        # Check mode on a cluster that has no namespace yet: nothing in it can exist, so the reads inside it are
+        # skipped (a ServiceAccount whose Role lives in that namespace could not make them) and apply_manifests
+        # reports every object as to be created instead of a server-side dry run, which the API server refuses.
+        check_mode = bool(self._task.check_mode) or bool(check_type_bool(task_vars.get("ansible_check_mode", False)))
+        preview_new_namespace = False
+        if check_mode and not render:
+            preview_new_namespace = not self._read("the namespace %s" % plan["namespace"], task_vars, auth, secrets,
+                                                   kind="Namespace", name=plan["namespace"])
+
+        # What runs decides the ZooKeeper ensemble size and data layout, and the step of a broker upgrade. Each run
+        # reads it afresh (never from a file on the controller): a run stopped anywhere continues.
+        statefulsets, deployments, pods = [], [], []
+        read = not render and not preview_new_namespace
+        if read:
+            name = plan["settings"]["zookeeper_statefulset_name"]
+            statefulsets = self._read("the ZooKeeper StatefulSet %s/%s" % (plan["namespace"], name), task_vars, auth,
+                                      secrets, kind="StatefulSet", namespace=plan["namespace"], name=name)
+            selector = plan["broker_selector_string"]
+            deployments = self._read("the broker Deployments (%s)" % selector, task_vars, auth, secrets,
+                                     kind="Deployment", namespace=plan["namespace"], label_selectors=[selector])
+            pods = self._read("the broker pods (%s)" % selector, task_vars, auth, secrets, kind="Pod",
+                              namespace=plan["namespace"], label_selectors=[selector])
+        plan, errors = apply_to_plan(plan, deployments, pods, statefulsets[0] if statefulsets else None)
+        if errors:
+            return dict(result, failed=True, errors=errors,
+                        msg="The cluster variables are not valid for what runs; nothing was written. "
+                            + " ".join(errors))
+        resize = ensemble_resize_error(plan, statefulsets)
+        if resize:
+            return dict(result, failed=True, msg=resize)
+
+        result.update(
+            config=config,
+            plan=plan,
+            preview_new_namespace=preview_new_namespace,
+            # The broker Deployments as they run now (empty when none can exist yet), for the kafka_broker role:
+            # fresh until something is applied.
+            broker_deployments=deployments,
+            upgrade_message=upgrade_message(plan),
+            msg="Planned %d brokers and %d ZooKeeper servers in namespace %s."
+                % (len(plan["brokers"]), plan["zookeeper"]["replicas"], plan["namespace"]),
+        )
+        return result

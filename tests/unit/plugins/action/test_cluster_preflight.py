@@ -1,0 +1,167 @@
+"""The preflight action (plugins/action/cluster_preflight.py) with the roles' real argument specs and a fake
+kubernetes.core.k8s_info: what it gathers, refuses, reads (and with which connection) and returns."""
+import copy
+import types
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+
+from ansible_collections.kafka_eks.cluster.plugins.action import cluster_preflight
+from ansible_collections.kafka_eks.cluster.plugins.action.cluster_preflight import ActionModule
+
+TOKEN = "sentinel-token-4f1c"
+AUTH = {"host": "https://127.0.0.1:6443", "api_key": TOKEN, "validate_certs": False}
+
+
+def role_defaults():
+    loader = DataLoader()
+    values = {}
+    for role in cluster_preflight.DEFAULT_ROLES:
+        values.update(loader.load_from_file("%s/%s/defaults/main.yml" % (cluster_preflight.ROLES_DIR, role)) or {})
+    return values
+
+
+def deployment(broker_id, image="confluentinc/cp-kafka:7.9.0"):
+    return {"kind": "Deployment", "metadata": {"name": "kafka-broker-%d" % broker_id,
+                                               "labels": {"kafka-eks.cluster/broker-id": str(broker_id)}},
+            "spec": {"template": {"spec": {"containers": [{"name": "kafka", "image": image, "env": []}]}}}}
+
+
+class Run:
+    """One run of the action: ``reads`` is every k8s_info call it made (module args), in order."""
+
+    def __init__(self, variables=None, check_mode=False, cluster=None, args=None, failing=None):
+        self.reads = []
+        self.cluster = cluster or {}
+        task_vars = dict(role_defaults(), **(variables or {}))
+        task_vars.setdefault("ansible_check_mode", check_mode)
+        task = types.SimpleNamespace(args=dict(AUTH, **(args or {})), check_mode=check_mode, async_val=0,
+                                     action="kafka_eks.cluster.cluster_preflight")
+        connection = types.SimpleNamespace(_shell=types.SimpleNamespace(tmpdir="/nonexistent"))
+        loader = DataLoader()
+        action = ActionModule(task, connection, types.SimpleNamespace(check_mode=check_mode), loader,
+                              Templar(loader=loader, variables=task_vars), None)
+
+        def execute_module(module_name=None, module_args=None, task_vars=None, **_):
+            assert module_name == "kubernetes.core.k8s_info"
+            self.reads.append(copy.deepcopy(module_args))
+            if failing and module_args["kind"] == failing:
+                return {"failed": True, "msg": "connection refused (Bearer %s)" % TOKEN}
+            return {"resources": copy.deepcopy(self.cluster.get(module_args["kind"], [])), "api_found": True}
+
+        action._execute_module = execute_module
+        self.result = action.run(task_vars=task_vars)
+
+    def kinds(self):
+        return [r["kind"] for r in self.reads]
+
+
+def test_a_new_cluster_is_read_with_the_connection_options_and_planned():
+    run = Run()
+    assert not run.result.get("failed"), run.result
+    assert run.kinds() == ["Node", "StatefulSet", "Deployment", "Pod"]
+    for read in run.reads:
+        assert read["api_key"] == TOKEN and read["host"] == AUTH["host"] and read["validate_certs"] is False
+    assert run.reads[1]["name"] == "zookeeper" and run.reads[1]["namespace"] == "kafka"
+    assert run.reads[2]["label_selectors"] == [run.result["plan"]["broker_selector_string"]]
+    plan = run.result["plan"]
+    assert plan["broker_ids"] == [0, 1, 2, 3] and plan["upgrade"]["step"] == "new"
+    assert run.result["preview_new_namespace"] is False and run.result["broker_deployments"] == []
+    assert run.result["upgrade_message"] is None and run.result["changed"] is False
+    # The token reaches the reads only: nothing returned holds it, nor any kafka_k8s_* variable.
+    assert TOKEN not in repr(run.result)
+    assert not [k for k in run.result["config"] if k.startswith("kafka_k8s_")]
+
+
+def test_the_connection_variables_are_never_gathered():
+    run = Run({"kafka_k8s_api_key": TOKEN, "kafka_k8s_host": "https://127.0.0.1:6443"})
+    assert "kafka_k8s_api_key" not in run.result["config"] and TOKEN not in repr(run.result)
+
+
+def test_the_broker_deployments_read_is_returned_for_the_kafka_broker_role():
+    running = [deployment(n) for n in range(4)]
+    run = Run(cluster={"Deployment": running})
+    assert [d["metadata"]["name"] for d in run.result["broker_deployments"]] == \
+        ["kafka-broker-%d" % n for n in range(4)]
+
+
+def test_render_mode_reads_nothing():
+    run = Run({"kafka_render_dir": "/tmp/out"})
+    assert run.reads == [] and not run.result.get("failed")
+
+
+def test_survey_strings_are_converted_and_the_node_read_follows_a_string_false():
+    run = Run({"kafka_broker_count": "5", "kafka_preflight_check_nodes": "no"})
+    assert run.kinds() == ["StatefulSet", "Deployment", "Pod"]
+    assert run.result["config"]["kafka_broker_count"] == "5"
+    assert run.result["plan"]["settings"]["kafka_broker_count"] == 5
+
+
+def test_check_mode_on_a_missing_namespace_previews_and_reads_nothing_inside_it():
+    run = Run(check_mode=True)
+    assert run.kinds() == ["Node", "Namespace"]
+    assert run.result["preview_new_namespace"] is True and run.result["broker_deployments"] == []
+
+
+def test_check_mode_on_an_existing_namespace_reads_what_runs():
+    run = Run(check_mode=True, cluster={"Namespace": [{"metadata": {"name": "kafka"}}]})
+    assert run.kinds() == ["Node", "Namespace", "StatefulSet", "Deployment", "Pod"]
+    assert run.result["preview_new_namespace"] is False
+
+
+@pytest.mark.parametrize("variable, value, words", [
+    ("kafka_broker_count", "4; rm -rf /", "unable to convert to int"),
+    ("kafka_broker_membership_heal", "maybe", "not a valid boolean"),
+    ("zookeeper_image_flavor", "apache\n", "must be one of: apache, kubernetes-zookeeper, got: apache\\n"),
+])
+def test_a_wrong_type_is_refused_in_one_line_with_the_fix_before_any_read(variable, value, words):
+    run = Run({variable: value})
+    assert run.result["failed"] and run.reads == []
+    message = run.result["msg"]
+    assert message.startswith("The cluster variables are not valid; nothing was created. ")
+    assert variable in message and words in message and "Fix:" in message and "\n" not in message, message
+
+
+def test_a_plan_error_names_the_variable_before_any_read_of_what_runs():
+    run = Run({"zookeeper_replicas": 2})
+    assert run.result["failed"] and run.kinds() == ["Node"]
+    assert "zookeeper_replicas" in run.result["msg"] and "nothing was created" in run.result["msg"]
+
+
+def test_a_running_ensemble_is_not_resized():
+    statefulset = {"metadata": {"name": "zookeeper", "annotations": {"kafka-eks.cluster/zookeeper-ensemble": "3"}},
+                   "spec": {"replicas": 3, "template": {"spec": {"containers": [
+                       {"name": "zookeeper", "image": "zookeeper:3.9.3"}]}}}}
+    run = Run({"zookeeper_replicas": 1}, cluster={"StatefulSet": [statefulset]})
+    assert run.result["failed"]
+    assert run.result["msg"].startswith("zookeeper_replicas: the running ensemble kafka/zookeeper has 3 servers")
+    assert "Fix: set zookeeper_replicas=3" in run.result["msg"]
+
+
+def test_a_failed_read_says_what_was_read_and_masks_the_token():
+    with pytest.raises(AnsibleActionFail) as failure:
+        Run(failing="StatefulSet")
+    message = str(failure.value)
+    assert "could not read the ZooKeeper StatefulSet kafka/zookeeper" in message and "nothing was written" in message
+    assert TOKEN not in message and "********" in message
+
+
+def test_unknown_options_are_refused():
+    with pytest.raises(AnsibleActionFail, match="unsupported options no_such_option"):
+        Run(args={"no_such_option": 1})
+
+
+def test_the_upgrade_messages():
+    plan = {"settings": {"kafka_broker_image": "confluentinc/cp-kafka:7.9.0"},
+            "upgrade": {"step": "binaries", "target_version": "3.9.0", "inter_broker_protocol_version": "2.5",
+                        "target_protocol": "3.9", "bump_after_roll": True}}
+    assert cluster_preflight.upgrade_message(plan) == (
+        "Upgrade: roll the brokers to confluentinc/cp-kafka:7.9.0 (Kafka 3.9.0) one at a time with "
+        "inter.broker.protocol.version pinned to 2.5, the protocol they speak now; then raise it to 3.9 and roll "
+        "again.")
+    plan["upgrade"].update(step="protocol", running_protocol="2.5")
+    assert "After this, the older image cannot rejoin." in cluster_preflight.upgrade_message(plan)
+    plan["upgrade"]["step"] = "steady"
+    assert cluster_preflight.upgrade_message(plan) is None
