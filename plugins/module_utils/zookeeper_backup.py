@@ -153,7 +153,8 @@ def make_node(path, data, acl, stat):
     kind = node_kind(owner)
     return {
         "path": path,
-        "data": base64.b64encode(data or b"").decode("ascii"),
+        # null: a znode created without data (ZooKeeper tells it from empty data; Kafka's parents are null)
+        "data": None if data is None else base64.b64encode(data).decode("ascii"),
         "acl": canonical_acl(acl),
         "kind": kind,
         "ephemeral": kind == "ephemeral",
@@ -180,7 +181,8 @@ def _hex(value):
 
 
 def node_data(node):
-    return base64.b64decode(node["data"])
+    """The znode's bytes, or None for a znode without data."""
+    return None if node["data"] is None else base64.b64decode(node["data"])
 
 
 # ------------------------------------------------------------------------------------- the backup file
@@ -546,9 +548,13 @@ class CliDialect:
         return "" if self.old else "-- "
 
     def create(self, path, data, acl):
+        if data is None:  # no data argument: a znode without data, with zkCli's default (open) ACL
+            return "create %s%s" % (self._options_end(), cli_token(path))
         return "create %s%s %s %s" % (self._options_end(), cli_token(path), cli_token(data), acl_token(acl))
 
     def set_data(self, path, data):
+        if data is None:
+            raise Unrepresentable("has no data (null), which zkCli's set cannot write")
         return "set %s%s %s" % (self._options_end(), cli_token(path), cli_token(data))
 
     def set_acl(self, path, acl):
@@ -590,6 +596,10 @@ def acl_token(acl):
 def cli_data(node, dialect):
     """A znode's data as zkCli argument text, or raise Unrepresentable."""
     data = node_data(node)
+    if data is None:
+        if dialect.old:
+            raise Unrepresentable("has no data (null), which zkCli 3.4 cannot create")
+        return None
     if dialect.old:
         return data.decode("latin-1")
     try:
@@ -672,8 +682,8 @@ def parse_get_section(raw, dialect, path):
         except (binascii.Error, ValueError):
             raise BackupError("%s: `%s` printed %r, not base64" % (path, dialect.get(path), _shown(line, 80)))
         if length == 0:
-            data = b""  # zkCli prints "null" (base64 bnVsbA==) for a znode without data
-        if len(data) != length:
+            data = None if line == b"bnVsbA==" else b""  # zkCli prints "null" for a znode without data
+        if len(data or b"") != length:
             raise BackupError("%s: `%s` printed %d bytes of data, its stat says %d"
                               % (path, dialect.get(path), len(data), length))
     else:
@@ -682,7 +692,7 @@ def parse_get_section(raw, dialect, path):
                               "no base64 output before 3.9). Use zookeeper_access=direct for this backup."
                               % (path, dialect.name()))
         if length == 0:
-            data = b""
+            data = None if head.rsplit(b"\n", 1)[-1] == b"null" else b""
         else:
             data = head[-length:] if length <= len(head) else None
             before = head[:-length] if data is not None else b""
@@ -922,7 +932,11 @@ class ZkCliTree:
         for node in plan["create"] + plan["set_data"] + plan["set_acl"]:
             try:
                 cli_token(node["path"])
-                cli_token(cli_data(node, self.dialect))
+                data = cli_data(node, self.dialect)
+                if data is not None:
+                    cli_token(data)
+                if node in plan["set_data"]:
+                    self.dialect.set_data(node["path"], data)
                 acl_token(node["acl"])
             except Unrepresentable as exc:
                 problems.append((node["path"], str(exc)))

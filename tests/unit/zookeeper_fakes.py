@@ -128,7 +128,7 @@ class FakeZkCli:
         return ("cZxid = 0x%x\nctime = %s\nmZxid = 0x%x\nmtime = %s\npZxid = 0x%x\ncversion = %d\ndataVersion = %d\n"
                 "aclVersion = %d\nephemeralOwner = 0x%x\ndataLength = %d\nnumChildren = %d\n"
                 % (node.czxid, java_date(node.ctime), node.mzxid, java_date(node.mtime), node.pzxid, node.cversion,
-                   node.version, node.aversion, node.owner, len(node.data), len(self.zk.children(path))))
+                   node.version, node.aversion, node.owner, len(node.data or b""), len(self.zk.children(path))))
 
     def prompt(self, line):
         # JLine echoes the command after the prompt, wrapping the line at 80 columns with " \r".
@@ -200,9 +200,9 @@ class FakeZkCli:
         elif name == "get":
             node = self.zk.get(path)
             if "-b" in flags and self.version >= (3, 9):
-                self.write(base64.b64encode(node.data or b"null").decode() + "\n")
+                self.write(base64.b64encode(b"null" if node.data is None else node.data).decode() + "\n")
             else:
-                self.write(self.data_text(node.data) + "\n")
+                self.write(("null" if node.data is None else self.data_text(node.data)) + "\n")
             self.write(self.stat(path))
         elif name == "getAcl":
             node = self.zk.nodes.get(path)
@@ -210,9 +210,9 @@ class FakeZkCli:
                 raise NoNodeError()
             self.write("".join("'%s,'%s\n: %s\n" % (s, i, perms_text(b)) for s, i, b in node.acl))
         elif name == "create":
-            data = rest[1] if len(rest) > 1 else ""
+            data = rest[1] if len(rest) > 1 else None
             acl = self.parse_acl(rest[2]) if len(rest) > 2 else OPEN
-            raw = data.encode("latin-1") if self.old else data.encode("utf-8")
+            raw = None if data is None else data.encode("latin-1") if self.old else data.encode("utf-8")
             self.zk.create(path, raw, acl)
             self.write("Created %s\n" % path)
         elif name == "set":
@@ -284,7 +284,7 @@ class FakeStat:
         self.ctime, self.mtime = node.ctime, node.mtime
         self.version, self.cversion, self.aversion = node.version, node.cversion, node.aversion
         self.ephemeralOwner = node.owner
-        self.dataLength = len(node.data)
+        self.dataLength = len(node.data or b"")
         self.numChildren = children
 
 
