@@ -84,7 +84,7 @@ options:
     type: path
   force:
     description:
-      - Restore into an ensemble that holds other znodes, or znodes of the file with other data or ACLs:
+      - Restore into an ensemble that holds other znodes, or znodes of the file with other data or ACLs;
         create what is missing, set data and ACLs that differ, leave the other znodes. Never deletes.
     type: bool
     default: false
@@ -374,8 +374,8 @@ def restored(module, tree):
     if module.check_mode:
         module.exit_json(changed=True, created=short(created), updated=short(updated),
                          differences=differences_result(plan["differences"]), equal=False,
-                         msg="would create %d znode(s) and update %d (target %s)" % (len(created), len(updated),
-                                                                                  plan["state"]), **result)
+                         msg="would create %d znode(s) and update %d (target %s)"
+                             % (len(created), len(updated), plan["state"]), **result)
     tree.apply(plan)
     after, dummy = tree.read_tree(root)
     diff = compare(document["znodes"], after, root)
