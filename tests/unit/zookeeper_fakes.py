@@ -51,7 +51,8 @@ class FakeZooKeeper:
     def allowed(self, path, perm):
         return any(s == "world" and i == "anyone" and bits & perm for s, i, bits in self.nodes[path].acl)
 
-    def create(self, path, data=b"", acl=OPEN, owner=0):
+    def create(self, path, data=b"", acl=None, owner=0):
+        acl = OPEN if acl is None else acl
         parent = path.rsplit("/", 1)[0] or "/"
         if path in self.nodes:
             raise NodeExistsError()

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from zookeeper_fakes import OPEN, FakeKazoo, FakeZkCliPods, FakeZooKeeper
+from zookeeper_fakes import FakeKazoo, FakeZkCliPods, FakeZooKeeper
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import zookeeper_backup as zb
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import ExecAccess
 
