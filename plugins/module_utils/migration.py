@@ -358,12 +358,16 @@ def apply_to_plan(plan, evidence):
     voters = controller["voters"]
     brokers = []
     for broker in plan["brokers"]:
-        properties = broker_properties_for_mode(broker["properties"], decision["broker_mode"], voters)
+        # Always from the ZooKeeper-mode properties the plan derived: a second pass in the same run starts from
+        # a plan that already has the first pass's mode applied.
+        base = broker.get("zookeeper_properties", broker["properties"])
+        properties = broker_properties_for_mode(base, decision["broker_mode"], voters)
         env = broker_env(properties)
         if decision["broker_mode"] == BROKER_KRAFT:
             # cp-kafka in KRaft mode formats (or checks) its log dirs with the cluster's id before it starts.
             env.append({"name": "CLUSTER_ID", "value": decision["cluster_id"] or ""})
-        brokers.append(dict(broker, properties=properties, env=env, mode=decision["broker_mode"]))
+        brokers.append(dict(broker, properties=properties, env=env, mode=decision["broker_mode"],
+                            zookeeper_properties=base))
     properties = controller_properties(plan, controller, voters, migration=decision["controllers"] == "migration")
     result = dict(plan, brokers=brokers,
                   controller=dict(controller, properties=properties, env=broker_env(properties)),

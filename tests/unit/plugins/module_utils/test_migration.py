@@ -469,3 +469,16 @@ def test_topics_are_compared_between_zookeeper_and_kraft():
     assert kraft.compare_topics({"e2e": {0: [1, 2, 0], 1: [2, 0, 1]}},
                                 kraft.parse_topics(DESCRIBE.replace("Isr: 2,1", "Isr: 2,1,0")
                                                    .split("Topic: only-kraft")[0])) == []
+
+
+def test_a_second_pass_in_the_same_run_starts_from_the_zookeeper_mode_properties():
+    plan = make_plan()
+    first, _errors = migration.apply_to_plan(plan, evidence(["kraft"] * 3, controllers(), COPIED, KRAFT_CONTROLLER))
+    assert first["migration"]["broker_mode"] == "migrating"
+    # The rollback's second pass: controllers gone, brokers in migration mode; rendered without any migration
+    # setting, from the plan the first pass left.
+    second, errors = migration.apply_to_plan(first, evidence(["migrating"] * 3, controllers(), COPIED, KRAFT_CONTROLLER))
+    assert errors == [] and second["migration"]["step"] == "remove_controllers"
+    for broker in second["brokers"]:
+        assert broker["properties"] == plan["brokers"][broker["index"]]["properties"]
+        assert broker["env"] == plan["brokers"][broker["index"]]["env"]
