@@ -24,6 +24,7 @@ test: setup
 
 ## test-slow: the end-to-end scenarios too slow for CI's budget (the migration to KRaft and back)
 test-slow: testbed-build
+	KAFKA_EKS_SLOW_SCENARIOS=1 $(PYTEST) -m testbed tests/testbed/test_podrunner.py -k test_kraft_migration_from_zookeeper -q
 	KAFKA_EKS_SLOW_SCENARIOS=1 $(PYTEST) -m testbed tests/e2e/test_scenarios.py -k "$(or $(SCENARIO),migration)" -q
 
 test-unit: setup

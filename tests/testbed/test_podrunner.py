@@ -832,6 +832,9 @@ def test_kraft_refusals_of_the_real_format_step(image, no_node_id_error, tmp_pat
                                                  dynamic.strip().splitlines()[-1]))
 
 
+@pytest.mark.skipif(os.environ.get("KAFKA_EKS_SLOW_SCENARIOS") != "1",
+                    reason="slow (about 4 minutes on 2 cores): run by `make test-slow` (KAFKA_EKS_SLOW_SCENARIOS=1),"
+                           " outside CI's time budget")
 def test_kraft_migration_from_zookeeper(tmp_path, jars):
     """KIP-866 on real parts: ZooKeeper 3.9.3, a cp-kafka 7.9 broker (Kafka 3.9.2, IBP 3.9) with a topic, a
     KRaft controller in migration mode, the broker rolled with the migration settings, the metadata copied,
