@@ -120,8 +120,8 @@ def compare_topics(zookeeper_assignments, kraft_topics):
         for partition, replicas in sorted(zk_partitions.items()):
             found = kraft["replicas"].get(partition)
             if found is not None and sorted(found) != sorted(replicas):
-                problems.append("%s-%d has replicas %s in ZooKeeper and %s in KRaft" % (topic, partition,
-                                                                                      sorted(replicas), found))
+                problems.append("%s-%d has replicas %s in ZooKeeper and %s in KRaft"
+                                % (topic, partition, sorted(replicas), found))
             isr = kraft["isr"].get(partition)
             if isr is not None and sorted(isr) != sorted(found or replicas):
                 problems.append("%s-%d is under-replicated (ISR %s of replicas %s)" % (topic, partition, isr,

@@ -1008,9 +1008,10 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
         "pdb": cfg["kafka_controller_pdb_name"],
         "port": controller_port,
         "pods": ["%s-%d" % (controller_sts, ordinal) for ordinal in range(len(controller_ids))],
-        "voters": ",".join("%d@%s-%d.%s.%s.svc.%s:%d" % (node_id, controller_sts, ordinal, controller_headless,
-                                                          namespace, domain, controller_port)
-                           for ordinal, node_id in enumerate(controller_ids)),
+        "voters": ",".join(
+            "%d@%s-%d.%s.%s.svc.%s:%d" % (node_id, controller_sts, ordinal, controller_headless, namespace, domain,
+                                          controller_port)
+            for ordinal, node_id in enumerate(controller_ids)),
         # The metadata log lives on the controller's own claim, in a directory under the mount (never its root).
         "log_dir": posixpath.join(cfg["kafka_broker_data_mount_path"], "metadata"),
         "labels": dict(common_labels, **{"app.kubernetes.io/name": "kafka",

@@ -20,8 +20,8 @@ description:
     brokers the cluster's metadata lists with their endpoints (C(kafka-broker-api-versions) in a broker pod).
   - RV(migration_completed) holds only when C(/migration) has a KRaft offset and its controller epoch is the
     one of the KRaft controller holding C(/controller); a C(/migration) alone proves nothing.
-  - A broker counts as registered (RV(brokers.joined)) only when the metadata lists it with its own client
-    endpoint (I(expected_brokers)); another endpoint is RV(brokers.foreign). Nothing is healed here - a KRaft
+  - A broker counts as registered (RV(joined)) only when the metadata lists it with its own client
+    endpoint (I(expected_brokers)); another endpoint is C(foreign) in RV(brokers). Nothing is healed here - a KRaft
     broker's registration is not in ZooKeeper, so there is no stale session to prove dead.
   - With I(wait_for) it waits, up to I(timeout) seconds, for the quorum (a leader and exactly the expected
     voters), the completed copy, or every expected broker registered; then fails naming what is missing.
@@ -425,8 +425,8 @@ def evidence_gate(zk, kraft, params, expected_controllers, expected_brokers, res
         kraft_topics = kraft.topics(params["broker_pod_selector"], params["broker_client_port"],
                                     params["broker_container"])["topics"]
         differences = compare_topics(assignments, kraft_topics)
-        checks["topics"] = "%d in ZooKeeper, %d in KRaft, %d difference(s)" % (len(assignments), len(kraft_topics),
-                                                                              len(differences))
+        checks["topics"] = "%d in ZooKeeper, %d in KRaft, %d difference(s)" % (
+            len(assignments), len(kraft_topics), len(differences))
         problems.extend(d[:1].upper() + d[1:] + "." for d in differences[:20])
     except KRaftError as exc:
         problems.append("No broker described the topics: %s." % exc)

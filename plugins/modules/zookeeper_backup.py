@@ -22,7 +22,7 @@ description:
     restored or expected by a comparison - they belong to the sessions of clients that run. Container and
     TTL znodes are restored as persistent ones.
   - With I(reuse_unchanged) (the default), nothing is written when the newest backup of that I(prefix) in
-    I(dest) holds the same content (same digest); its path is returned and RV(changed) is false.
+    I(dest) holds the same content (same digest); its path is returned and C(changed) is false.
   - A backup of a live ensemble is not one point in time - ZooKeeper has no read transaction - a znode
     deleted between the listing and its read is left out and named in RV(vanished).
   - I(state=compared) reads the live tree and reports what differs from the file I(src) - RV(differences).

@@ -169,7 +169,7 @@ def test_the_gate_holds_only_on_every_piece_of_evidence(make_module):
     result = run(make_module, args, Topics(nodes), FakePods(dict(answers)))
     assert not result.get("failed") and result["gate"]["holds"], result
     # One broker missing from the metadata: refused, naming it.
-    missing = dict(answers, **{"kafka-broker-api-versions": [(0, BROKERS.split("kafka-service-1")[0], "")]})
+    missing = dict(answers, **{"kafka-broker-api-versions": [(0, BROKERS.split("kafka-service-1", maxsplit=1)[0], "")]})
     result = run(make_module, args, Topics(nodes), FakePods(missing))
     assert result["failed"] and "Not finalized" in result["msg"] and "Broker(s) 1 are not registered" in result["msg"]
     # An ISR short of its replicas in KRaft: refused.
