@@ -41,3 +41,31 @@ def module_argument_spec(**options):
     spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
     spec.update(options)
     return spec
+
+
+def connect(module, pod_api=None, zk=None):
+    """``(pod_api, zk)`` for a module built with ``module_argument_spec()``: the required libraries checked in one
+    place (kubernetes always, kazoo for direct access), each client made unless a test passed its own; a failure
+    to connect ends the module with the reason."""
+    # Imported here: args_common is read by modules that reach neither.
+    from ansible.module_utils.basic import missing_required_lib
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
+        HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, PodApiError, make_pod_api)
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
+        HAS_KAZOO, KAZOO_IMPORT_ERROR, make_access)
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
+
+    params = module.params
+    try:
+        if pod_api is None:
+            if not HAS_KUBERNETES:
+                module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+            pod_api = make_pod_api(params)
+        if zk is None:
+            if params["zookeeper_access"] == "direct" and not HAS_KAZOO:
+                module.fail_json(msg=missing_required_lib("kazoo", reason="for zookeeper_access=direct"),
+                                 exception=KAZOO_IMPORT_ERROR)
+            zk = make_access(params, pod_api_factory=lambda: pod_api)
+    except (ZooKeeperError, PodApiError) as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    return pod_api, zk

@@ -343,17 +343,13 @@ controller:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common import (
     ZOOKEEPER_REQUIRED_IF,
+    connect,
     module_argument_spec,
 )
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    PodApiError,
-    make_pod_api,
-)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership import (
     HealError,
     Membership,
@@ -362,11 +358,6 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.membership impor
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
     NotInSyncError,
     wait_partitions,
-)
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
-    HAS_KAZOO,
-    KAZOO_IMPORT_ERROR,
-    make_access,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
 
@@ -403,18 +394,7 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
         except ValueError:
             module.fail_json(msg="advertised_listeners: key %r is not a broker id; map each broker id to its "
                                  "listeners" % (key,))
-    try:
-        if pod_api is None:
-            if not HAS_KUBERNETES:
-                module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-            pod_api = make_pod_api(params)
-        if zk is None:
-            if params["zookeeper_access"] == "direct" and not HAS_KAZOO:
-                module.fail_json(msg=missing_required_lib("kazoo", reason="for zookeeper_access=direct"),
-                                 exception=KAZOO_IMPORT_ERROR)
-            zk = make_access(params, pod_api_factory=lambda: pod_api)
-    except (ZooKeeperError, PodApiError) as exc:
-        module.fail_json(msg=str(exc), changed=False)
+    pod_api, zk = connect(module, pod_api, zk)
     membership = Membership(
         zk, pod_api, params["namespace"], params["expected_broker_ids"], params["broker_pod_selector"],
         params["broker_id_label"], heal=params["heal"], wait=params["wait"],

@@ -196,20 +196,17 @@ msg:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common import (
-    ZOOKEEPER_REQUIRED_IF, module_argument_spec)
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, PodApiError, make_pod_api)
+    ZOOKEEPER_REQUIRED_IF, connect, module_argument_spec)
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.kraft import (
     KRaftAccess, KRaftError, compare_topics, own_registrations, wait_until)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import (
     kraft_holds_controller, migration_completed, parse_json_znode)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
     NotInSyncError, read_topics, wait_partitions)
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import (
-    HAS_KAZOO, KAZOO_IMPORT_ERROR, make_access)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
 
 ZNODES = ("/cluster/id", "/controller", "/migration")
@@ -288,18 +285,7 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
                                  " endpoint host:port" % (key,))
     expected_controllers = sorted(params["expected_controller_ids"] or [])
     wait_for = params["wait_for"]
-    try:
-        if pod_api is None:
-            if not HAS_KUBERNETES:
-                module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-            pod_api = make_pod_api(params)
-        if zk is None:
-            if params["zookeeper_access"] == "direct" and not HAS_KAZOO:
-                module.fail_json(msg=missing_required_lib("kazoo", reason="for zookeeper_access=direct"),
-                                 exception=KAZOO_IMPORT_ERROR)
-            zk = make_access(params, pod_api_factory=lambda: pod_api)
-    except (ZooKeeperError, PodApiError) as exc:
-        module.fail_json(msg=str(exc), changed=False)
+    pod_api, zk = connect(module, pod_api, zk)
     kraft = KRaftAccess(pod_api, params["namespace"], timeout=params["exec_timeout"])
     result = {"changed": False, "removed": [], "quorum": None, "brokers": None, "waited": 0.0}
     try:
