@@ -117,9 +117,11 @@ def migration_completed(migration_znode, controller_znode):
 
 
 def kraft_holds_controller(controller_znode):
-    """Whether /controller names a KRaft controller (it carries kraftControllerEpoch), not a ZooKeeper broker."""
+    """Whether /controller names a KRaft controller: its kraftControllerEpoch is an epoch (0 or more). A ZooKeeper
+    broker of Kafka 3.9 in migration mode writes the same format with kraftControllerEpoch -1 (seen on the bed)."""
     controller = parse_json_znode(controller_znode)
-    return bool(controller) and "kraftControllerEpoch" in controller
+    epoch = (controller or {}).get("kraftControllerEpoch")
+    return isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0
 
 
 def broker_modes(deployments, broker_id_label):

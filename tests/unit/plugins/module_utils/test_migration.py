@@ -481,3 +481,9 @@ def test_a_second_pass_in_the_same_run_starts_from_the_zookeeper_mode_properties
     for broker in second["brokers"]:
         assert broker["properties"] == plan["brokers"][broker["index"]]["properties"]
         assert broker["env"] == plan["brokers"][broker["index"]]["env"]
+
+
+def test_a_zookeeper_broker_writing_the_new_controller_format_is_not_kraft():
+    assert not migration.kraft_holds_controller(json.dumps(dict(ZK_CONTROLLER, version=2, kraftControllerEpoch=-1)))
+    assert migration.kraft_holds_controller(json.dumps(KRAFT_CONTROLLER))
+    assert not migration.kraft_holds_controller(json.dumps(dict(KRAFT_CONTROLLER, kraftControllerEpoch="1")))

@@ -119,6 +119,9 @@ def test_revert_deletes_only_a_controller_znode_kraft_holds(make_module):
     zk = FakeZooKeeper({"/cluster/id": CLUSTER, "/controller": KRAFT_CONTROLLER, "/migration": COPIED})
     result = run(make_module, {"revert_zookeeper": True}, zk)
     assert zk.deleted == [("/controller", 7), ("/migration", 7)]
+    zk = FakeZooKeeper({"/controller": json.dumps({"version": 2, "brokerid": 1, "kraftControllerEpoch": -1})})
+    result = run(make_module, {"revert_zookeeper": True}, zk)
+    assert not result["changed"] and zk.deleted == []
     result = run(make_module, {"revert_zookeeper": True}, FakeZooKeeper({"/cluster/id": CLUSTER}))
     assert not result["changed"] and result["removed"] == []
 
