@@ -232,6 +232,14 @@ class _Checker:
             return False
         return True
 
+    def statefulset_name(self, variable, name):
+        """A StatefulSet name short enough for its pods' controller-revision-hash label."""
+        if isinstance(name, str) and len(name) > MAX_STATEFULSET_NAME_LENGTH:
+            self.fail(variable, "%r has %d characters; Kubernetes refuses a StatefulSet name longer than %d (its pods"
+                      " carry controller-revision-hash=<name>-<hash>, at most 63 characters)."
+                      % (name, len(name), MAX_STATEFULSET_NAME_LENGTH),
+                      "use a name of at most %d characters." % MAX_STATEFULSET_NAME_LENGTH)
+
     def subdomain(self, variable, name, what):
         if (not isinstance(name, str) or not name or len(name) > MAX_SUBDOMAIN_LENGTH
                 or not DNS1123_SUBDOMAIN.match(name)):
@@ -530,11 +538,7 @@ def _check_controllers(check, cfg, broker_ids, max_id):
                            ("kafka_controller_headless_service_name", "Service"),
                            ("kafka_controller_pdb_name", "PodDisruptionBudget")):
         check.dns_label(variable, cfg.get(variable), what)
-    sts = cfg.get("kafka_controller_statefulset_name")
-    if isinstance(sts, str) and len(sts) > MAX_STATEFULSET_NAME_LENGTH:
-        check.fail("kafka_controller_statefulset_name", "%r has %d characters; Kubernetes refuses a StatefulSet name"
-                   " longer than %d." % (sts, len(sts), MAX_STATEFULSET_NAME_LENGTH),
-                   "use a name of at most %d characters." % MAX_STATEFULSET_NAME_LENGTH)
+    check.statefulset_name("kafka_controller_statefulset_name", cfg.get("kafka_controller_statefulset_name"))
     return ids
 
 
@@ -580,11 +584,7 @@ def _names(check, cfg, broker_ids):
                            ("kafka_broker_client_config_name", "ConfigMap")):
         check.dns_label(variable, cfg.get(variable), what)
     sts = cfg.get("zookeeper_statefulset_name")
-    if isinstance(sts, str) and len(sts) > MAX_STATEFULSET_NAME_LENGTH:
-        check.fail("zookeeper_statefulset_name", "%r has %d characters; Kubernetes refuses a StatefulSet name longer"
-                   " than %d (its pods carry controller-revision-hash=<name>-<hash>, at most 63 characters)."
-                   % (sts, len(sts), MAX_STATEFULSET_NAME_LENGTH),
-                   "use a name of at most %d characters." % MAX_STATEFULSET_NAME_LENGTH)
+    check.statefulset_name("zookeeper_statefulset_name", sts)
     if broker_ids is None:
         return
     last = len(broker_ids) - 1
