@@ -23,6 +23,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
     PlanError,
     build_plan,
 )
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import controllers_finalized
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.upgrade import apply_to_plan
 
 # The collection's roles/ directory: the argument specs are read from the roles this plugin ships with.
@@ -58,6 +59,11 @@ def upgrade_message(plan):
     if step in (None, "new", "steady"):
         return None
     target = upgrade.get("target_version")
+    if step == "kraft":
+        if all(b.get("runs_target") for b in (upgrade.get("running") or {}).values()):
+            return None
+        return ("Upgrade: the KRaft controllers, then the brokers, roll to %s (Kafka %s) one at a time; KRaft mode"
+                " has no inter-broker protocol to pin." % (plan["settings"]["kafka_broker_image"], target))
     protocol = upgrade.get("inter_broker_protocol_version")
     says = {
         "binaries": "roll the brokers to %s (Kafka %s) one at a time with inter.broker.protocol.version pinned "
@@ -210,6 +216,15 @@ class ActionModule(ActionBase):
         resize = ensemble_resize_error(plan, statefulsets)
         if resize:
             return dict(result, failed=True, msg=resize)
+        # kafka_zookeeper_remove: once the controllers run finalized, ZooKeeper is not deployed again (read only
+        # when asked for: the other runs make no extra read).
+        remove = False
+        if read and plan["settings"].get("kafka_zookeeper_remove"):
+            name = plan["controller"]["statefulset"]
+            remove = controllers_finalized(self._read(
+                "the KRaft controller StatefulSet %s/%s" % (plan["namespace"], name), task_vars, auth, secrets,
+                kind="StatefulSet", namespace=plan["namespace"], name=name))
+        plan["zookeeper"] = dict(plan["zookeeper"], remove=remove, running=bool(statefulsets))
 
         result.update(
             config=config,

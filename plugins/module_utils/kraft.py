@@ -10,6 +10,27 @@ the collection needs no route to the pods and the answer is the cluster's, not a
   metadata lists, ``kafka-service-0:9092 (id: 0 rack: null) -> (``. A KRaft broker appears there only once it
   registered with the controllers and is unfenced; its line carries the endpoint it advertised, which is the
   proof that the registration is that broker's own.
+
+What the evidence gate compares beyond the topics, each read in a broker pod with one tool call (Kafka 3.9's
+output, captured from a real broker: tests/unit/plugins/module_utils/fixtures/kafka-3.9.2-*):
+
+- ``kafka-configs --describe --entity-type topics``: ``Dynamic configs for topic <t> are:`` then one line per
+  topic-level override, ``  key=value sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:key=value, ...}``. Not
+  ``kafka-topics --describe``' ``Configs:`` field: it lists every config whose source is not the default, so a
+  broker's static ``min.insync.replicas`` shows there on every topic, and its values (``0:1,1:1``) may hold the
+  commas it is joined with.
+- ``kafka-acls --list``: ``Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=t,
+  patternType=LITERAL)`:`` then one ``(principal=User:alice, host=*, operation=READ, permissionType=ALLOW)`` a
+  line. A broker without an authorizer answers with ``SecurityDisabledException`` (exit 1), so it is asked only
+  when ZooKeeper has ACLs.
+- ``kafka-configs --describe --entity-type users``: ``SCRAM credential configs for user-principal 'alice' are
+  SCRAM-SHA-512=iterations=4096, SCRAM-SHA-256=iterations=8192`` (and ``Quota configs for ...`` lines).
+
+ZooKeeper keeps the same as JSON: ``/config/topics/<t>`` and ``/config/users/<url-encoded user>``
+(``{"version": 1, "config": {...}}``, a user's ``SCRAM-SHA-512`` value being its salt, keys and iterations),
+``/kafka-acl/<Topic|Group|Cluster|TransactionalId|DelegationToken|User>/<name>`` (literal) and
+``/kafka-acl-extended/prefixed/<type>/<name>`` (``{"version": 1, "acls": [{"principal": "User:alice",
+"permissionType": "Allow", "operation": "DescribeConfigs", "host": "*"}]}``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,9 +41,14 @@ import json
 import re
 import time
 
+from ansible.module_utils.six.moves.urllib.parse import unquote
+
 QUORUM_COMMAND = "kafka-metadata-quorum"
 TOPICS_COMMAND = "kafka-topics"
 API_VERSIONS_COMMAND = "kafka-broker-api-versions"
+CONFIGS_COMMAND = "kafka-configs"
+ACLS_COMMAND = "kafka-acls"
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 _BROKER_LINE = re.compile(r"^(?P<host>[A-Za-z0-9.\-\[\]:]+):(?P<port>\d+) \(id: (?P<id>-?\d+) rack: (?P<rack>[^)]*)\) -> \(",
                           re.MULTILINE)
 _FIELD = re.compile(r"^(?P<key>[A-Za-z]+):\s*(?P<value>.*?)\s*$", re.MULTILINE)
@@ -86,16 +112,19 @@ def _ids(text):
 
 
 def parse_topics(text):
-    """``{topic: {"partitions": n, "replication_factor": n, "replicas": {p: [ids]}, "isr": {p: [ids]}}}`` from
+    """``{topic: {"partitions": n, "replication_factor": n, "replicas": {p: [ids]}, "isr": {p: [ids]},
+    "leader": {p: id}}}`` (leader -1: none) from
     ``kafka-topics --describe``: the summary line of each topic, then one line per partition."""
     topics = {}
     for match in _TOPIC_LINE.finditer(text or ""):
         topics[match.group("topic")] = {"partitions": int(match.group("partitions")),
-                                        "replication_factor": int(match.group("rf")), "replicas": {}, "isr": {}}
+                                        "replication_factor": int(match.group("rf")), "replicas": {}, "isr": {},
+                                        "leader": {}}
     for match in _PARTITION_LINE.finditer(text or ""):
         topic = topics.setdefault(match.group("topic"), {"partitions": None, "replication_factor": None,
-                                                         "replicas": {}, "isr": {}})
+                                                         "replicas": {}, "isr": {}, "leader": {}})
         partition = int(match.group("partition"))
+        topic["leader"][partition] = int(match.group("leader"))
         topic["replicas"][partition] = _ids(match.group("replicas"))
         topic["isr"][partition] = _ids(match.group("isr"))
     return topics
@@ -127,6 +156,177 @@ def compare_topics(zookeeper_assignments, kraft_topics):
                 problems.append("%s-%d is under-replicated (ISR %s of replicas %s)" % (topic, partition, isr,
                                                                                        sorted(found or replicas)))
     return problems
+
+
+_CONFIGS_HEADER = re.compile(r"^Dynamic configs for topic (?P<topic>\S+) are:\s*$")
+_CONFIG_ENTRY = re.compile(r"^\s+(?P<key>[^=\s]+)=(?P<value>.*) sensitive=(?P<sensitive>true|false) synonyms=\{.*\}\s*$")
+
+
+def parse_topic_configs(text):
+    """``{topic: {key: value}}``, each topic's own overrides, from ``kafka-configs --describe --entity-type
+    topics`` (a topic without any is there with ``{}``; a sensitive value, which the tool prints as ``null``, is
+    None). Raises KRaftError when the output has text but no topic header (an error, a tool that did not start)."""
+    configs = {}
+    topic = None
+    for line in (text or "").splitlines():
+        header = _CONFIGS_HEADER.match(line)
+        if header:
+            topic = header.group("topic")
+            configs[topic] = {}
+            continue
+        entry = _CONFIG_ENTRY.match(line)
+        if entry and topic is not None:
+            sensitive = entry.group("sensitive") == "true"
+            configs[topic][entry.group("key")] = None if sensitive else entry.group("value")
+    if not configs and (text or "").strip():
+        raise KRaftError("no 'Dynamic configs for topic' line in the answer: %s" % text.strip()[-300:])
+    return configs
+
+
+def zookeeper_config(data):
+    """``{key: value as text}`` of a ZooKeeper config znode (``/config/topics/<t>``, ``/config/users/<u>``:
+    ``{"version": 1, "config": {...}}``); ``{}`` when it is missing, empty or not such JSON."""
+    try:
+        value = json.loads(data) if data else None
+    except ValueError:
+        return {}
+    config = value.get("config") if isinstance(value, dict) else None
+    if not isinstance(config, dict):
+        return {}
+    return dict((str(k), None if v is None else str(v)) for k, v in config.items())
+
+
+def _limited(problems, limit):
+    if len(problems) > limit:
+        return problems[:limit] + ["and %d more" % (len(problems) - limit)]
+    return problems
+
+
+def compare_topic_configs(zookeeper_configs, kraft_configs, limit=20):
+    """What differs between each topic's overrides in ZooKeeper (``{topic: zookeeper_config()}``) and in the
+    KRaft metadata (``parse_topic_configs``): a value that differs, a key on one side only. Only topics on both
+    sides (``compare_topics`` names the others); a sensitive value (None on the KRaft side) counts by its key
+    alone. Returns a list of sentences, at most ``limit`` and an ``and N more``."""
+    problems = []
+    for topic in sorted(set(zookeeper_configs) & set(kraft_configs)):
+        zk, kraft = zookeeper_configs[topic], kraft_configs[topic]
+        for key in sorted(set(zk) | set(kraft)):
+            if key not in kraft:
+                problems.append("topic %s has %s=%s in ZooKeeper but not in the KRaft metadata" % (topic, key, zk[key]))
+            elif key not in zk:
+                problems.append("topic %s has %s=%s in the KRaft metadata but not in ZooKeeper"
+                                % (topic, key, kraft[key]))
+            elif kraft[key] is not None and zk[key] != kraft[key]:
+                problems.append("topic %s has %s=%s in ZooKeeper and %s=%s in KRaft" % (topic, key, zk[key], key,
+                                                                                       kraft[key]))
+    return _limited(problems, limit)
+
+
+def _enum_name(word):
+    """ZooKeeper's ``TransactionalId``/``DescribeConfigs``/``Allow`` as Kafka's enums print them
+    (``TRANSACTIONAL_ID``, ``DESCRIBE_CONFIGS``, ``ALLOW``)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(word)).upper()
+
+
+def parse_zookeeper_acls(data, resource_type, name, pattern_type="LITERAL"):
+    """The ACLs of one ``/kafka-acl/<type>/<name>`` (LITERAL) or ``/kafka-acl-extended/prefixed/<type>/<name>``
+    (PREFIXED) znode, as ``(resource type, pattern type, name, principal, host, operation, permission type)``
+    tuples in Kafka's enum spelling (what ``parse_acls`` returns); [] when the data is not such JSON."""
+    try:
+        value = json.loads(data) if data else None
+    except ValueError:
+        return []
+    acls = value.get("acls") if isinstance(value, dict) else None
+    found = []
+    for acl in acls if isinstance(acls, list) else []:
+        if isinstance(acl, dict):
+            found.append((_enum_name(resource_type), pattern_type.upper(), name, str(acl.get("principal")),
+                          str(acl.get("host")), _enum_name(acl.get("operation")), _enum_name(acl.get("permissionType"))))
+    return sorted(found)
+
+
+_ACL_RESOURCE = re.compile(r"^Current ACLs for resource `ResourcePattern\(resourceType=(?P<type>[A-Z_]+), "
+                           r"name=(?P<name>.*), patternType=(?P<pattern>[A-Z_]+)\)`:")
+_ACL_ENTRY = re.compile(r"^\s*\(principal=(?P<principal>.*?), host=(?P<host>[^,]*), operation=(?P<operation>[A-Z_]+), "
+                        r"permissionType=(?P<permission>[A-Z_]+)\)\s*$")
+
+
+def parse_acls(text):
+    """Every ACL ``kafka-acls --list`` prints, as the tuples of ``parse_zookeeper_acls`` (sorted). An empty
+    answer is no ACL; text with neither a resource line nor an ACL line raises KRaftError."""
+    found = []
+    resource = None
+    seen = False
+    for line in (text or "").splitlines():
+        head = _ACL_RESOURCE.match(line)
+        if head:
+            resource = (head.group("type"), head.group("pattern"), head.group("name"))
+            seen = True
+            continue
+        entry = _ACL_ENTRY.match(line)
+        if entry and resource is not None:
+            found.append((resource[0], resource[1], resource[2], entry.group("principal"), entry.group("host"),
+                          entry.group("operation"), entry.group("permission")))
+    if not seen and (text or "").strip():
+        raise KRaftError("no 'Current ACLs for resource' line in the answer: %s" % text.strip()[-300:])
+    return sorted(found)
+
+
+def describe_acl(acl):
+    """``ALLOW User:alice READ from * on TOPIC orders (LITERAL)`` for a sentence."""
+    resource_type, pattern_type, name, principal, host, operation, permission = acl
+    return "%s %s %s from %s on %s %s (%s)" % (permission, principal, operation, host, resource_type, name, pattern_type)
+
+
+def compare_acls(zookeeper_acls, kraft_acls, limit=20):
+    """ACLs on one side only (``parse_zookeeper_acls``' and ``parse_acls``' tuples); a list of sentences."""
+    zk, kraft = set(zookeeper_acls), set(kraft_acls)
+    problems = ["ACL %s is in ZooKeeper but not in the KRaft metadata" % describe_acl(a) for a in sorted(zk - kraft)]
+    problems += ["ACL %s is in the KRaft metadata but not in ZooKeeper" % describe_acl(a) for a in sorted(kraft - zk)]
+    return _limited(problems, limit)
+
+
+def zookeeper_scram_mechanisms(config):
+    """The SCRAM mechanisms a ``/config/users/<u>`` config (``zookeeper_config()``) holds credentials for, sorted;
+    only their names: the values (salt, stored and server keys) are never returned."""
+    return sorted(key for key in config if key in SCRAM_MECHANISMS)
+
+
+def zookeeper_user_name(child):
+    """The user of a ``/config/users`` child: ZooKeeper keeps it URL-encoded (``CN%3Dbob%2CO%3Dacme``)."""
+    return unquote(child)
+
+
+_SCRAM_LINE = re.compile(r"^SCRAM credential configs for user-principal '(?P<user>.*)' are (?P<mechanisms>.*?)\s*$")
+
+
+def parse_scram_users(text):
+    """``{user: [mechanisms]}`` from ``kafka-configs --describe --entity-type users`` (its ``SCRAM credential
+    configs for user-principal 'alice' are SCRAM-SHA-512=iterations=4096, ...`` lines; quota lines are not
+    read). An empty answer is no user; text with neither kind of line raises KRaftError."""
+    users = {}
+    for line in (text or "").splitlines():
+        match = _SCRAM_LINE.match(line)
+        if match:
+            mechanisms = [item.split("=", 1)[0].strip() for item in match.group("mechanisms").split(",")]
+            users[match.group("user")] = sorted(m for m in mechanisms if m)
+    if not users and (text or "").strip() and "configs for user-principal" not in text:
+        raise KRaftError("no 'configs for user-principal' line in the answer: %s" % text.strip()[-300:])
+    return users
+
+
+def compare_scram_users(zookeeper_users, kraft_users, limit=20):
+    """Users (``{user: [mechanisms]}`` on each side) on one side only or with other mechanisms; sentences."""
+    problems = []
+    for user in sorted(set(zookeeper_users) | set(kraft_users)):
+        zk, kraft = zookeeper_users.get(user), kraft_users.get(user)
+        if kraft is None:
+            problems.append("SCRAM user %s (%s) is in ZooKeeper but not in the KRaft metadata" % (user, ", ".join(zk)))
+        elif zk is None:
+            problems.append("SCRAM user %s (%s) is in the KRaft metadata but not in ZooKeeper" % (user, ", ".join(kraft)))
+        elif sorted(zk) != sorted(kraft):
+            problems.append("SCRAM user %s has %s in ZooKeeper and %s in KRaft" % (user, ", ".join(zk), ", ".join(kraft)))
+    return _limited(problems, limit)
 
 
 def parse_broker_endpoints(text):
@@ -207,6 +407,21 @@ class KRaftAccess:
         return self._ask(selector, container, argv, lambda out: {"topics": parse_topics(out)},
                          "the topics in the cluster's metadata")
 
+    def topic_configs(self, selector, port, container="broker"):
+        argv = [CONFIGS_COMMAND, "--bootstrap-server", "localhost:%d" % int(port), "--describe", "--entity-type", "topics"]
+        return self._ask(selector, container, argv, lambda out: {"configs": parse_topic_configs(out)},
+                         "the topic configs in the cluster's metadata")
+
+    def acls(self, selector, port, container="broker"):
+        argv = [ACLS_COMMAND, "--bootstrap-server", "localhost:%d" % int(port), "--list"]
+        return self._ask(selector, container, argv, lambda out: {"acls": parse_acls(out)},
+                         "the ACLs in the cluster's metadata")
+
+    def scram_users(self, selector, port, container="broker"):
+        argv = [CONFIGS_COMMAND, "--bootstrap-server", "localhost:%d" % int(port), "--describe", "--entity-type", "users"]
+        return self._ask(selector, container, argv, lambda out: {"users": parse_scram_users(out)},
+                         "the SCRAM users in the cluster's metadata")
+
     def broker_endpoints(self, selector, port, container="broker"):
         argv = [API_VERSIONS_COMMAND, "--bootstrap-server", "localhost:%d" % int(port)]
         return self._ask(selector, container, argv, lambda out: {"endpoints": parse_broker_endpoints(out)},
@@ -229,3 +444,49 @@ def wait_until(read, done, timeout, sleep_seconds, clock=time.monotonic, sleep=t
         if clock() - start + sleep_seconds > timeout:
             return result, waited, False
         sleep(sleep_seconds)
+
+
+class KRaftPartitions:
+    """The partitions' replicas, leaders and in-sync replicas as the KRaft metadata holds them, for the checks
+    between two restarts of a roll (``replication.wait_partitions(..., source=KRaftPartitions(...))``): once the
+    migration is finalized ZooKeeper is no longer written, so its partition states are stale. One
+    ``kafka-topics --describe`` in a broker pod per read; the topics' ``min.insync.replicas`` overrides come from
+    its ``Configs:`` field."""
+
+    def __init__(self, kraft, selector, port, container="broker"):
+        self.kraft = kraft
+        self.selector = selector
+        self.port = port
+        self.container = container
+
+    def _describe(self):
+        return self.kraft.topics(self.selector, self.port, self.container)["topics"]
+
+    def topics(self):
+        """``(assignments, min ISR overrides)`` as ``replication.read_topics`` returns them."""
+        described = self._describe()
+        assignments, overrides = {}, {}
+        for topic, found in described.items():
+            assignments[topic] = dict(found["replicas"])
+            value = (found.get("configs") or {}).get("min.insync.replicas")
+            if value is not None and str(value).strip().isdigit():
+                overrides[topic] = int(str(value).strip())
+        return assignments, overrides
+
+    def states(self, assignments):
+        """``{(topic, partition): {"leader", "isr"} or None}`` as ``replication.read_states`` returns them."""
+        try:
+            described = self._describe()
+        except KRaftError:
+            # No broker answered (one is restarting): nothing is known in sync, so nothing may restart yet.
+            described = {}
+        states = {}
+        for topic in sorted(assignments):
+            found = described.get(topic) or {}
+            for partition in sorted(assignments[topic]):
+                if partition in (found.get("isr") or {}):
+                    states[(topic, partition)] = {"leader": (found.get("leader") or {}).get(partition, -1),
+                                                  "isr": list(found["isr"][partition])}
+                else:
+                    states[(topic, partition)] = None
+        return states

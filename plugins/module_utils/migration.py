@@ -12,7 +12,13 @@ anywhere continues from what it finds:
   brokers_kraft      some broker runs as a KRaft broker (``process.roles=broker``); ZooKeeper is still
                      written by the controllers, so the way back is open.
   kraft              every broker is a KRaft broker; the soak point. Finalizing is irreversible.
-  finalized          the controllers run without the migration flag: ZooKeeper is no longer written.
+  finalized          the controllers run without the migration flag: ZooKeeper is no longer written, and
+                     nothing of it is read any more (its partition states and /brokers/ids are stale): the
+                     cluster id comes from the controllers' StatefulSet, partitions from the KRaft metadata.
+
+After finalizing, ``kafka_zookeeper_remove`` removes the ZooKeeper workloads (a backup of every znode first; the
+claims only with ``kafka_zookeeper_remove_volumes``), and a Kafka 4 image (KRaft only) rolls the controllers,
+then the brokers, one at a time. Kafka 4 before finalizing is refused: its controllers have no migration mode.
 
 Going back (``kafka_metadata_mode: zookeeper`` before finalizing) follows the docs' revert table: brokers in
 KRaft mode return to ZooKeeper mode first *keeping* the migration flag; then the controllers are removed
@@ -42,6 +48,8 @@ CONTROLLER_LISTENER = "CONTROLLER"
 MIGRATION_FLAG = "zookeeper.metadata.migration.enable"
 # Kafka 3.9 docs: the brokers must run 3.9.1 or later with IBP 3.9 before a migration starts.
 MIGRATION_PROTOCOL = "3.9"
+# Kafka 4 runs KRaft only (no ZooKeeper mode, no migration mode).
+KRAFT_ONLY_KAFKA = 4
 # Properties a KRaft broker must not have (Kafka 3.9 docs, "Migrating brokers to KRaft").
 ZOOKEEPER_ONLY_PROPERTIES = ("broker.id", "zookeeper.connect", MIGRATION_FLAG, "inter.broker.protocol.version",
                              "control.plane.listener.name", "log.message.format.version")
@@ -74,6 +82,22 @@ def broker_mode(deployment):
     if (_env(container, "KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE") or "").strip().lower() == "true":
         return BROKER_MIGRATING
     return BROKER_ZOOKEEPER
+
+
+def controller_image(statefulset):
+    """The image the controller StatefulSet's pods run (its template), or None."""
+    return (_template_container(statefulset, CONTROLLER_CONTAINER) or {}).get("image")
+
+
+def controller_cluster_id(statefulset):
+    """The cluster id the controllers were formatted with (their CLUSTER_ID), or None."""
+    return _env(_template_container(statefulset, CONTROLLER_CONTAINER), "CLUSTER_ID") or None
+
+
+def controllers_finalized(statefulsets):
+    """Whether a controller StatefulSet runs without the migration flag (the migration was finalized)."""
+    statefulset = (statefulsets or [None])[0]
+    return bool(statefulset) and controller_migration_flag(statefulset) is False
 
 
 def controller_migration_flag(statefulset):
@@ -239,12 +263,19 @@ def decide(plan, evidence, running_protocols=None):
     settings = plan["settings"]
     target = settings.get("kafka_metadata_mode", "zookeeper")
     finalize = bool(settings.get("kafka_migration_finalize", False))
+    remove_zookeeper = bool(settings.get("kafka_zookeeper_remove", False))
     found = detect_phase(evidence)
     phase = found["phase"]
+    controllers = evidence.get("controllers") or {}
     decision = dict(found, target=target, finalize_requested=finalize, controllers="absent",
                     broker_mode=BROKER_ZOOKEEPER, revert_zookeeper=False, wait_for_migration=False, soak=False,
-                    irreversible=False, continue_after_roll=False, cluster_id=evidence.get("cluster_id"))
+                    irreversible=False, continue_after_roll=False, cluster_id=evidence.get("cluster_id"),
+                    remove_zookeeper=False, zookeeper_runs=bool(evidence.get("zookeeper_runs", True)),
+                    running_controller_image=controllers.get("image"), backup=False)
     errors = []
+    image = settings["kafka_broker_image"]
+    release = kafka_release(image)
+    kraft_only = release is not None and release[0] >= KRAFT_ONLY_KAFKA
     brokers_exist = bool(evidence.get("brokers"))
     if target == "zookeeper":
         if phase == "finalized":
@@ -256,16 +287,30 @@ def decide(plan, evidence, running_protocols=None):
             # First roll back: ZooKeeper-mode brokers that keep the migration flag (docs: "do not set it to
             # false until the second cluster roll"); the controllers stay until every broker is back.
             return dict(decision, step="revert_brokers_to_zookeeper", controllers="migration",
-                        broker_mode=BROKER_MIGRATING, continue_after_roll=True), errors
+                        broker_mode=BROKER_MIGRATING, continue_after_roll=True, backup=True), errors
         if phase in ("controllers", "brokers_migrating", "migrated"):
             return dict(decision, step="remove_controllers", controllers="absent", revert_zookeeper=True,
-                        broker_mode=BROKER_ZOOKEEPER), errors
+                        broker_mode=BROKER_ZOOKEEPER, backup=True), errors
         if found["reverting"]:
-            return dict(decision, step="finish_revert", revert_zookeeper=True), errors
+            return dict(decision, step="finish_revert", revert_zookeeper=True, backup=True), errors
         return dict(decision, step="steady"), errors
     # target == kraft
     if phase == "finalized":
+        if remove_zookeeper and decision["zookeeper_runs"]:
+            # Nothing reads or writes ZooKeeper any more; its data is backed up first (tasks/migration.yml).
+            return dict(decision, step="remove_zookeeper", controllers="final", broker_mode=BROKER_KRAFT,
+                        remove_zookeeper=True, backup=True), errors
+        if decision["running_controller_image"] not in (None, image):
+            # Controllers first (tasks/migration.yml applies them before the brokers' roll), then the brokers.
+            return dict(decision, step="roll_image", controllers="final", broker_mode=BROKER_KRAFT), errors
         return dict(decision, step="steady", controllers="final", broker_mode=BROKER_KRAFT), errors
+    if kraft_only:
+        errors.append(_error("kafka_broker_image", "%r is Kafka %s, which runs in KRaft mode only and has no"
+                             " migration mode; the migration (phase %s) is not finalized yet." % (
+                                 image, format_version(release), phase),
+                             "finish the migration on Kafka 3.9 (kafka_migration_finalize=true), then change the"
+                             " image in a later run: the controllers roll first, then the brokers."))
+        return dict(decision, step="refused"), errors
     if not brokers_exist:
         errors.append(_error("kafka_metadata_mode", "is 'kraft', but no broker runs yet: a new cluster starts in"
                              " ZooKeeper mode here, and is then migrated.",
@@ -306,17 +351,28 @@ def decide(plan, evidence, running_protocols=None):
         if errors:
             return dict(decision, step="refused"), errors
         return dict(decision, step="deploy_controllers", controllers="migration", broker_mode=BROKER_MIGRATING,
-                    wait_for_migration=True, continue_after_roll=True), errors
+                    wait_for_migration=True, continue_after_roll=True, backup=True), errors
     if phase in ("controllers", "brokers_migrating"):
         return dict(decision, step="brokers_to_migration", controllers="migration", broker_mode=BROKER_MIGRATING,
                     wait_for_migration=True, continue_after_roll=True), errors
     if phase in ("migrated", "brokers_kraft"):
         return dict(decision, step="brokers_to_kraft", controllers="migration", broker_mode=BROKER_KRAFT,
-                    soak=not finalize, continue_after_roll=finalize), errors
+                    soak=not finalize, continue_after_roll=finalize, backup=phase == "migrated"), errors
     # phase == "kraft": every broker is a KRaft broker.
     if not finalize:
         return dict(decision, step="soak", controllers="migration", broker_mode=BROKER_KRAFT, soak=True), errors
-    return dict(decision, step="finalize", controllers="final", broker_mode=BROKER_KRAFT, irreversible=True), errors
+    # With kafka_zookeeper_remove, the next pass (planned from what runs: finalized) removes ZooKeeper.
+    return dict(decision, step="finalize", controllers="final", broker_mode=BROKER_KRAFT, irreversible=True,
+                continue_after_roll=remove_zookeeper, backup=True), errors
+
+
+def partitions_source(decision):
+    """Where partitions' replicas and in-sync replicas are read for a roll's checks: ZooKeeper, which the
+    controllers keep writing until the migration is finalized, else the KRaft metadata (a finalized cluster's
+    ZooKeeper is stale, and may be gone)."""
+    if decision["phase"] == "finalized" or decision["step"] == "finalize":
+        return "kraft"
+    return "zookeeper"
 
 
 def registrations_source(decision):
@@ -328,24 +384,32 @@ def registrations_source(decision):
     return "zookeeper"
 
 
-def evidence_from(deployments, statefulsets, broker_id_label, zookeeper_facts=None):
-    """The evidence ``decide`` reads, from k8s_info reads and the kraft_migration module's ZooKeeper facts."""
+def evidence_from(deployments, statefulsets, broker_id_label, zookeeper_facts=None, zookeeper_statefulsets=None):
+    """The evidence ``decide`` reads, from k8s_info reads and the kraft_migration module's ZooKeeper facts.
+
+    :param zookeeper_statefulsets: the read of the ZooKeeper StatefulSet (None: not read, taken as running)."""
     facts = zookeeper_facts or {}
     statefulset = (statefulsets or [None])[0]
     controllers = None
     if statefulset:
-        controllers = {"migration": bool(controller_migration_flag(statefulset))}
+        controllers = {"migration": bool(controller_migration_flag(statefulset)),
+                       "image": controller_image(statefulset)}
     return {
         "brokers": broker_modes(deployments, broker_id_label),
         "controllers": controllers,
         "zookeeper": {"migration": facts.get("migration_znode"), "controller": facts.get("controller_znode"),
                       "migration_exists": bool(facts.get("migration_exists"))},
-        "cluster_id": facts.get("cluster_id"),
+        # ZooKeeper's /cluster/id; once finalized ZooKeeper is not asked: the controllers were formatted with it.
+        "cluster_id": facts.get("cluster_id") or (controller_cluster_id(statefulset) if statefulset else None),
+        "zookeeper_runs": True if zookeeper_statefulsets is None else bool(zookeeper_statefulsets),
     }
 
 
 def needs_evidence(plan, deployments, statefulsets):
-    """Whether ZooKeeper must be asked: a migration is wanted, or something of one is there."""
+    """Whether ZooKeeper must be asked: a migration is wanted, or something of one is there, and it was not
+    finalized (then ZooKeeper is no longer written, and may be gone)."""
+    if controllers_finalized(statefulsets):
+        return False
     if plan["settings"].get("kafka_metadata_mode", "zookeeper") != "zookeeper" or statefulsets:
         return True
     return any(mode != BROKER_ZOOKEEPER for mode in broker_modes(deployments, plan["broker_id_label"]).values())
@@ -356,6 +420,9 @@ def apply_to_plan(plan, evidence):
     ``plan.migration`` (the decision, the controllers' names and properties). Returns ``(plan, errors)``."""
     decision, errors = decide(plan, evidence)
     decision["registrations"] = registrations_source(decision)
+    decision["partitions"] = partitions_source(decision)
+    # Once finalized, ZooKeeper is not written any more (and may be gone): nothing of it is read.
+    decision["read_zookeeper"] = decision["phase"] != "finalized"
     controller = plan["controller"]
     voters = controller["voters"]
     brokers = []

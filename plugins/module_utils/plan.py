@@ -534,6 +534,15 @@ def _check_controllers(check, cfg, broker_ids, max_id):
         check.fail("kafka_controller_node_id_offset", "is %d, within the broker ids 0..%d (reserved.broker.max.id);"
                    " a broker added later could take a controller's node id." % (offset, max_id),
                    "set it above %d, such as %d." % (max_id, max(3000, max_id + 1)))
+    if cfg.get("kafka_zookeeper_remove") and (mode != "kraft" or not cfg.get("kafka_migration_finalize")):
+        check.fail("kafka_zookeeper_remove", "is true, but ZooKeeper is removed only after a finalized migration"
+                   " to KRaft (kafka_metadata_mode is %r, kafka_migration_finalize is %r): until then the cluster's"
+                   " metadata is in ZooKeeper, or written to it for the way back."
+                   % (mode, bool(cfg.get("kafka_migration_finalize"))),
+                   "set kafka_metadata_mode=kraft and kafka_migration_finalize=true with it, or leave it false.")
+    if cfg.get("kafka_zookeeper_remove_volumes") and not cfg.get("kafka_zookeeper_remove"):
+        check.fail("kafka_zookeeper_remove_volumes", "is true, but kafka_zookeeper_remove is not: the claims of a"
+                   " ZooKeeper that runs are never deleted.", "set kafka_zookeeper_remove=true too, or leave it false.")
     for variable, what in (("kafka_controller_statefulset_name", "StatefulSet"),
                            ("kafka_controller_headless_service_name", "Service"),
                            ("kafka_controller_pdb_name", "PodDisruptionBudget")):
@@ -1037,6 +1046,8 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
             "labels": zookeeper_labels,
             "selector": zookeeper_selector,
             "selector_string": ",".join("%s=%s" % kv for kv in sorted(zookeeper_selector.items())),
+            # Set by the preflight from what runs: kafka_zookeeper_remove with the controllers finalized.
+            "remove": False,
         },
         "brokers": brokers,
         "broker_ids": [b["id"] for b in brokers],

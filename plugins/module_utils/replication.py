@@ -189,11 +189,14 @@ def read_topics(zk):
 
 
 def wait_partitions(zk, default_min_isr, timeout, caught_up=(), restartable=None, sleep_seconds=5,
-                    clock=time.monotonic, sleep=time.sleep):
+                    clock=time.monotonic, sleep=time.sleep, source=None):
     """Between two restarts of a rolling change: wait until the brokers in ``caught_up`` (just restarted) are
     back in the ISR of every partition they hold that has a leader, and until restarting broker
     ``restartable`` (the next one) takes no partition below its min ISR. The topics are read once (a rolling
     change does not move partitions); each poll reads the partition states once for both.
+
+    ``source``: where the partitions are read, an object with ``topics()`` and ``states(assignments)`` (as
+    ``read_topics``/``read_states``; ``kraft.KRaftPartitions`` once ZooKeeper is no longer written); None: ``zk``.
 
     Returns ``(caught_up result or None, restartable result or None)``, each with ``waited``, ``waited_for``
     (what blocked at first) and a ``summary`` sentence; raises NotInSyncError naming the partitions that still
@@ -201,11 +204,11 @@ def wait_partitions(zk, default_min_isr, timeout, caught_up=(), restartable=None
     """
     caught_up = sorted(int(i) for i in caught_up or [])
     start = clock()
-    assignments, overrides = read_topics(zk)
+    assignments, overrides = source.topics() if source is not None else read_topics(zk)
     first = {"behind": None, "blockers": None}
     done = {"behind": None, "blockers": None}
     while True:
-        states = read_states(zk, assignments)
+        states = source.states(assignments) if source is not None else read_states(zk, assignments)
         behind = lagging(caught_up, assignments, states) if caught_up else []
         blockers = (restart_blockers(restartable, assignments, states, overrides, default_min_isr)
                     if restartable is not None else [])

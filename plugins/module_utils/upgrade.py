@@ -13,6 +13,8 @@ Steps (``step``):
   protocol  every broker runs the target image and is ready: raise IBP to the target's (the second roll).
   held      as ``protocol``, but ``kafka_broker_upgrade_bump_protocol`` is false: IBP stays pinned (a soak).
   pinned    the user set ``kafka_broker_inter_broker_protocol_version``: that value, whatever runs.
+  kraft     a Kafka 4 image (KRaft only) for brokers that all run in KRaft mode: no protocol to pin; whether
+            the migration was finalized is the migration's to check (``module_utils/migration.py``).
 
 ZooKeeper: Kafka 3.5+ ships a ZooKeeper 3.8 client that cannot talk to 3.4 servers (KIP-902), and the
 Kafka 3.9 docs ask for ZooKeeper 3.8.3 or later first; a ZooKeeper downgrade is refused (a newer server's
@@ -71,7 +73,8 @@ def running_brokers(deployments, pods, broker_id_label):
         if broker is None or container is None:
             continue
         result[str(broker)] = {"image": container.get("image"), "protocol": _env_value(container, IBP_ENV),
-                               "pod_image": None, "ready": False}
+                               "pod_image": None, "ready": False,
+                               "kraft": bool((_env_value(container, "KAFKA_PROCESS_ROLES") or "").strip())}
     newest = {}
     for pod in pods or []:
         meta = pod.get("metadata") or {}
@@ -124,9 +127,13 @@ def broker_step(target_image, running, pinned_protocol=None, bump=True, expected
         "bump_after_roll": False,
     }
     if target is not None and target_protocol > LAST_ZOOKEEPER_KAFKA:
+        if running and all(r.get("kraft") for r in running.values()):
+            decision.update(step="kraft", inter_broker_protocol_version=None)
+            return decision, errors
         errors.append(("kafka_broker_image", "%r is Kafka %s, which runs in KRaft mode only; this cluster keeps its"
                        " metadata in ZooKeeper." % (target_image, format_version(target)),
-                       "stay on Kafka 3.9 (cp-kafka 7.9.x) until the cluster has moved off ZooKeeper."))
+                       "stay on Kafka 3.9 (cp-kafka 7.9.x) until the cluster has moved off ZooKeeper"
+                       " (kafka_metadata_mode=kraft, then kafka_migration_finalize=true); then change the image."))
         return decision, errors
     if pinned_protocol:
         pin = parse_version(pinned_protocol)

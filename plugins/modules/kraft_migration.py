@@ -26,7 +26,10 @@ description:
   - With I(wait_for) it waits, up to I(timeout) seconds, for the quorum (a leader and exactly the expected
     voters), the completed copy, or every expected broker registered; then fails naming what is missing.
   - With I(wait_restartable) / I(wait_caught_up) it then waits for the partitions as C(broker_membership) does,
-    from the partition states in ZooKeeper, which the controllers keep writing until the migration is finalized.
+    from the partition states in ZooKeeper, which the controllers keep writing until the migration is finalized,
+    or (I(partitions_from=kraft)) from the KRaft metadata (C(kafka-topics --describe) in a broker pod).
+  - With I(zookeeper=false) (a finalized migration - ZooKeeper is no longer written, and may be gone) it does not
+    reach ZooKeeper at all; what needs ZooKeeper is then refused.
   - With I(revert_zookeeper) (a rollback, after the controllers were removed) it deletes C(/controller) when a
     KRaft controller holds it, so a ZooKeeper broker can take it, and C(/migration), so that a later migration
     copies the metadata again; both with their version, and the old C(/migration) is returned.
@@ -121,6 +124,19 @@ options:
     description: Seconds to wait for I(wait_restartable) and I(wait_caught_up).
     type: int
     default: 300
+  partitions_from:
+    description:
+      - Where I(wait_restartable) and I(wait_caught_up) read the partitions' replicas and in-sync replicas.
+      - C(zookeeper) until the migration is finalized; C(kraft) after it (ZooKeeper's partition states are stale).
+    type: str
+    choices: [zookeeper, kraft]
+    default: zookeeper
+  zookeeper:
+    description:
+      - Read ZooKeeper's C(/cluster/id), C(/controller) and C(/migration). False once the migration is finalized -
+        then I(revert_zookeeper), I(gate), I(wait_for=migration) and I(partitions_from=zookeeper) are refused.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -202,7 +218,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common impo
     ZOOKEEPER_REQUIRED_IF, connect, module_argument_spec)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.kraft import (
-    KRaftAccess, KRaftError, compare_topics, own_registrations, wait_until)
+    KRaftAccess, KRaftError, KRaftPartitions, compare_topics, own_registrations, wait_until)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import (
     kraft_holds_controller, migration_completed, parse_json_znode)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
@@ -235,6 +251,8 @@ def argument_spec():
         wait_caught_up=dict(type="list", elements="int", default=[]),
         default_min_insync_replicas=dict(type="int", default=1),
         in_sync_timeout=dict(type="int", default=300),
+        partitions_from=dict(type="str", choices=["zookeeper", "kraft"], default="zookeeper"),
+        zookeeper=dict(type="bool", default=True),
     )
 
 
@@ -285,12 +303,23 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
                                  " endpoint host:port" % (key,))
     expected_controllers = sorted(params["expected_controller_ids"] or [])
     wait_for = params["wait_for"]
+    partitions_wanted = bool(params["wait_caught_up"] or params["wait_restartable"] is not None)
+    if not params["zookeeper"]:
+        needs = [name for name, wanted in (
+            ("revert_zookeeper", params["revert_zookeeper"]), ("gate", params["gate"]),
+            ("wait_for=migration", wait_for == "migration"),
+            ("partitions_from=zookeeper", partitions_wanted and params["partitions_from"] == "zookeeper")) if wanted]
+        if needs:
+            module.fail_json(msg="zookeeper is false, but %s needs ZooKeeper; nothing was read or written."
+                                 % ", ".join(needs))
     pod_api, zk = connect(module, pod_api, zk)
     kraft = KRaftAccess(pod_api, params["namespace"], timeout=params["exec_timeout"])
     result = {"changed": False, "removed": [], "quorum": None, "brokers": None, "waited": 0.0}
     try:
-        znodes = read_zookeeper(zk)
-        result.update(zookeeper_facts(znodes))
+        znodes = {}
+        if params["zookeeper"]:
+            znodes = read_zookeeper(zk)
+            result.update(zookeeper_facts(znodes))
         if params["revert_zookeeper"]:
             for path in ("/controller", "/migration"):
                 data, stat = znodes[path]
@@ -363,11 +392,15 @@ def run_module(module, pod_api=None, zk=None, clock=time.monotonic, sleep=time.s
             result["all_joined"] = result["joined"] == result["expected"]
             result["controller"] = None
         result["restartable"] = result["caught_up"] = None
-        if not module.check_mode and (params["wait_caught_up"] or params["wait_restartable"] is not None):
+        if not module.check_mode and partitions_wanted:
+            source = None
+            if params["partitions_from"] == "kraft":
+                source = KRaftPartitions(kraft, params["broker_pod_selector"], params["broker_client_port"],
+                                         params["broker_container"])
             result["caught_up"], result["restartable"] = wait_partitions(
                 zk, params["default_min_insync_replicas"], params["in_sync_timeout"],
                 caught_up=params["wait_caught_up"], restartable=params["wait_restartable"],
-                sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep)
+                sleep_seconds=params["wait_sleep"], clock=clock, sleep=sleep, source=source)
     except NotInSyncError as exc:
         result["blocking_partitions"] = exc.partitions
         module.fail_json(msg="%s (raise in_sync_timeout to wait longer)" % exc, **result)

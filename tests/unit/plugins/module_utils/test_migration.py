@@ -487,3 +487,157 @@ def test_a_zookeeper_broker_writing_the_new_controller_format_is_not_kraft():
     assert not migration.kraft_holds_controller(json.dumps(dict(ZK_CONTROLLER, version=2, kraftControllerEpoch=-1)))
     assert migration.kraft_holds_controller(json.dumps(KRAFT_CONTROLLER))
     assert not migration.kraft_holds_controller(json.dumps(dict(KRAFT_CONTROLLER, kraftControllerEpoch="1")))
+
+
+# -- after finalizing: ZooKeeper's removal, Kafka 4, nothing read from ZooKeeper ---------------------------------
+
+KAFKA_4 = "confluentinc/cp-kafka:8.0.0"
+
+
+def finalized_controllers(image=IMAGE, cluster_id="abc"):
+    sts = controllers(migration_flag=False)
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = image
+    container["env"].append({"name": "CLUSTER_ID", "value": cluster_id})
+    return sts
+
+
+def decide_finalized(sts=None, zookeeper_runs=True, facts=None, **settings):
+    plan = make_plan(kafka_metadata_mode="kraft", kafka_migration_finalize=True, **settings)
+    found = migration.evidence_from([deployment(b, "kraft") for b in range(3)], [sts or finalized_controllers()],
+                                    LABEL, facts, [{"kind": "StatefulSet"}] if zookeeper_runs else [])
+    return migration.apply_to_plan(plan, found)
+
+
+def test_once_finalized_zookeeper_is_not_asked_and_the_cluster_id_is_the_controllers():
+    plan = make_plan(kafka_metadata_mode="kraft")
+    assert not migration.needs_evidence(plan, [deployment(0, "kraft")], [finalized_controllers()])
+    result, errors = decide_finalized(facts=None)
+    assert errors == [] and result["migration"]["cluster_id"] == "abc"
+    assert result["migration"]["read_zookeeper"] is False and result["migration"]["partitions"] == "kraft"
+    assert result["migration"]["registrations"] == "kraft"
+    # The KRaft brokers keep the cluster id they were formatted with: nothing to roll.
+    env = dict((e["name"], e["value"]) for e in result["brokers"][0]["env"])
+    assert env["CLUSTER_ID"] == "abc"
+
+
+def test_before_finalizing_zookeeper_is_read_and_partitions_come_from_it():
+    result, _errors = decide(["kraft"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft")
+    assert result["migration"]["read_zookeeper"] is True and result["migration"]["partitions"] == "zookeeper"
+    result, _errors = decide(["kraft"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft",
+                             kafka_migration_finalize=True)
+    # Finalizing restarts the controllers without the flag: from then on ZooKeeper's partition states are stale.
+    assert result["migration"]["step"] == "finalize" and result["migration"]["partitions"] == "kraft"
+
+
+def test_zookeeper_is_removed_only_after_finalizing_and_backed_up_first():
+    result, errors = decide_finalized(kafka_zookeeper_remove=True)
+    assert errors == [] and result["migration"]["step"] == "remove_zookeeper"
+    assert result["migration"]["remove_zookeeper"] and result["migration"]["backup"]
+    # Gone already: steady, nothing more to remove.
+    result, errors = decide_finalized(zookeeper_runs=False, kafka_zookeeper_remove=True)
+    assert errors == [] and result["migration"]["step"] == "steady"
+    # Without the variable ZooKeeper stays.
+    result, errors = decide_finalized()
+    assert result["migration"]["step"] == "steady" and not result["migration"]["remove_zookeeper"]
+    # Finalizing with the removal asked continues to the next pass, which removes it.
+    result, _errors = decide(["kraft"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft",
+                             kafka_migration_finalize=True, kafka_zookeeper_remove=True)
+    assert result["migration"]["step"] == "finalize" and result["migration"]["continue_after_roll"]
+
+
+@pytest.mark.parametrize("settings, variable", [
+    ({"kafka_zookeeper_remove": True}, "kafka_zookeeper_remove"),
+    ({"kafka_zookeeper_remove": True, "kafka_metadata_mode": "kraft"}, "kafka_zookeeper_remove"),
+    ({"kafka_zookeeper_remove": True, "kafka_migration_finalize": True}, "kafka_zookeeper_remove"),
+    ({"kafka_zookeeper_remove_volumes": True, "kafka_metadata_mode": "kraft", "kafka_migration_finalize": True},
+     "kafka_zookeeper_remove_volumes"),
+])
+def test_removing_zookeeper_without_a_finalized_migration_is_refused_in_the_plan(settings, variable):
+    errors = plan_errors(**settings)
+    assert any(e.startswith(variable + ":") and "Fix:" in e for e in errors), errors
+
+
+def test_kafka_4_after_finalizing_rolls_the_controllers_then_the_brokers():
+    result, errors = decide_finalized(kafka_broker_image=KAFKA_4)
+    assert errors == [] and result["migration"]["step"] == "roll_image"
+    assert result["migration"]["running_controller_image"] == IMAGE and result["migration"]["controllers"] == "final"
+    # Once the controllers run it, steady (the brokers' roll is the rolling change's).
+    result, errors = decide_finalized(sts=finalized_controllers(image=KAFKA_4), kafka_broker_image=KAFKA_4)
+    assert errors == [] and result["migration"]["step"] == "steady"
+
+
+@pytest.mark.parametrize("modes, sts, mz, cz, finalize", [
+    (["kraft"] * 3, "migration", COPIED, KRAFT_CONTROLLER, False),   # the soak point
+    (["kraft"] * 3, "migration", COPIED, KRAFT_CONTROLLER, True),    # finalize and Kafka 4 in one run
+    (["migrating"] * 3, "migration", COPIED, KRAFT_CONTROLLER, False),
+    (["kraft", "migrating", "migrating"], "migration", COPIED, KRAFT_CONTROLLER, False),
+])
+def test_kafka_4_before_the_migration_is_finalized_is_refused(modes, sts, mz, cz, finalize):
+    result, errors = decide(modes, controllers(), mz, cz, kafka_metadata_mode="kraft",
+                            kafka_migration_finalize=finalize, kafka_broker_image=KAFKA_4)
+    assert result["migration"]["step"] == "refused"
+    assert errors and errors[0].startswith("kafka_broker_image:") and "finalize" in errors[0], errors
+
+
+def test_the_zookeeper_statefulset_read_decides_whether_zookeeper_runs():
+    found = migration.evidence_from([], [], LABEL, None, [])
+    assert found["zookeeper_runs"] is False
+    assert migration.evidence_from([], [], LABEL, None, None)["zookeeper_runs"] is True
+
+
+# -- partitions from the KRaft metadata ------------------------------------------------------------------------
+
+ORDERS_DESCRIBED = (
+    "Topic: orders\tTopicId: x\tPartitionCount: 2\tReplicationFactor: 3\tConfigs: min.insync.replicas=2\n"
+    "\tTopic: orders\tPartition: 0\tLeader: 1\tReplicas: 1,2,0\tIsr: 1,2,0\tElr: \tLastKnownElr: \n"
+    "\tTopic: orders\tPartition: 1\tLeader: -1\tReplicas: 2,0,1\tIsr: 2\tElr: \tLastKnownElr: \n")
+
+
+class FakeKRaft:
+    """kraft.KRaftAccess' topics(): answers in turn, a KRaftError where an answer is an exception."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.calls = 0
+
+    def topics(self, selector, port, container="broker"):
+        self.calls += 1
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return {"topics": kraft.parse_topics(answer)}
+
+
+def test_kraft_partitions_read_as_zookeepers_with_leaders_and_isr():
+    source = kraft.KRaftPartitions(FakeKRaft([ORDERS_DESCRIBED]), "sel", 9092)
+    assignments, _overrides = source.topics()
+    assert assignments == {"orders": {0: [0, 1, 2], 1: [0, 1, 2]}} or \
+        assignments == {"orders": {0: [1, 2, 0], 1: [2, 0, 1]}}
+    states = source.states(assignments)
+    assert states[("orders", 0)] == {"leader": 1, "isr": [0, 1, 2]}
+    assert states[("orders", 1)] == {"leader": -1, "isr": [2]}
+
+
+def test_kraft_partitions_unanswered_block_every_restart():
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils import replication
+    fake = FakeKRaft([ORDERS_DESCRIBED, kraft.KRaftError("no broker answered")])
+    source = kraft.KRaftPartitions(fake, "sel", 9092)
+    assignments, overrides = source.topics()
+    states = source.states(assignments)
+    assert states == {("orders", 0): None, ("orders", 1): None}
+    # Nothing known in sync: broker 0 may not restart (its partitions count as below their min ISR).
+    assert replication.restart_blockers(0, assignments, states, overrides, 2)
+
+
+def test_waiting_for_partitions_reads_the_source_given_not_zookeeper():
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils import replication
+    behind = ORDERS_DESCRIBED.replace("Isr: 1,2,0", "Isr: 1,2").replace("Leader: -1", "Leader: 2")
+    caught = behind.replace("Isr: 1,2\t", "Isr: 1,2,0\t").replace("Isr: 2\t", "Isr: 2,0,1\t")
+    fake = FakeKRaft([behind, behind, caught])
+    sleeps = []
+    clock = iter(range(0, 1000, 5))
+    caught_up, _may = replication.wait_partitions(None, 2, 60, caught_up=[0], sleep_seconds=5,
+                                                  clock=lambda: next(clock), sleep=sleeps.append,
+                                                  source=kraft.KRaftPartitions(fake, "sel", 9092))
+    assert caught_up["brokers"] == [0] and len(sleeps) == 1 and fake.calls == 3

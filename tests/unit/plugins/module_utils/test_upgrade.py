@@ -221,3 +221,24 @@ def test_apply_to_plan_pins_every_broker_and_keeps_the_plan_given():
     assert {"name": IBP_ENV, "value": "2.5"} in result["brokers"][0]["env"]
     assert result["zookeeper"]["replicas"] == 3 and result["zookeeper"]["mount"] == "/data"
     assert "inter.broker.protocol.version" not in plan["brokers"][0]["properties"] and "upgrade" not in plan
+
+
+
+def running_brokers_in_kraft_mode(count):
+    deployments = []
+    for broker in range(count):
+        found = deployment(broker, NEW)
+        found["spec"]["template"]["spec"]["containers"][-1]["env"].append(
+            {"name": "KAFKA_PROCESS_ROLES", "value": "broker"})
+        deployments.append(found)
+    return running_brokers(deployments, [pod(b, NEW) for b in range(count)], LABEL)
+
+
+def test_kafka_4_for_brokers_that_all_run_in_kraft_mode_pins_no_protocol():
+    running = running_brokers_in_kraft_mode(3)
+    decision, errors = broker_step("confluentinc/cp-kafka:8.0.0", running)
+    assert errors == [] and decision["step"] == "kraft" and decision["inter_broker_protocol_version"] is None
+    # One broker still in ZooKeeper mode: Kafka 4 cannot run it.
+    running["1"]["kraft"] = False
+    decision, errors = broker_step("confluentinc/cp-kafka:8.0.0", running)
+    assert errors and "KRaft" in errors[0][1]

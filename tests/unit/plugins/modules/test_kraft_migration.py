@@ -182,3 +182,38 @@ def test_the_gate_holds_only_on_every_piece_of_evidence(make_module):
     # No completed copy in ZooKeeper: refused.
     result = run(make_module, args, Topics(dict(nodes, **{"/migration": NOT_COPIED})), FakePods(dict(answers)))
     assert result["failed"] and "completed copy" in result["msg"]
+
+
+class UnreachableZooKeeper(FakeZooKeeper):
+    """A ZooKeeper that is gone (removed after finalizing): any read fails the test."""
+
+    def get_many(self, paths):
+        raise AssertionError("ZooKeeper was asked for %s" % (paths,))
+
+    def list_and_get(self, parent, paths):
+        raise AssertionError("ZooKeeper was asked for %s" % parent)
+
+
+def test_once_finalized_nothing_is_asked_of_zookeeper_and_partitions_come_from_kraft(make_module):
+    described = ("Topic: t\tTopicId: x\tPartitionCount: 1\tReplicationFactor: 2\tConfigs: \n"
+                 "\tTopic: t\tPartition: 0\tLeader: 1\tReplicas: 0,1\tIsr: 1\tElr: \tLastKnownElr: \n")
+    caught = described.replace("Isr: 1\t", "Isr: 1,0\t")
+    pods = FakePods({"kafka-broker-api-versions": [(0, BROKERS, "")],
+                     "kafka-topics": [(0, described, ""), (0, described, ""), (0, caught, "")]})
+    args = {"zookeeper": False, "partitions_from": "kraft", "read_brokers": True, "wait_caught_up": [0],
+            "expected_brokers": {"0": "kafka-service-0:9092", "1": "kafka-service-1:9092"}}
+    result = run(make_module, args, UnreachableZooKeeper({}), pods)
+    assert not result.get("failed"), result
+    assert result["joined"] == [0, 1] and result["caught_up"]["brokers"] == [0] and result["caught_up"]["waited"] > 0
+    assert "cluster_id" not in result
+
+
+@pytest.mark.parametrize("args, named", [
+    ({"gate": True}, "gate"),
+    ({"revert_zookeeper": True}, "revert_zookeeper"),
+    ({"wait_for": "migration"}, "wait_for=migration"),
+    ({"wait_restartable": 0}, "partitions_from=zookeeper"),
+])
+def test_without_zookeeper_what_needs_it_is_refused_before_anything(make_module, args, named):
+    result = run(make_module, dict(args, zookeeper=False), UnreachableZooKeeper({}))
+    assert result["failed"] and named in result["msg"] and "needs ZooKeeper" in result["msg"]
