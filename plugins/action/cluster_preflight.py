@@ -45,6 +45,11 @@ def _escape(text):
     """A message on one line: newlines and tabs in a value shown as \\n and \\t (got: apache\\n)."""
     return str(text).replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
+FINALIZED_REFUSAL = (
+    "The cluster variables are not valid for what runs; nothing was written. kafka_metadata_mode: is %r, but the "
+    "migration to KRaft was finalized: the controllers no longer write ZooKeeper, whose metadata is out of date. "
+    "Fix: keep kafka_metadata_mode=kraft; a finalized migration cannot be undone.")
+
 
 def type_errors_message(errors):
     """The refusal of values of the wrong type or outside their choices: every error, then the fix."""
@@ -197,12 +202,15 @@ class ActionModule(ActionBase):
 
         # What runs decides the ZooKeeper ensemble size and data layout, and the step of a broker upgrade. Each run
         # reads it afresh (never from a file on the controller): a run stopped anywhere continues.
-        statefulsets, deployments, pods = [], [], []
+        statefulsets, deployments, pods, controllers = [], [], [], []
         read = not render and not preview_new_namespace
         if read:
-            name = plan["settings"]["zookeeper_statefulset_name"]
-            statefulsets = self._read("the ZooKeeper StatefulSet %s/%s" % (plan["namespace"], name), task_vars, auth,
-                                      secrets, kind="StatefulSet", namespace=plan["namespace"], name=name)
+            # One read for ZooKeeper's and the KRaft controllers' StatefulSets, picked by name.
+            found = self._read("the StatefulSets of namespace %s" % plan["namespace"], task_vars, auth, secrets,
+                               kind="StatefulSet", namespace=plan["namespace"])
+            statefulsets = [s for s in found
+                            if s["metadata"]["name"] == plan["settings"]["zookeeper_statefulset_name"]]
+            controllers = [s for s in found if s["metadata"]["name"] == plan["controller"]["statefulset"]]
             selector = plan["broker_selector_string"]
             deployments = self._read("the broker Deployments (%s)" % selector, task_vars, auth, secrets,
                                      kind="Deployment", namespace=plan["namespace"], label_selectors=[selector])
@@ -216,14 +224,13 @@ class ActionModule(ActionBase):
         resize = ensemble_resize_error(plan, statefulsets)
         if resize:
             return dict(result, failed=True, msg=resize)
-        # kafka_zookeeper_remove: once the controllers run finalized, ZooKeeper is not deployed again (read only
-        # when asked for: the other runs make no extra read).
-        remove = False
-        if read and plan["settings"].get("kafka_zookeeper_remove"):
-            name = plan["controller"]["statefulset"]
-            remove = controllers_finalized(self._read(
-                "the KRaft controller StatefulSet %s/%s" % (plan["namespace"], name), task_vars, auth, secrets,
-                kind="StatefulSet", namespace=plan["namespace"], name=name))
+        # Once the controllers run finalized, ZooKeeper holds nothing the cluster uses: it is not deployed again when
+        # kafka_zookeeper_remove asks for its removal or it is gone already, and the way back is refused here,
+        # before the ZooKeeper role could write anything.
+        finalized = controllers_finalized(controllers)
+        if finalized and plan["settings"].get("kafka_metadata_mode") != "kraft":
+            return dict(result, failed=True, msg=FINALIZED_REFUSAL % plan["settings"].get("kafka_metadata_mode"))
+        remove = finalized and (bool(plan["settings"].get("kafka_zookeeper_remove")) or not statefulsets)
         plan["zookeeper"] = dict(plan["zookeeper"], remove=remove, running=bool(statefulsets))
 
         result.update(

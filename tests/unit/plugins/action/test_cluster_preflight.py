@@ -64,7 +64,8 @@ def test_a_new_cluster_is_read_with_the_connection_options_and_planned():
     assert run.kinds() == ["Node", "StatefulSet", "Deployment", "Pod"]
     for read in run.reads:
         assert read["api_key"] == TOKEN and read["host"] == AUTH["host"] and read["validate_certs"] is False
-    assert run.reads[1]["name"] == "zookeeper" and run.reads[1]["namespace"] == "kafka"
+    # One read of the namespace's StatefulSets: ZooKeeper's and the controllers' are picked by name.
+    assert "name" not in run.reads[1] and run.reads[1]["namespace"] == "kafka"
     assert run.reads[2]["label_selectors"] == [run.result["plan"]["broker_selector_string"]]
     plan = run.result["plan"]
     assert plan["broker_ids"] == [0, 1, 2, 3] and plan["upgrade"]["step"] == "new"
@@ -144,7 +145,7 @@ def test_a_failed_read_says_what_was_read_and_masks_the_token():
     with pytest.raises(AnsibleActionFail) as failure:
         Run(failing="StatefulSet")
     message = str(failure.value)
-    assert "could not read the ZooKeeper StatefulSet kafka/zookeeper" in message and "nothing was written" in message
+    assert "could not read the StatefulSets of namespace kafka" in message and "nothing was written" in message
     assert TOKEN not in message and "********" in message
 
 
@@ -165,3 +166,39 @@ def test_the_upgrade_messages():
     assert "After this, the older image cannot rejoin." in cluster_preflight.upgrade_message(plan)
     plan["upgrade"]["step"] = "steady"
     assert cluster_preflight.upgrade_message(plan) is None
+
+
+def finalized_controllers(flag=False):
+    env = [{"name": "KAFKA_PROCESS_ROLES", "value": "controller"}, {"name": "CLUSTER_ID", "value": "abc"}]
+    if flag:
+        env.append({"name": "KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE", "value": "true"})
+    return {"metadata": {"name": "kafka-controller"},
+            "spec": {"template": {"spec": {"containers": [{"name": "controller", "image": "x", "env": env}]}}}}
+
+
+ZOOKEEPER = {"metadata": {"name": "zookeeper"}, "spec": {"replicas": 3, "template": {"spec": {"containers": [
+    {"name": "zookeeper", "image": "zookeeper:3.9.3"}]}}}}
+
+
+def test_after_finalizing_the_way_back_is_refused_before_anything_is_written():
+    run = Run({}, cluster={"StatefulSet": [finalized_controllers(), ZOOKEEPER]})
+    assert run.result["failed"] and "finalized" in run.result["msg"] and "kafka_metadata_mode" in run.result["msg"]
+    # In migration mode the way back is open.
+    run = Run({}, cluster={"StatefulSet": [finalized_controllers(flag=True), ZOOKEEPER]})
+    assert not run.result.get("failed"), run.result.get("msg")
+
+
+@pytest.mark.parametrize("settings, statefulsets, remove", [
+    ({"kafka_metadata_mode": "kraft", "kafka_migration_finalize": True, "kafka_zookeeper_remove": True},
+     [finalized_controllers(), ZOOKEEPER], True),
+    # Not finalized yet: ZooKeeper is deployed as ever, and removed once the migration is finalized.
+    ({"kafka_metadata_mode": "kraft", "kafka_migration_finalize": True, "kafka_zookeeper_remove": True},
+     [finalized_controllers(flag=True), ZOOKEEPER], False),
+    # Finalized and ZooKeeper gone already: not deployed again, asked or not.
+    ({"kafka_metadata_mode": "kraft"}, [finalized_controllers()], True),
+    ({"kafka_metadata_mode": "kraft"}, [finalized_controllers(), ZOOKEEPER], False),
+])
+def test_zookeeper_is_not_deployed_again_once_finalized_and_removed(settings, statefulsets, remove):
+    run = Run(settings, cluster={"StatefulSet": statefulsets})
+    assert not run.result.get("failed"), run.result.get("msg")
+    assert run.result["plan"]["zookeeper"]["remove"] is remove
