@@ -441,5 +441,5 @@ def test_a_failing_broker_template_writes_nothing_to_the_render_dir_nor_the_clus
                         env=env)
     assert proc.returncode != 0
     assert "The plan was derived, but reading what runs failed, so nothing was written: could not read the " \
-        "ZooKeeper StatefulSet kafka/zookeeper" in proc.stdout, proc.stdout
+        "StatefulSets of namespace kafka" in proc.stdout, proc.stdout
     assert "TASK [kafka_eks.cluster.apply_manifests" not in proc.stdout, "something was applied: " + proc.stdout
