@@ -21,8 +21,8 @@ output, captured from a real broker: tests/unit/plugins/module_utils/fixtures/ka
   commas it is joined with.
 - ``kafka-acls --list``: ``Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=t,
   patternType=LITERAL)`:`` then one ``(principal=User:alice, host=*, operation=READ, permissionType=ALLOW)`` a
-  line. A broker without an authorizer answers with ``SecurityDisabledException`` (exit 1), so it is asked only
-  when ZooKeeper has ACLs.
+  line. A broker without an authorizer answers with ``SecurityDisabledException`` (exit 1, on stdout), so it is
+  asked only when ZooKeeper has ACLs.
 - ``kafka-configs --describe --entity-type users``: ``SCRAM credential configs for user-principal 'alice' are
   SCRAM-SHA-512=iterations=4096, SCRAM-SHA-256=iterations=8192`` (and ``Quota configs for ...`` lines).
 
@@ -217,8 +217,8 @@ def compare_topic_configs(zookeeper_configs, kraft_configs, limit=20):
                 problems.append("topic %s has %s=%s in the KRaft metadata but not in ZooKeeper"
                                 % (topic, key, kraft[key]))
             elif kraft[key] is not None and zk[key] != kraft[key]:
-                problems.append("topic %s has %s=%s in ZooKeeper and %s=%s in KRaft" % (topic, key, zk[key], key,
-                                                                                       kraft[key]))
+                problems.append("topic %s has %s=%s in ZooKeeper and %s=%s in KRaft"
+                                % (topic, key, zk[key], key, kraft[key]))
     return _limited(problems, limit)
 
 

@@ -106,6 +106,13 @@ options:
         every expected broker is registered with the controllers under its own endpoint, the copy is complete,
         and the KRaft metadata has the same topics, partition counts and replicas as ZooKeeper with every
         partition's ISR all of its replicas (C(kafka-topics --describe) in a broker pod). RV(gate) reports each.
+      - It also compares, in a broker pod, the topic-level config overrides (ZooKeeper's C(/config/topics/<topic>)
+        against C(kafka-configs --describe --entity-type topics); not the C(Configs) of C(kafka-topics), which
+        also lists the brokers' static settings), the ACLs (C(/kafka-acl) and C(/kafka-acl-extended/prefixed)
+        against C(kafka-acls --list)) and the SCRAM users by name and mechanism (C(/config/users) against
+        C(kafka-configs --describe --entity-type users); salts and keys are never kept or shown).
+      - ACLs and SCRAM users are asked of a broker only when ZooKeeper has some (a broker without an authorizer
+        answers C(kafka-acls) with C(SecurityDisabledException)); without, their check says C(none in ZooKeeper).
     type: bool
     default: false
   wait_restartable:
@@ -193,9 +200,21 @@ all_joined:
   returned: when I(expected_brokers) is given and the brokers were read
   type: bool
 gate:
-  description: With I(gate) - holds (bool), problems (sentences), checks (what was found per check).
+  description:
+    - With I(gate) - holds (bool), problems (sentences, each naming what differs - a topic, a config key and
+      both values, an ACL and its resource, a SCRAM user and its mechanisms), checks (what was found per check -
+      C(quorum), C(brokers), C(topics), C(topic_configs), C(acls), C(scram_users); the last two say
+      C(none in ZooKeeper) when ZooKeeper has none, and no tool was run for them).
   returned: when I(gate) is true
   type: dict
+  sample:
+    holds: false
+    problems: ["Topic orders has retention.ms=604800000 in ZooKeeper and retention.ms=86400000 in KRaft."]
+    checks:
+      topics: 3 in ZooKeeper, 3 in KRaft, 0 difference(s)
+      topic_configs: 2 topic(s) with overrides in ZooKeeper, 2 in KRaft, 1 difference(s)
+      acls: none in ZooKeeper
+      scram_users: 1 in ZooKeeper (alice), 1 in KRaft, 0 difference(s)
 removed:
   description: The znodes deleted (or, in check mode, that would be), with their data.
   returned: always
@@ -218,7 +237,9 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common impo
     ZOOKEEPER_REQUIRED_IF, connect, module_argument_spec)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.kraft import (
-    KRaftAccess, KRaftError, KRaftPartitions, compare_topics, own_registrations, wait_until)
+    KRaftAccess, KRaftError, KRaftPartitions, compare_acls, compare_scram_users, compare_topic_configs, compare_topics,
+    own_registrations, parse_zookeeper_acls, wait_until, zookeeper_config, zookeeper_scram_mechanisms,
+    zookeeper_user_name)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import (
     kraft_holds_controller, migration_completed, parse_json_znode)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import (
@@ -226,6 +247,12 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication impo
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
 
 ZNODES = ("/cluster/id", "/controller", "/migration")
+TOPIC_CONFIGS = "/config/topics"
+USER_CONFIGS = "/config/users"
+# Where ZooKeeper-mode Kafka keeps ACLs: literal ones under /kafka-acl, prefixed ones under
+# /kafka-acl-extended/prefixed, each under its resource type (the AclAuthorizer creates every type's znode).
+ACL_STORES = (("/kafka-acl", "LITERAL"), ("/kafka-acl-extended/prefixed", "PREFIXED"))
+ACL_RESOURCE_TYPES = ("Topic", "Group", "Cluster", "TransactionalId", "DelegationToken", "User")
 
 
 def argument_spec():
@@ -270,6 +297,51 @@ def read_zookeeper(zk):
                 data = data.decode("utf-8", "replace")
             result[path] = (data, stat)
     return result
+
+
+def _text(node):
+    data = node[0] if node is not None else None
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+
+
+def _may_have_children(node):
+    """A znode's stat says it has children (or does not say: then it is listed to know)."""
+    if node is None:
+        return False
+    stat = node[1] if isinstance(node[1], dict) else {}
+    count = stat.get("num_children")
+    return count is None or count > 0
+
+
+def read_gate_zookeeper(zk, topics):
+    """What the gate compares beyond the topics, from ZooKeeper: ``(topic configs, ACLs, SCRAM users)``.
+
+    ``{topic: {key: value}}`` for ``topics``, the ACL tuples of ``kraft.parse_zookeeper_acls`` and ``{user:
+    [mechanisms]}`` (users with SCRAM credentials only; never their values). One zkCli run lists
+    ``/config/users`` and reads every topic's config and every ACL resource type's znode, whose stat tells
+    which types have resources; only those are listed, then the users' and the resources' znodes are read in one
+    more run. Without users or ACLs that is the only run."""
+    config_paths = dict((topic, "%s/%s" % (TOPIC_CONFIGS, topic)) for topic in sorted(topics))
+    type_paths = dict(((store, pattern, kind), "%s/%s" % (store, kind))
+                      for store, pattern in ACL_STORES for kind in ACL_RESOURCE_TYPES)
+    users, found = zk.list_and_get(USER_CONFIGS, list(config_paths.values()) + sorted(type_paths.values()))
+    configs = dict((topic, zookeeper_config(_text(found.get(path)))) for topic, path in config_paths.items())
+    resources = {}
+    for (_store, pattern, kind), path in sorted(type_paths.items()):
+        if _may_have_children(found.get(path)):
+            for name in zk.list_and_get(path, [])[0] or []:
+                resources["%s/%s" % (path, name)] = (kind, name, pattern)
+    user_paths = dict(("%s/%s" % (USER_CONFIGS, child), zookeeper_user_name(child)) for child in users or [])
+    nodes = zk.get_many(sorted(user_paths) + sorted(resources)) if user_paths or resources else {}
+    acls = []
+    for path, (kind, name, pattern) in sorted(resources.items()):
+        acls.extend(parse_zookeeper_acls(_text(nodes.get(path)), kind, name, pattern))
+    scram = {}
+    for path, user in sorted(user_paths.items()):
+        mechanisms = zookeeper_scram_mechanisms(zookeeper_config(_text(nodes.get(path))))
+        if mechanisms:
+            scram[user] = mechanisms
+    return configs, sorted(acls), scram
 
 
 def zookeeper_facts(znodes):
@@ -439,17 +511,59 @@ def evidence_gate(zk, kraft, params, expected_controllers, expected_brokers, res
     if not result.get("migration_completed"):
         problems.append("ZooKeeper does not show a completed copy (/migration %s, /controller %s)."
                         % (result.get("migration_znode"), result.get("controller_znode")))
+    assignments = read_topics(zk)[0]
     try:
-        assignments = read_topics(zk)[0]
         kraft_topics = kraft.topics(params["broker_pod_selector"], params["broker_client_port"],
                                     params["broker_container"])["topics"]
         differences = compare_topics(assignments, kraft_topics)
         checks["topics"] = "%d in ZooKeeper, %d in KRaft, %d difference(s)" % (
             len(assignments), len(kraft_topics), len(differences))
-        problems.extend(d[:1].upper() + d[1:] + "." for d in differences[:20])
+        problems.extend(_sentence(d) for d in differences[:20])
     except KRaftError as exc:
         problems.append("No broker described the topics: %s." % exc)
+    zk_configs, zk_acls, zk_users = read_gate_zookeeper(zk, assignments)
+    broker = (params["broker_pod_selector"], params["broker_client_port"], params["broker_container"])
+    try:
+        kraft_configs = kraft.topic_configs(*broker)["configs"]
+        differences = compare_topic_configs(zk_configs, kraft_configs)
+        checks["topic_configs"] = "%d topic(s) with overrides in ZooKeeper, %d in KRaft, %d difference(s)" % (
+            sum(1 for c in zk_configs.values() if c), sum(1 for c in kraft_configs.values() if c),
+            len(differences))
+        problems.extend(_sentence(d) for d in differences)
+    except KRaftError as exc:
+        checks["topic_configs"] = "not read from KRaft"
+        problems.append("No broker described the topic configs: %s." % exc)
+    if not zk_acls:
+        checks["acls"] = "none in ZooKeeper"
+    else:
+        try:
+            kraft_acls = kraft.acls(*broker)["acls"]
+            differences = compare_acls(zk_acls, kraft_acls)
+            checks["acls"] = "%d in ZooKeeper, %d in KRaft, %d difference(s)" % (
+                len(zk_acls), len(kraft_acls), len(differences))
+            problems.extend(_sentence(d) for d in differences)
+        except KRaftError as exc:
+            checks["acls"] = "%d in ZooKeeper, not read from KRaft" % len(zk_acls)
+            problems.append("ZooKeeper has %d ACL(s) and no broker listed the KRaft metadata's: %s."
+                            % (len(zk_acls), exc))
+    if not zk_users:
+        checks["scram_users"] = "none in ZooKeeper"
+    else:
+        try:
+            kraft_users = kraft.scram_users(*broker)["users"]
+            differences = compare_scram_users(zk_users, kraft_users)
+            checks["scram_users"] = "%d in ZooKeeper (%s), %d in KRaft, %d difference(s)" % (
+                len(zk_users), ", ".join(sorted(zk_users)), len(kraft_users), len(differences))
+            problems.extend(_sentence(d) for d in differences)
+        except KRaftError as exc:
+            checks["scram_users"] = "%d in ZooKeeper, not read from KRaft" % len(zk_users)
+            problems.append("ZooKeeper has %d SCRAM user(s) and no broker described the KRaft metadata's: %s."
+                            % (len(zk_users), exc))
     return {"holds": not problems, "problems": problems, "checks": checks}
+
+
+def _sentence(text):
+    return text[:1].upper() + text[1:] + "."
 
 
 def describe(result):

@@ -37,6 +37,8 @@ KAFKA_TOOLS = {
     "kafka-broker-api-versions": [((4, 0), "org.apache.kafka.tools.BrokerApiVersionsCommand"),
                                   ((0,), "kafka.admin.BrokerApiVersionsCommand")],
     "kafka-configs": [((0,), "kafka.admin.ConfigCommand")],
+    # kafka-acls: --bootstrap-server (the admin client) in 3.9; the class moved to the tools in 4.0.
+    "kafka-acls": [((4, 0), "org.apache.kafka.tools.AclCommand"), ((0,), "kafka.admin.AclCommand")],
     # Kafka's own zookeeper-shell (ZooKeeper's ZooKeeperMain with Kafka's TLS options, 2.5+), with the
     # ZooKeeper client that Kafka version bundles. Kafka 4 has no ZooKeeper client and no zookeeper-shell.
     "zookeeper-shell": [((4, 0), None), ((0,), "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka")],

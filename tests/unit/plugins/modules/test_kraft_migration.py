@@ -155,7 +155,7 @@ def test_brokers_count_with_their_own_endpoint_in_the_shape_the_role_reads(make_
 def test_the_gate_holds_only_on_every_piece_of_evidence(make_module):
     nodes = {"/cluster/id": CLUSTER, "/controller": KRAFT_CONTROLLER, "/migration": COPIED}
     answers = {"kafka-metadata-quorum": [(0, STATUS, "")], "kafka-broker-api-versions": [(0, BROKERS, "")],
-               "kafka-topics": [(0, DESCRIBE, "")]}
+               "kafka-topics": [(0, DESCRIBE, "")], "kafka-configs": [(0, "Dynamic configs for topic t are:\n", "")]}
     args = {"gate": True, "expected_controller_ids": [3000],
             "expected_brokers": {"0": "kafka-service-0:9092", "1": "kafka-service-1:9092"}}
 
@@ -217,3 +217,190 @@ def test_once_finalized_nothing_is_asked_of_zookeeper_and_partitions_come_from_k
 def test_without_zookeeper_what_needs_it_is_refused_before_anything(make_module, args, named):
     result = run(make_module, dict(args, zookeeper=False), UnreachableZooKeeper({}))
     assert result["failed"] and named in result["msg"] and "needs ZooKeeper" in result["msg"]
+
+
+# ------------------------------------------------ the gate's topic configs, ACLs and SCRAM users (issue 13)
+
+TOPIC_CONFIGS = ("Dynamic configs for topic t are:\n"
+                 "  cleanup.policy=compact sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact,"
+                 " DEFAULT_CONFIG:log.cleanup.policy=delete}\n"
+                 "  retention.ms=86400000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=86400000}\n")
+ACLS = ("Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=t, patternType=LITERAL)`: \n"
+        " \t(principal=User:alice, host=*, operation=READ, permissionType=ALLOW) \n\n"
+        "Current ACLs for resource `ResourcePattern(resourceType=GROUP, name=app-, patternType=PREFIXED)`: \n"
+        " \t(principal=User:CN=bob,O=acme, host=*, operation=READ, permissionType=ALLOW) \n\n")
+USERS = ("Quota configs for user-principal 'carol' are producer_byte_rate=1024.0\n"
+         "SCRAM credential configs for user-principal 'CN=bob,O=acme' are SCRAM-SHA-512=iterations=4096\n"
+         "SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-512=iterations=4096\n")
+NO_AUTHORIZER = ("Error while executing ACL command: org.apache.kafka.common.errors.SecurityDisabledException: No"
+                 " Authorizer is configured on the broker\njava.util.concurrent.ExecutionException: ...\nCaused by:"
+                 " org.apache.kafka.common.errors.SecurityDisabledException: No Authorizer is configured on the broker\n")
+SCRAM_512 = "salt=c2FsdA==,stored_key=c3RvcmVk,server_key=c2VydmVy,iterations=4096"
+
+
+def zk_config(config):
+    return json.dumps({"version": 1, "config": config})
+
+
+def zk_acls(*acls):
+    keys = ("principal", "permissionType", "operation", "host")
+    return json.dumps({"version": 1, "acls": [dict(zip(keys, a)) for a in acls]})
+
+
+ACL_TYPES = ("Topic", "Group", "Cluster", "TransactionalId", "DelegationToken", "User")
+
+
+def gate_znodes(configs=True, acls=True, users=True, authorizer=True):
+    """A ZooKeeper-mode cluster's znodes: one topic t (with overrides), ACLs and SCRAM users as Kafka writes them
+    (the AclAuthorizer creates every resource type's znode, empty or not; a quota-only user has no SCRAM)."""
+    nodes = {"/cluster/id": CLUSTER, "/controller": KRAFT_CONTROLLER, "/migration": COPIED,
+             "/brokers/topics": None, "/brokers/topics/t": json.dumps({"version": 3, "partitions": {"0": [0, 1]}}),
+             "/config/topics": None, "/config/users": None,
+             "/config/topics/t": zk_config({"cleanup.policy": "compact", "retention.ms": "86400000"} if configs else {})}
+    if authorizer:
+        for store in ("/kafka-acl", "/kafka-acl-extended/prefixed"):
+            nodes[store] = None
+            nodes.update(("%s/%s" % (store, kind), None) for kind in ACL_TYPES)
+    if acls:
+        nodes["/kafka-acl/Topic/t"] = zk_acls(("User:alice", "Allow", "Read", "*"))
+        nodes["/kafka-acl-extended/prefixed/Group/app-"] = zk_acls(("User:CN=bob,O=acme", "Allow", "Read", "*"))
+    nodes["/config/users/carol"] = zk_config({"producer_byte_rate": "1024"})
+    if users:
+        nodes["/config/users/alice"] = zk_config({"SCRAM-SHA-512": SCRAM_512})
+        nodes["/config/users/CN%3Dbob%2CO%3Dacme"] = zk_config({"SCRAM-SHA-512": SCRAM_512})
+    return nodes
+
+
+class TreeZooKeeper:
+    """Znodes as a tree: children from the paths, a stat with num_children; every call is one zkCli run,
+    recorded."""
+
+    def __init__(self, nodes):
+        self.nodes = nodes
+        self.runs = []
+
+    def _read(self, path):
+        if path not in self.nodes:
+            return None
+        children = [p for p in self.nodes if p.rsplit("/", 1)[0] == path]
+        return self.nodes[path], {"version": 0, "num_children": len(children)}
+
+    def get_many(self, paths):
+        self.runs.append(("get", tuple(paths)))
+        return dict((p, self._read(p)) for p in paths)
+
+    def list_and_get(self, parent, paths):
+        self.runs.append(("ls", parent, tuple(paths)))
+        children = sorted(p.rsplit("/", 1)[1] for p in self.nodes if p.rsplit("/", 1)[0] == parent)
+        return children, dict((p, self._read(p)) for p in paths)
+
+    def close(self):
+        pass
+
+
+class GatePods(FakePods):
+    """Answers by tool and entity type (kafka-configs answers for topics and users); records every call."""
+
+    def __init__(self, answers):
+        FakePods.__init__(self, answers)
+        self.calls = []
+
+    def exec(self, namespace, name, argv, container=None, timeout=60):
+        self.calls.append(argv)
+        key = argv[0] + (" " + argv[argv.index("--entity-type") + 1] if "--entity-type" in argv else "")
+        return self.answers[key]
+
+
+def gate_answers(**changes):
+    answers = {"kafka-metadata-quorum": (0, STATUS, ""), "kafka-broker-api-versions": (0, BROKERS, ""),
+               "kafka-topics": (0, DESCRIBE, ""), "kafka-configs topics": (0, TOPIC_CONFIGS, ""),
+               "kafka-acls": (0, ACLS, ""), "kafka-configs users": (0, USERS, "")}
+    answers.update((k.replace("_", "-").replace("-topics", " topics").replace("-users", " users"), v)
+                   for k, v in changes.items())
+    return answers
+
+
+GATE_ARGS = {"gate": True, "expected_controller_ids": [3000],
+             "expected_brokers": {"0": "kafka-service-0:9092", "1": "kafka-service-1:9092"}}
+
+
+def gate(make_module, nodes, answers):
+    pods = GatePods(answers)
+    zk = TreeZooKeeper(nodes)
+    return run(make_module, GATE_ARGS, zk, pods), pods, zk
+
+
+def test_the_gate_compares_topic_configs_acls_and_scram_users(make_module):
+    result, pods, _zk = gate(make_module, gate_znodes(), gate_answers())
+    assert not result.get("failed") and result["gate"]["holds"], result["gate"]
+    checks = result["gate"]["checks"]
+    assert checks["topic_configs"] == "1 topic(s) with overrides in ZooKeeper, 1 in KRaft, 0 difference(s)"
+    assert checks["acls"] == "2 in ZooKeeper, 2 in KRaft, 0 difference(s)"
+    assert checks["scram_users"] == "2 in ZooKeeper (CN=bob,O=acme, alice), 2 in KRaft, 0 difference(s)"
+    assert [c[0] for c in pods.calls].count("kafka-configs") == 2 and ["kafka-acls", "--bootstrap-server",
+                                                                       "localhost:9092", "--list"] in pods.calls
+    assert "c2FsdA" not in json.dumps(result) and "stored_key" not in json.dumps(result)
+
+
+def test_a_config_that_differs_or_is_on_one_side_only_refuses_naming_it(make_module):
+    nodes = gate_znodes()
+    nodes["/config/topics/t"] = zk_config({"cleanup.policy": "delete", "max.message.bytes": "2000000"})
+    result, _pods, _zk = gate(make_module, nodes, gate_answers())
+    assert result["failed"] and "Not finalized" in result["msg"]
+    problems = result["gate"]["problems"]
+    assert "Topic t has cleanup.policy=delete in ZooKeeper and cleanup.policy=compact in KRaft." in problems
+    assert "Topic t has max.message.bytes=2000000 in ZooKeeper but not in the KRaft metadata." in problems
+    assert "Topic t has retention.ms=86400000 in the KRaft metadata but not in ZooKeeper." in problems
+    assert result["gate"]["checks"]["topic_configs"].endswith("3 difference(s)")
+
+
+def test_an_acl_missing_in_kraft_refuses_naming_the_resource_and_the_acl(make_module):
+    answers = gate_answers(kafka_acls=(0, ACLS.split("Current ACLs for resource `ResourcePattern(resourceType=GROUP")[0],
+                                       ""))
+    result, _pods, _zk = gate(make_module, gate_znodes(), answers)
+    assert result["failed"]
+    assert ("ACL ALLOW User:CN=bob,O=acme READ from * on GROUP app- (PREFIXED) is in ZooKeeper but not in the KRaft"
+            " metadata.") in result["gate"]["problems"]
+    assert result["gate"]["checks"]["acls"] == "2 in ZooKeeper, 1 in KRaft, 1 difference(s)"
+
+
+def test_a_scram_user_missing_in_kraft_refuses_naming_the_user_and_never_its_keys(make_module):
+    answers = gate_answers(kafka_configs_users=(0, USERS.replace("'alice'", "'alicia'"), ""))
+    result, _pods, _zk = gate(make_module, gate_znodes(), answers)
+    assert result["failed"]
+    problems = result["gate"]["problems"]
+    assert "SCRAM user alice (SCRAM-SHA-512) is in ZooKeeper but not in the KRaft metadata." in problems
+    assert "SCRAM user alicia (SCRAM-SHA-512) is in the KRaft metadata but not in ZooKeeper." in problems
+    assert "c2FsdA" not in json.dumps(result) and "server_key" not in result["msg"]
+
+
+def test_a_tool_that_fails_is_a_problem_of_its_check(make_module):
+    answers = gate_answers(kafka_acls=(1, NO_AUTHORIZER, ""), kafka_configs_topics=(1, "", "TimeoutException"),
+                           kafka_configs_users=(0, "Error while executing config command", ""))
+    result, _pods, _zk = gate(make_module, gate_znodes(), answers)
+    assert result["failed"]
+    problems = " ".join(result["gate"]["problems"])
+    assert "ZooKeeper has 2 ACL(s) and no broker listed the KRaft metadata's" in problems
+    assert "SecurityDisabledException: No Authorizer is configured on the broker" in problems
+    assert "No broker described the topic configs" in problems and "TimeoutException" in problems
+    assert "ZooKeeper has 2 SCRAM user(s) and no broker described the KRaft metadata's" in problems
+    assert result["gate"]["checks"]["acls"] == "2 in ZooKeeper, not read from KRaft"
+
+
+@pytest.mark.parametrize("authorizer", [True, False])
+def test_without_acls_or_users_in_zookeeper_their_tools_are_not_run(make_module, authorizer):
+    nodes = gate_znodes(configs=False, acls=False, users=False, authorizer=authorizer)
+    answers = gate_answers(kafka_acls=(1, NO_AUTHORIZER, ""), kafka_configs_topics=(0, "Dynamic configs for topic t are:\n", ""))
+    result, pods, zk = gate(make_module, nodes, answers)
+    assert not result.get("failed") and result["gate"]["holds"], result["gate"]
+    checks = result["gate"]["checks"]
+    assert checks["acls"] == "none in ZooKeeper" and checks["scram_users"] == "none in ZooKeeper"
+    assert checks["topic_configs"] == "0 topic(s) with overrides in ZooKeeper, 0 in KRaft, 0 difference(s)"
+    assert [c[0] for c in pods.calls if c[0] in ("kafka-acls", "kafka-configs")] == ["kafka-configs"]
+    assert "topics" in pods.calls[-1] or any("topics" in c for c in pods.calls if c[0] == "kafka-configs")
+    # ZooKeeper: the migration's znodes, read_topics' two runs, and one run for configs, users and ACL types (the
+    # quota-only user's znode is read to see it has no SCRAM credentials).
+    gate_runs = zk.runs[3:]
+    assert gate_runs[0][:2] == ("ls", "/config/users") and "/config/topics/t" in gate_runs[0][2]
+    assert not [r for r in gate_runs if r[0] == "ls" and r[1].startswith("/kafka-acl")]
+    assert gate_runs[1:] == [("get", ("/config/users/carol",))], zk.runs
