@@ -450,8 +450,8 @@ class KRaftPartitions:
     """The partitions' replicas, leaders and in-sync replicas as the KRaft metadata holds them, for the checks
     between two restarts of a roll (``replication.wait_partitions(..., source=KRaftPartitions(...))``): once the
     migration is finalized ZooKeeper is no longer written, so its partition states are stale. One
-    ``kafka-topics --describe`` in a broker pod per read; the topics' ``min.insync.replicas`` overrides come from
-    its ``Configs:`` field."""
+    ``kafka-topics --describe`` in a broker pod per read; the topics' ``min.insync.replicas`` overrides from one
+    ``kafka-configs --describe --entity-type topics`` at the start."""
 
     def __init__(self, kraft, selector, port, container="broker"):
         self.kraft = kraft
@@ -465,10 +465,13 @@ class KRaftPartitions:
     def topics(self):
         """``(assignments, min ISR overrides)`` as ``replication.read_topics`` returns them."""
         described = self._describe()
+        # The topics' own overrides (kafka-configs), not kafka-topics' Configs: field, which mixes in the brokers'
+        # static settings.
+        configs = self.kraft.topic_configs(self.selector, self.port, self.container)["configs"]
         assignments, overrides = {}, {}
         for topic, found in described.items():
             assignments[topic] = dict(found["replicas"])
-            value = (found.get("configs") or {}).get("min.insync.replicas")
+            value = (configs.get(topic) or {}).get("min.insync.replicas")
             if value is not None and str(value).strip().isdigit():
                 overrides[topic] = int(str(value).strip())
         return assignments, overrides

@@ -3,25 +3,32 @@ faults.py) and the checks (verify.py).
 
 A ZooKeeper-mode cluster of 3 brokers (1 ZooKeeper server, 1 KRaft controller: the smallest that shows every
 phase) with a canary (acks=all, idempotent, 50 msg/s) running throughout:
-  1. kafka_metadata_mode=kraft, killed as soon as the first broker Deployment is in KRaft mode, rerun: it
+  1. kafka_metadata_mode=kraft, killed once the controllers are up (phase controllers), then rolled back;
+  2. kafka_metadata_mode=kraft, killed once a broker has the migration settings (brokers_migrating), rolled back;
+  3. kafka_metadata_mode=kraft, killed once a broker Deployment is in KRaft mode (brokers_kraft), rerun: it
      continues from the phase it finds and stops at the soak point (brokers in KRaft mode, ZooKeeper still
      written), with every broker registered with the controllers under its own endpoint;
-  2. finalize asked while a broker is not registered with the controllers (its pod cannot start): refused by
-     the gate, nothing finalized;
-  3. kafka_metadata_mode=zookeeper: rolled back (brokers to ZooKeeper mode keeping the migration flag, then the
-     controllers and their claims removed, /controller and /migration deleted, brokers rolled without the
-     migration settings): every broker registered in /brokers/ids again;
-  4. kafka_metadata_mode=kraft with kafka_migration_finalize=true: migrated again in one run and finalized;
-  5. kafka_metadata_mode=zookeeper is refused after finalizing, nothing written; a rerun changes nothing.
-The messages written before the migration are read back at the end, and the canary lost nothing.
+  4. finalize asked while broker 2 is not registered with the controllers (scaled to 0): refused by the
+     evidence gate, nothing written;
+  5. kafka_metadata_mode=zookeeper from the soak point: rolled back (brokers to ZooKeeper mode keeping the
+     migration flag, then the controllers and their claims removed, /controller and /migration deleted, brokers
+     rolled without the migration settings): every broker registered in /brokers/ids again;
+  6. kafka_metadata_mode=kraft, kafka_migration_finalize=true, kafka_zookeeper_remove=true: migrated again,
+     finalized and ZooKeeper removed (its claim kept) in one run, a backup of every znode before each risky step;
+  7. kafka_broker_image=cp-kafka 8.0 (Kafka 4.0): the controller, then the brokers, one at a time;
+  8. kafka_metadata_mode=zookeeper is refused after finalizing, nothing written; a rerun changes nothing.
+Each rollback ends with no controller, no claim of theirs, no /migration, and /brokers/ids = every broker. The
+messages written before the migration are read back on Kafka 4 at the end, and the canary lost nothing.
 """
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
 
-from lib import BROKER_SELECTOR, CACHE, ROOT, wait_for
+from lib import BROKER_SELECTOR, CACHE, ROOT, ZK_SELECTOR, wait_for
 
 CONTROLLER_SELECTOR = "app.kubernetes.io/component=controller"
 SCENARIO_VARS = {"zookeeper_replicas": 1, "kafka_broker_count": 3, "kafka_controller_replicas": 1,
@@ -48,8 +55,19 @@ def broker_modes(cluster):
     return modes
 
 
+ZOOKEEPER_STATEFULSET = "zookeeper"
+KAFKA_4_IMAGE = "confluentinc/cp-kafka:8.0.0"
+BACKUP_DIR = os.path.join(CACHE, "e2e-backups", "migration")
+
+
+def zookeeper_runs(cluster):
+    return any(s["metadata"]["name"] == ZOOKEEPER_STATEFULSET for s in cluster.get("statefulsets"))
+
+
 def znodes(cluster, *paths):
-    """path -> JSON (or raw text, or None) straight from ZooKeeper."""
+    """path -> JSON (or raw text, or None) straight from ZooKeeper; {} when ZooKeeper was removed."""
+    if not zookeeper_runs(cluster):
+        return {}
     from faults import kazoo_client  # pylint: disable=import-outside-toplevel
     client = kazoo_client(cluster)
     try:
@@ -81,91 +99,183 @@ def quorum_status(cluster):
     return fields
 
 
+def kraft_registered(cluster):
+    """Broker ids the cluster's metadata lists (kafka-broker-api-versions in broker 0's pod), [] when none answers."""
+    proc = cluster.kubectl("exec", "deploy/kafka-broker-0", "--", "kafka-broker-api-versions", "--bootstrap-server",
+                           "localhost:9092", check=False, timeout=90)
+    return sorted(int(m) for m in re.findall(r"\(id: (\d+) rack:", proc.stdout))
+
+
 def what_runs(cluster):
     controllers = cluster.get("statefulsets", CONTROLLER_SELECTOR)
-    controller_env = {}
+    controller_env, controller_image = {}, None
     if controllers:
         (container,) = controllers[0]["spec"]["template"]["spec"]["containers"]
         controller_env = dict((e["name"], e.get("value")) for e in container.get("env", []))
+        controller_image = container["image"]
+    runs = zookeeper_runs(cluster)
     return {
         "brokers": broker_modes(cluster),
+        "broker_images": sorted(set(
+            c["image"] for d in cluster.get("deployments", BROKER_SELECTOR)
+            for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "broker")),
         "controllers": len(controllers),
+        "controllers_ready": (controllers[0]["status"].get("readyReplicas", 0) if controllers else 0),
+        "controller_image": controller_image,
         "controller_migration_flag": controller_env.get("KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE"),
         "controller_claims": sorted(p["metadata"]["name"] for p in cluster.get("pvc", CONTROLLER_SELECTOR)),
+        "zookeeper_runs": runs,
+        "zookeeper_services": sorted(s["metadata"]["name"] for s in cluster.get("services", ZK_SELECTOR)),
+        "zookeeper_claims": sorted(p["metadata"]["name"] for p in cluster.get("pvc", ZK_SELECTOR)),
         "znodes": znodes(cluster, "/controller", "/migration"),
-        "registered_in_zookeeper": sorted(cluster.registered_broker_ids()),
+        "registered_in_zookeeper": sorted(cluster.registered_broker_ids()) if runs else None,
     }
+
+
+def backups():
+    return sorted(os.listdir(BACKUP_DIR)) if os.path.isdir(BACKUP_DIR) else []
+
+
+class Story:
+    """The scenario's runs of site.yml, each a canary phase with its seconds, its output and what runs after."""
+
+    def __init__(self, cluster, canary, state):
+        self.cluster, self.canary, self.state = cluster, canary, state
+        self.steps = state.setdefault("step_seconds", {})
+
+    def run(self, name, **variables):
+        from faults import run_site  # pylint: disable=import-outside-toplevel
+        began = time.monotonic()
+        with self.canary.phase(name):
+            proc = run_site(self.cluster, *site_vars(kafka_backup_dir=BACKUP_DIR, **variables), check=False)
+        self.steps[name] = round(time.monotonic() - began, 1)
+        self.state[name] = {"rc": proc.returncode, "output": proc.stdout[-30000:] + proc.stderr[-4000:],
+                            "after": what_runs(self.cluster)}
+        return self.state[name]
+
+    def killed(self, name, until, what, **variables):
+        """site.yml killed (SIGKILL, its whole process group) as soon as ``until(what_runs)`` holds."""
+        from faults import site_argv, site_env  # pylint: disable=import-outside-toplevel
+        began = time.monotonic()
+        log_path = os.path.join(CACHE, "e2e-logs", "migration-%s.log" % name)
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        with open(log_path, "w") as log, self.canary.phase(name):
+            runner = subprocess.Popen(site_argv(self.cluster, *site_vars(kafka_backup_dir=BACKUP_DIR, **variables)),
+                                      cwd=ROOT, env=site_env(), stdout=log, stderr=subprocess.STDOUT, text=True,
+                                      start_new_session=True)
+
+            def reached():
+                if runner.poll() is not None:
+                    with open(log_path) as handle:
+                        raise AssertionError("site.yml ended (rc %s) before %s:\n%s"
+                                             % (runner.returncode, what, handle.read()[-6000:]))
+                return until(self.cluster)
+            try:
+                wait_for(reached, 1200, what, interval=0.5)
+            finally:
+                os.killpg(runner.pid, signal.SIGKILL)
+                runner.wait()
+        self.steps[name] = round(time.monotonic() - began, 1)
+        with open(log_path) as handle:
+            self.state[name] = {"output": handle.read()[-20000:], "after": what_runs(self.cluster)}
+        return self.state[name]
+
+
+def controllers_up(cluster):
+    found = cluster.get("statefulsets", CONTROLLER_SELECTOR)
+    return bool(found) and found[0]["status"].get("readyReplicas", 0) >= 1
+
+
+def a_broker_in(mode):
+    def found(cluster):
+        return [b for b, m in broker_modes(cluster).items() if m == mode]
+    return found
+
+
+def broker_deployment(cluster, broker):
+    (deployment,) = [d for d in cluster.get("deployments", BROKER_SELECTOR)
+                     if d["metadata"]["labels"]["kafka-eks.cluster/broker-id"] == str(broker)]
+    return deployment["metadata"]["name"]
 
 
 def faults(cluster, state_file):
     from canary import Canary  # pylint: disable=import-outside-toplevel
-    from faults import resource_versions, run_site, save, site_argv, site_env, write_messages  # pylint: disable=import-outside-toplevel
+    from faults import resource_versions, run_site, save, write_messages  # pylint: disable=import-outside-toplevel
+    shutil.rmtree(BACKUP_DIR, ignore_errors=True)
     state = {"before": what_runs(cluster), "messages": write_messages(cluster, TOPIC)}
     canary = Canary.for_kubeconfig(cluster.kubeconfig, namespace=cluster.namespace, rate=50)
     canary.start()
-    steps = state["step_seconds"] = {}
+    story = Story(cluster, canary, state)
     try:
-        # 1. Killed once the first broker Deployment is in KRaft mode, then rerun to the soak point.
-        began = time.monotonic()
-        killed_log = os.path.join(CACHE, "e2e-logs", "migration-killed-run.log")
-        os.makedirs(os.path.dirname(killed_log), exist_ok=True)
-        with open(killed_log, "w") as log, canary.phase("to_kraft_until_killed"):
-            runner = subprocess.Popen(site_argv(cluster, *site_vars(kafka_metadata_mode="kraft")), cwd=ROOT,
-                                      env=site_env(), stdout=log, stderr=subprocess.STDOUT, text=True,
-                                      start_new_session=True)
+        # 1-2. Killed in the phases "controllers" and "brokers_migrating", each rolled back from where it stopped.
+        story.killed("killed_at_controllers", controllers_up, "the controllers ready", kafka_metadata_mode="kraft")
+        story.run("rollback_from_controllers", kafka_metadata_mode="zookeeper")
+        story.killed("killed_at_brokers_migrating", a_broker_in("migrating"),
+                     "a broker Deployment with the migration settings", kafka_metadata_mode="kraft")
+        story.run("rollback_from_brokers_migrating", kafka_metadata_mode="zookeeper")
+        # 3. Killed once the first broker Deployment is in KRaft mode, then rerun to the soak point.
+        story.killed("killed_at_brokers_kraft", a_broker_in("kraft"), "a broker Deployment in KRaft mode",
+                     kafka_metadata_mode="kraft")
+        story.run("rerun_to_soak", kafka_metadata_mode="kraft")
+        state["rerun_to_soak"]["quorum"] = quorum_status(cluster)
+        state["rerun_to_soak"]["kraft_registered"] = kraft_registered(cluster)
+        story.run("soak_rerun", kafka_metadata_mode="kraft")
+        # 4. Finalize while broker 2 is not registered with the controllers: refused by the gate, nothing written.
+        name = broker_deployment(cluster, 2)
+        cluster.kubectl("scale", "deployment", name, "--replicas=0")
+        wait_for(lambda: 2 not in kraft_registered(cluster) and not cluster.pods(BROKER_SELECTOR + ",kafka-eks.cluster/broker-id=2"),
+                 180, "broker 2 gone from the KRaft metadata and its pod gone")
+        # The Deployment's and the PDB's status settle after the pod is gone: the snapshot is taken once two reads
+        # agree, so that only a write of the refused run could change it.
+        settled = [resource_versions(cluster)]
 
-            def a_broker_in_kraft_mode():
-                if runner.poll() is not None:
-                    with open(killed_log) as handle:
-                        raise AssertionError("site.yml ended (rc %s) before a broker went to KRaft mode:\n%s"
-                                             % (runner.returncode, handle.read()[-6000:]))
-                return [b for b, mode in broker_modes(cluster).items() if mode == "kraft"]
-            try:
-                wait_for(a_broker_in_kraft_mode, 1200, "a broker Deployment in KRaft mode", interval=0.5)
-            finally:
-                os.killpg(runner.pid, signal.SIGKILL)
-                runner.wait()
-        with open(killed_log) as handle:
-            state["killed_output"] = handle.read()[-20000:]
-        state["at_kill"] = what_runs(cluster)
-        steps["to_kraft_until_killed"] = round(time.monotonic() - began, 1)
-        began = time.monotonic()
-        with canary.phase("rerun_to_soak"):
-            proc = run_site(cluster, *site_vars(kafka_metadata_mode="kraft"), check=False)
-        state["soak_rc"], state["soak_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
-        state["soak"] = what_runs(cluster)
-        state["soak"]["quorum"] = quorum_status(cluster)
-        steps["rerun_to_soak"] = round(time.monotonic() - began, 1)
-        # A rerun at the soak point changes nothing.
-        proc = run_site(cluster, *site_vars(kafka_metadata_mode="kraft"), check=False)
-        state["soak_rerun_rc"], state["soak_rerun_output"] = proc.returncode, proc.stdout[-8000:]
-        # 3. Back to ZooKeeper from the soak point (brokers in KRaft mode): two rolls.
-        began = time.monotonic()
-        with canary.phase("rollback_from_kraft"):
-            proc = run_site(cluster, *site_vars(kafka_metadata_mode="zookeeper"), check=False)
-        state["rollback_rc"], state["rollback_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
-        state["rolled_back"] = what_runs(cluster)
-        steps["rollback_from_kraft"] = round(time.monotonic() - began, 1)
-        # 4. Migrate again, finalizing in the same run.
-        began = time.monotonic()
-        with canary.phase("migrate_and_finalize"):
-            proc = run_site(cluster, *site_vars(kafka_metadata_mode="kraft", kafka_migration_finalize=True),
-                            check=False)
-        state["finalize_rc"], state["finalize_output"] = proc.returncode, proc.stdout[-30000:] + proc.stderr[-4000:]
-        state["finalized"] = what_runs(cluster)
-        state["finalized"]["quorum"] = quorum_status(cluster)
-        steps["migrate_and_finalize"] = round(time.monotonic() - began, 1)
-        # 5. No way back after finalizing; a rerun changes nothing.
+        def settled_versions():
+            settled.append(resource_versions(cluster))
+            return settled[-1] == settled[-2]
+        wait_for(settled_versions, 60, "the objects' resourceVersions to settle", interval=2.0)
+        before = settled[-1]
+        story.run("finalize_refused", kafka_metadata_mode="kraft", kafka_migration_finalize=True)
+        state["finalize_refused"]["unchanged"] = resource_versions(cluster) == before
+        cluster.kubectl("scale", "deployment", name, "--replicas=1")
+        wait_for(lambda: kraft_registered(cluster) == [0, 1, 2], 300, "broker 2 registered with the controllers again")
+        # 5. Back to ZooKeeper from the soak point (brokers in KRaft mode): two rolls.
+        story.run("rollback_from_kraft", kafka_metadata_mode="zookeeper")
+        # 6. Migrate again, finalize and remove ZooKeeper in the same run.
+        backups_before = backups()
+        story.run("migrate_finalize_remove_zookeeper", kafka_metadata_mode="kraft", kafka_migration_finalize=True,
+                  kafka_zookeeper_remove=True)
+        state["migrate_finalize_remove_zookeeper"]["quorum"] = quorum_status(cluster)
+        state["backups"] = {"before": backups_before, "after": backups()}
+        # 7. Kafka 4: the controller first, then the brokers.
+        story.run("kafka_4", kafka_metadata_mode="kraft", kafka_migration_finalize=True, kafka_zookeeper_remove=True,
+                  kafka_broker_image=KAFKA_4_IMAGE)
+        state["kafka_4"]["quorum"] = quorum_status(cluster)
+        state["kafka_4"]["kraft_registered"] = kraft_registered(cluster)
+        # 8. No way back after finalizing; a rerun changes nothing.
         before = resource_versions(cluster)
-        proc = run_site(cluster, *site_vars(kafka_metadata_mode="zookeeper"), check=False)
+        proc = run_site(cluster, *site_vars(kafka_metadata_mode="zookeeper", kafka_broker_image=KAFKA_4_IMAGE),
+                        check=False)
         state["refused"] = {"rc": proc.returncode, "output": proc.stdout[-6000:] + proc.stderr[-4000:],
                             "unchanged": resource_versions(cluster) == before}
-        proc = run_site(cluster, *site_vars(kafka_metadata_mode="kraft", kafka_migration_finalize=True), check=False)
-        state["rerun_rc"], state["rerun_output"] = proc.returncode, proc.stdout[-8000:]
+        story.run("rerun", kafka_metadata_mode="kraft", kafka_migration_finalize=True, kafka_zookeeper_remove=True,
+                  kafka_broker_image=KAFKA_4_IMAGE)
     finally:
         state["canary"] = canary.stop()
     state["received"] = cluster.consume(TOPIC, len(state["messages"]))
     save(state, state_file)
+
+
+def assert_rolled_back(step, brokers):
+    """A rollback ended in a whole ZooKeeper-mode cluster with nothing of the migration left."""
+    assert step["rc"] == 0, step["output"][-5000:]
+    back = step["after"]
+    assert back["brokers"] == dict((b, "zookeeper") for b in brokers), back
+    assert back["controllers"] == 0 and back["controller_claims"] == [], back
+    assert back["znodes"]["/migration"] is None, back["znodes"]
+    # A ZooKeeper broker holds /controller again (Kafka 3.9 writes kraftControllerEpoch -1 for one).
+    assert (back["znodes"]["/controller"] or {}).get("kraftControllerEpoch", -1) == -1, back["znodes"]
+    assert (back["znodes"]["/controller"] or {}).get("brokerid") in (0, 1, 2), back["znodes"]
+    assert back["registered_in_zookeeper"] == [0, 1, 2], back
 
 
 def verify(cluster, args):
@@ -174,43 +284,66 @@ def verify(cluster, args):
     brokers = ["0", "1", "2"]
     assert state["before"]["brokers"] == dict((b, "zookeeper") for b in brokers), state["before"]
     assert state["before"]["controllers"] == 0
-    # Killed mid-way: the controllers were up, the copy done, one or more brokers in KRaft mode.
-    killed = state["at_kill"]
+    # 1. Killed with the controllers up and no broker in KRaft mode; rolled back from there.
+    killed = state["killed_at_controllers"]["after"]
+    assert killed["controllers"] == 1 and "kraft" not in killed["brokers"].values(), killed
+    assert_rolled_back(state["rollback_from_controllers"], brokers)
+    # 2. Killed with a broker in migration mode and none in KRaft mode; rolled back from there.
+    killed = state["killed_at_brokers_migrating"]["after"]
+    assert "migrating" in killed["brokers"].values() and "kraft" not in killed["brokers"].values(), killed
+    assert_rolled_back(state["rollback_from_brokers_migrating"], brokers)
+    # 3. Killed mid-way: the copy done, one or more brokers in KRaft mode; the rerun continued to the soak point.
+    killed = state["killed_at_brokers_kraft"]["after"]
     assert killed["controllers"] == 1 and "kraft" in killed["brokers"].values(), killed
-    # The rerun continued to the soak point and said so.
-    assert state["soak_rc"] == 0, state["soak_output"][-5000:]
-    soak = state["soak"]
+    soak_step = state["rerun_to_soak"]
+    assert soak_step["rc"] == 0, soak_step["output"][-5000:]
+    soak = soak_step["after"]
     assert soak["brokers"] == dict((b, "kraft") for b in brokers), soak
     assert soak["controller_migration_flag"] == "true", soak
-    assert (soak["znodes"]["/controller"] or {}).get("kraftControllerEpoch") is not None, soak["znodes"]
+    assert (soak["znodes"]["/controller"] or {}).get("kraftControllerEpoch", -1) >= 0, soak["znodes"]
     assert (soak["znodes"]["/migration"] or {}).get("kraft_metadata_offset", -1) >= 0, soak["znodes"]
     assert soak["registered_in_zookeeper"] == [], "KRaft brokers in /brokers/ids: %s" % soak
-    assert soak["quorum"].get("LeaderId") == "3000", soak["quorum"]
-    assert "Soak point" in state["soak_output"], state["soak_output"][-4000:]
-    assert state["soak_rerun_rc"] == 0
-    assert_recap_unchanged(state["soak_rerun_output"])
-    # Rolled back: ZooKeeper mode, no controllers, no claims of theirs, no migration state left.
-    assert state["rollback_rc"] == 0, state["rollback_output"][-5000:]
-    back = state["rolled_back"]
-    assert back["brokers"] == dict((b, "zookeeper") for b in brokers), back
-    assert back["controllers"] == 0 and back["controller_claims"] == [], back
-    assert back["znodes"]["/migration"] is None, back["znodes"]
-    # A ZooKeeper broker holds /controller again (Kafka 3.9 writes kraftControllerEpoch -1 for one).
-    assert (back["znodes"]["/controller"] or {}).get("kraftControllerEpoch", -1) == -1, back["znodes"]
-    assert (back["znodes"]["/controller"] or {}).get("brokerid") in (0, 1, 2), back["znodes"]
-    assert back["registered_in_zookeeper"] == [0, 1, 2], back
-    # Migrated again and finalized in one run.
-    assert state["finalize_rc"] == 0, state["finalize_output"][-5000:]
-    final = state["finalized"]
+    assert soak_step["quorum"].get("LeaderId") == "3000", soak_step["quorum"]
+    assert soak_step["kraft_registered"] == [0, 1, 2], soak_step["kraft_registered"]
+    assert "Soak point" in soak_step["output"], soak_step["output"][-4000:]
+    assert state["soak_rerun"]["rc"] == 0
+    assert_recap_unchanged(state["soak_rerun"]["output"])
+    # 4. The gate refused to finalize without broker 2, writing nothing.
+    refused = state["finalize_refused"]
+    assert refused["rc"] != 0 and refused["unchanged"], refused["output"][-4000:]
+    assert "evidence gate does not hold" in refused["output"] and "Broker(s) 2" in refused["output"], \
+        refused["output"][-4000:]
+    assert refused["after"]["controller_migration_flag"] == "true", refused["after"]
+    # 5. Rolled back from the soak point.
+    assert_rolled_back(state["rollback_from_kraft"], brokers)
+    # 6. Migrated again, finalized and ZooKeeper removed in one run; its claim kept; a backup before each step.
+    final_step = state["migrate_finalize_remove_zookeeper"]
+    assert final_step["rc"] == 0, final_step["output"][-5000:]
+    final = final_step["after"]
     assert final["brokers"] == dict((b, "kraft") for b in brokers), final
     assert final["controllers"] == 1 and final["controller_migration_flag"] is None, final
-    assert final["quorum"].get("LeaderId") == "3000", final["quorum"]
-    assert "FINALIZE (irreversible)" in state["finalize_output"], state["finalize_output"][-4000:]
+    assert final_step["quorum"].get("LeaderId") == "3000", final_step["quorum"]
+    assert "FINALIZE (irreversible)" in final_step["output"], final_step["output"][-4000:]
+    assert not final["zookeeper_runs"] and final["zookeeper_services"] == [], final
+    assert final["zookeeper_claims"] == ["data-zookeeper-0"], final
+    # deploy_controllers, brokers_to_kraft, finalize and remove_zookeeper each took one (the rollbacks more).
+    new = sorted(set(state["backups"]["after"]) - set(state["backups"]["before"]))
+    assert len(new) >= 2 and all(n.startswith("kafka-zookeeper-") for n in new), state["backups"]
+    # 7. Kafka 4: every controller and broker on the new image, all registered, the quorum led.
+    four = state["kafka_4"]
+    assert four["rc"] == 0, four["output"][-5000:]
+    assert four["after"]["controller_image"] == KAFKA_4_IMAGE and four["after"]["broker_images"] == [KAFKA_4_IMAGE], \
+        four["after"]
+    assert four["quorum"].get("LeaderId") == "3000" and four["kraft_registered"] == [0, 1, 2], four
+    output = four["output"]
+    assert output.index("Apply the KRaft controllers") < output.index("Roll the running brokers"), \
+        "the brokers rolled before the controllers"
+    # 8. No way back after finalizing; a rerun changes nothing.
     refused = state["refused"]
     assert refused["rc"] != 0 and refused["unchanged"], refused["output"][-3000:]
     assert "kafka_metadata_mode" in refused["output"] and "cannot be undone" in refused["output"], refused["output"][-3000:]
-    assert state["rerun_rc"] == 0
-    assert_recap_unchanged(state["rerun_output"])
+    assert state["rerun"]["rc"] == 0, state["rerun"]["output"][-4000:]
+    assert_recap_unchanged(state["rerun"]["output"])
     assert sorted(state["received"]) == sorted(state["messages"]), "messages written before the migration were lost"
     report = state["canary"]
     assert report["acknowledged"] > 0 and report["lost"] == 0, report
@@ -221,7 +354,8 @@ def verify(cluster, args):
                   phase["name"], phase["seconds"], phase["sent"], phase["acknowledged"], phase["failed"],
                   phase["latency_ms"]["p50"], phase["latency_ms"]["p99"], phase["latency_ms"]["max"],
                   (phase["longest_stall"] or {}).get("seconds")))
-    print("migration: ZooKeeper -> KRaft (killed, resumed, soak), back to ZooKeeper, KRaft again and finalized;"
-          " canary %d acknowledged, %d lost, p99 %s ms, max %s ms" % (
+    print("migration: ZooKeeper -> KRaft and back from controllers, brokers_migrating and the soak point, three"
+          " killed runs, finalize refused by the gate, finalized, ZooKeeper removed, Kafka 4; canary %d"
+          " acknowledged, %d lost, p99 %s ms, max %s ms" % (
               report["acknowledged"], report["lost"], report.get("latency_ms", {}).get("p99"),
               report.get("latency_ms", {}).get("max")))

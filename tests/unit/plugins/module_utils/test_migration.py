@@ -608,10 +608,16 @@ class FakeKRaft:
             raise answer
         return {"topics": kraft.parse_topics(answer)}
 
+    def topic_configs(self, selector, port, container="broker"):
+        return {"configs": kraft.parse_topic_configs(
+            "Dynamic configs for topic orders are:\n  min.insync.replicas=2 sensitive=false synonyms="
+            "{DYNAMIC_TOPIC_CONFIG:min.insync.replicas=2, STATIC_BROKER_CONFIG:min.insync.replicas=1}\n")}
+
 
 def test_kraft_partitions_read_as_zookeepers_with_leaders_and_isr():
     source = kraft.KRaftPartitions(FakeKRaft([ORDERS_DESCRIBED]), "sel", 9092)
-    assignments, _overrides = source.topics()
+    assignments, overrides = source.topics()
+    assert overrides == {"orders": 2}
     assert assignments == {"orders": {0: [0, 1, 2], 1: [0, 1, 2]}} or \
         assignments == {"orders": {0: [1, 2, 0], 1: [2, 0, 1]}}
     states = source.states(assignments)

@@ -199,7 +199,8 @@ def test_once_finalized_nothing_is_asked_of_zookeeper_and_partitions_come_from_k
                  "\tTopic: t\tPartition: 0\tLeader: 1\tReplicas: 0,1\tIsr: 1\tElr: \tLastKnownElr: \n")
     caught = described.replace("Isr: 1\t", "Isr: 1,0\t")
     pods = FakePods({"kafka-broker-api-versions": [(0, BROKERS, "")],
-                     "kafka-topics": [(0, described, ""), (0, described, ""), (0, caught, "")]})
+                     "kafka-topics": [(0, described, ""), (0, described, ""), (0, caught, "")],
+                     "kafka-configs": [(0, "Dynamic configs for topic t are:\n", "")]})
     args = {"zookeeper": False, "partitions_from": "kraft", "read_brokers": True, "wait_caught_up": [0],
             "expected_brokers": {"0": "kafka-service-0:9092", "1": "kafka-service-1:9092"}}
     result = run(make_module, args, UnreachableZooKeeper({}), pods)
