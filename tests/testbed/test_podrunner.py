@@ -513,7 +513,7 @@ def test_ip_allocator(tmp_path):
 @pytest.mark.parametrize("tool", ["zkServer.sh", "zkCli.sh", "zookeeper-ready", "kafka-topics",
                                   "kafka-console-producer", "kafka-console-consumer", "kafka-broker-api-versions",
                                   "kafka-configs", "zookeeper-shell", "kafka-metadata-quorum", "kafka-storage",
-                                  "kafka-features", "kafka-cluster"])
+                                  "kafka-features", "kafka-cluster", "kafka-acls"])
 def test_dispatchers_refuse_without_pod_ip(tool):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTBED_")}
     r = subprocess.run([os.path.join(PODBIN, tool), "status"], env=env, capture_output=True, text=True, timeout=30)
