@@ -42,10 +42,10 @@ def zookeeper_ensemble(statefulset):
     return replicas if isinstance(replicas, int) else None
 
 
-def zookeeper_roll_order(pods, update_revision, leader):
-    """Names of the ZooKeeper pods that do not run the StatefulSet's ``update_revision`` yet, in the order to
-    restart them: followers first (highest ordinal first, as the StatefulSet controller would), the leader
-    last, so that the ensemble elects a new leader once, not once per server restarted."""
+def statefulset_roll_order(pods, update_revision, leader):
+    """Names of a StatefulSet's pods that do not run its ``update_revision`` yet, in the order to restart them:
+    followers first (highest ordinal first, as the StatefulSet controller would), the leader last, so that the
+    quorum (ZooKeeper's ensemble, the KRaft controllers) elects a new leader once, not once per pod restarted."""
     outdated = []
     for pod in pods or []:
         meta = pod.get("metadata") or {}
@@ -65,8 +65,8 @@ def zookeeper_roll_order(pods, update_revision, leader):
 
 
 class FilterModule(object):
-    """The ZooKeeper ensemble filters: zookeeper_ensemble and zookeeper_roll_order."""
+    """The ZooKeeper ensemble filter, and the roll order of a StatefulSet's pods (ZooKeeper's and the controllers')."""
 
     def filters(self):
         """Filter name -> function, as Ansible looks them up."""
-        return {"zookeeper_ensemble": zookeeper_ensemble, "zookeeper_roll_order": zookeeper_roll_order}
+        return {"zookeeper_ensemble": zookeeper_ensemble, "statefulset_roll_order": statefulset_roll_order}

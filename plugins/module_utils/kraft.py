@@ -54,6 +54,24 @@ _BROKER_LINE = re.compile(r"^(?P<host>[A-Za-z0-9.\-\[\]:]+):(?P<port>\d+) \(id: 
 _FIELD = re.compile(r"^(?P<key>[A-Za-z]+):\s*(?P<value>.*?)\s*$", re.MULTILINE)
 
 
+# A quorum is whole only with every voter at most this many records behind the leader: the leader appends a
+# no-op record every 500 ms (metadata.max.idle.interval.ms), so a follower that fetches is seldom at 0.
+CAUGHT_UP_LAG = 10
+
+
+def quorum_whole(quorum, expected_voters):
+    """Whether the quorum has a leader, exactly ``expected_voters`` (when given) and every voter caught up."""
+    if quorum.get("leader_id") is None:
+        return False
+    voters = sorted(quorum.get("voters") or [])
+    if expected_voters and voters != sorted(expected_voters):
+        return False
+    if len(voters) <= 1:
+        return True
+    lag = quorum.get("max_follower_lag")
+    return lag is not None and lag <= CAUGHT_UP_LAG
+
+
 class KRaftError(Exception):
     """A KRaft tool could not be run or its answer could not be read."""
 
@@ -98,6 +116,8 @@ def parse_quorum_status(text):
         "high_watermark": number("HighWatermark"),
         "voters": _node_ids(fields.get("CurrentVoters", "")) or [],
         "observers": _node_ids(fields.get("CurrentObservers", "")) or [],
+        # How many records the furthest voter is behind the leader (None: not printed).
+        "max_follower_lag": number("MaxFollowerLag"),
     }
 
 

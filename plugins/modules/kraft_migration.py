@@ -23,8 +23,9 @@ description:
   - A broker counts as registered (RV(joined)) only when the metadata lists it with its own client
     endpoint (I(expected_brokers)); another endpoint is C(foreign) in RV(brokers). Nothing is healed here - a KRaft
     broker's registration is not in ZooKeeper, so there is no stale session to prove dead.
-  - With I(wait_for) it waits, up to I(timeout) seconds, for the quorum (a leader and exactly the expected
-    voters), the completed copy, or every expected broker registered; then fails naming what is missing.
+  - With I(wait_for) it waits, up to I(timeout) seconds, for the quorum (a leader, exactly the expected voters,
+    each at most 10 records behind the leader), the completed copy, or every expected broker registered; then
+    fails naming what is missing.
   - With I(wait_restartable) / I(wait_caught_up) it then waits for the partitions as C(broker_membership) does,
     from the partition states in ZooKeeper, which the controllers keep writing until the migration is finalized,
     or (I(partitions_from=kraft)) from the KRaft metadata (C(kafka-topics --describe) in a broker pod).
@@ -238,7 +239,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common impo
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.kraft import (
     KRaftAccess, KRaftError, KRaftPartitions, compare_acls, compare_scram_users, compare_topic_configs, compare_topics,
-    own_registrations, parse_zookeeper_acls, wait_until, zookeeper_config, zookeeper_scram_mechanisms,
+    own_registrations, parse_zookeeper_acls, quorum_whole, wait_until, zookeeper_config, zookeeper_scram_mechanisms,
     zookeeper_user_name)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import (
     kraft_holds_controller, migration_completed, parse_json_znode)
@@ -360,7 +361,7 @@ def zookeeper_facts(znodes):
 
 def _quorum_ok(expected):
     def done(quorum):
-        return quorum.get("leader_id") is not None and (not expected or sorted(quorum.get("voters") or []) == expected)
+        return quorum_whole(quorum, expected)
     return done
 
 

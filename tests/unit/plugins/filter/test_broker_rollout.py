@@ -123,8 +123,8 @@ def test_zookeeper_ensemble_is_read_from_the_annotation_then_the_servers_own_con
     assert zookeeper_ensemble(None) is None
 
 
-def test_zookeeper_roll_order_restarts_outdated_followers_first_and_the_leader_last():
-    from ansible_collections.kafka_eks.cluster.plugins.filter.zookeeper_ensemble import zookeeper_roll_order
+def test_statefulset_roll_order_restarts_outdated_followers_first_and_the_leader_last():
+    from ansible_collections.kafka_eks.cluster.plugins.filter.zookeeper_ensemble import statefulset_roll_order
 
     def pod(name, revision, deleting=False):
         meta = {"name": name, "labels": {"controller-revision-hash": revision}}
@@ -134,7 +134,7 @@ def test_zookeeper_roll_order_restarts_outdated_followers_first_and_the_leader_l
 
     pods = [pod("zookeeper-0", "zk-old"), pod("zookeeper-1", "zk-old"), pod("zookeeper-2", "zk-old"),
             pod("zookeeper-10", "zk-new")]
-    assert zookeeper_roll_order(pods, "zk-new", "zookeeper-2") == ["zookeeper-1", "zookeeper-0", "zookeeper-2"]
-    assert zookeeper_roll_order(pods, "zk-new", "zookeeper-10") == ["zookeeper-2", "zookeeper-1", "zookeeper-0"]
-    assert zookeeper_roll_order([pod("zookeeper-0", "zk-new")], "zk-new", "zookeeper-0") == []
-    assert zookeeper_roll_order([pod("zookeeper-0", "zk-old", deleting=True)], "zk-new", None) == []
+    assert statefulset_roll_order(pods, "zk-new", "zookeeper-2") == ["zookeeper-1", "zookeeper-0", "zookeeper-2"]
+    assert statefulset_roll_order(pods, "zk-new", "zookeeper-10") == ["zookeeper-2", "zookeeper-1", "zookeeper-0"]
+    assert statefulset_roll_order([pod("zookeeper-0", "zk-new")], "zk-new", "zookeeper-0") == []
+    assert statefulset_roll_order([pod("zookeeper-0", "zk-old", deleting=True)], "zk-new", None) == []

@@ -647,3 +647,25 @@ def test_waiting_for_partitions_reads_the_source_given_not_zookeeper():
                                                   clock=lambda: next(clock), sleep=sleeps.append,
                                                   source=kraft.KRaftPartitions(fake, "sel", 9092))
     assert caught_up["brokers"] == [0] and len(sleeps) == 1 and fake.calls == 3
+
+
+@pytest.mark.parametrize("quorum, expected, whole", [
+    ({"leader_id": 3000, "voters": [3000, 3001, 3002], "max_follower_lag": 0}, [3000, 3001, 3002], True),
+    ({"leader_id": 3000, "voters": [3000, 3001, 3002], "max_follower_lag": 10}, [3000, 3001, 3002], True),
+    # A restarted controller that answers but has not caught up yet: not whole, the next one must wait.
+    ({"leader_id": 3000, "voters": [3000, 3001, 3002], "max_follower_lag": 5120}, [3000, 3001, 3002], False),
+    ({"leader_id": 3000, "voters": [3000, 3001, 3002], "max_follower_lag": None}, [3000, 3001, 3002], False),
+    ({"leader_id": None, "voters": [3000, 3001, 3002], "max_follower_lag": 0}, [3000, 3001, 3002], False),
+    ({"leader_id": 3000, "voters": [3000, 3001], "max_follower_lag": 0}, [3000, 3001, 3002], False),
+    # One controller has no follower to wait for.
+    ({"leader_id": 3000, "voters": [3000], "max_follower_lag": None}, [3000], True),
+])
+def test_a_quorum_is_whole_with_its_voters_and_every_follower_caught_up(quorum, expected, whole):
+    assert kraft.quorum_whole(quorum, expected) is whole
+
+
+def test_the_follower_lag_is_read_from_the_status():
+    text = ("ClusterId: abc\nLeaderId: 3001\nLeaderEpoch: 4\nHighWatermark: 120\nMaxFollowerLag: 7\n"
+            "MaxFollowerLagTimeMs: 12\nCurrentVoters: [3000,3001,3002]\nCurrentObservers: [0,1,2]\n")
+    status = kraft.parse_quorum_status(text)
+    assert status["max_follower_lag"] == 7 and status["leader_id"] == 3001
