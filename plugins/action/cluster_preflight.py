@@ -22,6 +22,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
     CREDENTIAL_PREFIX,
     PlanError,
     build_plan,
+    zone_move_error,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import controllers_finalized
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.upgrade import apply_to_plan
@@ -224,6 +225,10 @@ class ActionModule(ActionBase):
         resize = ensemble_resize_error(plan, statefulsets)
         if resize:
             return dict(result, failed=True, msg=resize)
+        # Zone awareness pins each broker to a zone; a running broker's volume stays where it is.
+        moved = zone_move_error(plan, pods, nodes)
+        if moved:
+            return dict(result, failed=True, msg=moved)
         # Once the controllers run finalized, ZooKeeper holds nothing the cluster uses: it is not deployed again when
         # kafka_zookeeper_remove asks for its removal or it is gone already, and the way back is refused here,
         # before the ZooKeeper role could write anything.
@@ -241,7 +246,8 @@ class ActionModule(ActionBase):
             # fresh until something is applied.
             broker_deployments=deployments,
             upgrade_message=upgrade_message(plan),
-            msg="Planned %d brokers and %d ZooKeeper servers in namespace %s."
-                % (len(plan["brokers"]), plan["zookeeper"]["replicas"], plan["namespace"]),
+            msg="Planned %d brokers and %d ZooKeeper servers in namespace %s%s."
+                % (len(plan["brokers"]), plan["zookeeper"]["replicas"], plan["namespace"],
+                   ", over zones %s" % ", ".join(plan["zones"]["names"]) if plan["zones"]["enabled"] else ""),
         )
         return result

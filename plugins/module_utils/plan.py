@@ -69,6 +69,11 @@ DEFAULT_RESERVED_BROKER_MAX_ID = 1000
 # Past this, a typo (40 for 4, 1000 for 10) would create that many Deployments and volumes.
 LARGE_BROKER_COUNT = 256
 BROKER_ID_LABEL = "kafka-eks.cluster/broker-id"
+# The well-known label of a node's availability zone (EKS sets it on every node).
+ZONE_LABEL = "topology.kubernetes.io/zone"
+ZONE_AWARENESS_MODES = ("auto", "off")
+# ZooKeeper's and the controllers' spread over zones: at most one pod more in a zone than in the emptiest one.
+ZONE_MAX_SKEW = 1
 
 ZOOKEEPER_FLAVORS = ("apache", "kubernetes-zookeeper")
 ANTI_AFFINITY_MODES = ("required", "preferred")
@@ -485,7 +490,20 @@ def schedulable_node_names(nodes, node_selector=None, tolerations=None):
 
     :param nodes: Node objects as the Kubernetes API returns them (k8s_info's ``resources``).
     """
-    names = []
+    return sorted(node_zones(nodes, node_selector, tolerations))
+
+
+def node_zone(node):
+    """A Node object's zone (its topology.kubernetes.io/zone label), or None."""
+    zone = ((node or {}).get("metadata") or {}).get("labels", {}) or {}
+    zone = zone.get(ZONE_LABEL)
+    return zone if isinstance(zone, str) and zone else None
+
+
+def node_zones(nodes, node_selector=None, tolerations=None):
+    """{name: zone or None} of the nodes a pod with this node selector and these tolerations can be scheduled
+    on (ready, not cordoned, every NoSchedule/NoExecute taint tolerated)."""
+    zones = {}
     for node in nodes or []:
         metadata = node.get("metadata") or {}
         spec = node.get("spec") or {}
@@ -501,8 +519,8 @@ def schedulable_node_names(nodes, node_selector=None, tolerations=None):
         blocking = [t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
         if any(not _tolerates(t, tolerations or []) for t in blocking):
             continue
-        names.append(metadata.get("name"))
-    return sorted(names)
+        zones[metadata.get("name")] = node_zone(node)
+    return zones
 
 
 def _check_controllers(check, cfg, broker_ids, max_id):
@@ -576,6 +594,170 @@ def _check_zookeeper(check, cfg, schedulable_nodes, warnings):
                             " for %d ZooKeeper pods: some pods will share a node, and losing that node can"
                             " lose the quorum." % (len(nodes), replicas))
     return replicas
+
+
+def _zone_awareness(check, cfg):
+    """kafka_zone_awareness; YAML 1.1 reads a bare ``off`` as false, which Ansible's argument-spec check takes
+    back to ``off`` (its one false-like choice): so does the plan."""
+    value = cfg.get("kafka_zone_awareness", "auto")
+    if value is False or value == "False":
+        return "off"
+    return check.choice(dict(cfg, kafka_zone_awareness=value), "kafka_zone_awareness", ZONE_AWARENESS_MODES)
+
+
+def _listed_zones(check, cfg):
+    """kafka_zones, checked: distinct, non-empty label values (a node's zone label is one); None if invalid."""
+    listed = cfg.get("kafka_zones") or []
+    if listed is _INVALID:
+        return None
+    if not isinstance(listed, (list, tuple)):
+        check.fail("kafka_zones", "must be a list of zone names, got %r." % (listed,),
+                   "list the zones as their nodes' %s label shows them, such as [eu-west-1a, eu-west-1b]." % ZONE_LABEL)
+        return None
+    zones = []
+    for zone in listed:
+        if not _label_value(zone) or not zone:
+            check.fail("kafka_zones", "%r is not a zone name: the %s label of a node is a label value (letters, digits,"
+                       " '-', '_' and '.', starting and ending with a letter or digit, at most %d characters)."
+                       % (zone, ZONE_LABEL, MAX_LABEL_LENGTH),
+                       "use the zone names kubectl get nodes -L %s shows." % ZONE_LABEL)
+            return None
+        if zone in zones:
+            check.fail("kafka_zones", "lists %r more than once (%r): brokers are placed in zone N mod the number of"
+                       " zones, so that zone would get more of them." % (zone, listed), "list each zone once.")
+            return None
+        zones.append(zone)
+    return zones
+
+
+def _zones(check, cfg, broker_nodes, warnings):
+    """The zones brokers are pinned to, in order (broker N in zone N mod Z), and whether zone awareness is on.
+
+    :param broker_nodes: ``{name: zone or None}`` of the nodes a broker can be scheduled on, or None when the
+        cluster's nodes are not known (``render.yml``): the zones then come from kafka_zones only.
+    """
+    awareness = _zone_awareness(check, cfg)
+    listed = _listed_zones(check, cfg)
+    mode = cfg.get("zookeeper_anti_affinity")
+    result = {
+        "enabled": False,
+        "awareness": awareness,
+        "names": [],
+        "source": None,
+        "topology_key": ZONE_LABEL,
+        "max_skew": ZONE_MAX_SKEW,
+        # required: the spread is as hard as the per-node anti-affinity; preferred: a wish, as that one is.
+        "when_unsatisfiable": "DoNotSchedule" if mode == "required" else "ScheduleAnyway",
+    }
+    if awareness is None or listed is None:
+        return result
+    known = sorted(set(z for z in (broker_nodes or {}).values() if z))
+    if listed:
+        zones, source = listed, "kafka_zones"
+        if awareness == "auto" and broker_nodes is not None:
+            missing = [z for z in listed if z not in known]
+            if missing:
+                check.fail("kafka_zones", "lists %s, the zone (%s) of no node a broker can be scheduled on (ready, not"
+                           " cordoned, kafka_broker_node_selector and kafka_broker_tolerations; their zones: %s): a"
+                           " broker pinned there would stay Pending."
+                           % (", ".join(repr(z) for z in missing), ZONE_LABEL, ", ".join(known) or "none"),
+                           "list only zones with schedulable nodes, or leave kafka_zones empty to use the nodes' zones.")
+                return result
+        if awareness == "auto" and len(listed) == 1:
+            warnings.append("kafka_zones lists one zone (%s): zone awareness stays off, it needs more than one."
+                            % listed[0])
+    elif broker_nodes is not None:
+        zones, source = known, "nodes"
+    else:
+        return result
+    result.update(names=zones, source=source)
+    result["enabled"] = awareness == "auto" and len(zones) > 1
+    return result
+
+
+def _check_zone_spread(check, zk_nodes, replicas):
+    """Under required anti-affinity, can ZooKeeper's servers be spread over the zones (DoNotSchedule, maxSkew 1)?
+
+    maxSkew 1 allows at most one server more in a zone than in the emptiest zone that has a schedulable node,
+    so R servers over Z zones are placed floor(R/Z) or ceil(R/Z) per zone (3 over 2 zones: 2 and 1, which is
+    fine); with one server per node, a zone needs that many nodes. Nodes without a zone label take no server
+    (the spread filters them out). Refused only when no such placement exists.
+    """
+    per_zone = {}
+    for zone in zk_nodes.values():
+        if zone:
+            per_zone[zone] = per_zone.get(zone, 0) + 1
+    counts = ", ".join("%s %d" % kv for kv in sorted(per_zone.items())) or "none"
+    fix_off = "or set zookeeper_anti_affinity=preferred (the spread becomes ScheduleAnyway), or kafka_zone_awareness=off."
+    if not per_zone:
+        check.fail("zookeeper_anti_affinity", "is 'required' and zone awareness is on, so the ZooKeeper servers are"
+                   " spread over zones with whenUnsatisfiable DoNotSchedule, but none of the %d node(s) ZooKeeper can"
+                   " be scheduled on has a %s label: every server would stay Pending and nothing was created."
+                   % (len(zk_nodes), ZONE_LABEL), "label those nodes with their zone, " + fix_off)
+        return
+    base, extra = divmod(replicas, len(per_zone))
+    short = sorted(z for z, n in per_zone.items() if n < base)
+    roomy = [z for z, n in per_zone.items() if n >= base + 1]
+    if not short and len(roomy) >= extra:
+        return
+    need = ("%d node(s) in every zone" % base) + (" and %d in %d of them" % (base + 1, extra) if extra else "")
+    where = ("zone(s) %s" % ", ".join(short)) if short else "%d more zone(s)" % (extra - len(roomy))
+    check.fail("zookeeper_anti_affinity", "is 'required' (one ZooKeeper server per node) and zone awareness spreads the"
+               " servers over zones with maxSkew %d and DoNotSchedule: %d servers over %d zone(s) need %s, and the"
+               " nodes ZooKeeper can be scheduled on per zone are: %s. A server would stay Pending; nothing was"
+               " created." % (ZONE_MAX_SKEW, replicas, len(per_zone), need, counts),
+               "add nodes in %s, %s" % (where, fix_off))
+
+
+def _fitting_zone_order(zones, placed):
+    """An order of ``zones`` that keeps every broker index of ``placed`` ({index: zone}) in its zone with broker N in
+    zone N mod Z, or None when there is none."""
+    count = len(zones)
+    slots = {}
+    for index, zone in placed.items():
+        if zone not in zones or slots.setdefault(index % count, zone) != zone:
+            return None
+    if len(set(slots.values())) != len(slots):
+        return None
+    spare = iter(z for z in zones if z not in slots.values())
+    return [slots[k] if k in slots else next(spare) for k in range(count)]
+
+
+def zone_move_error(plan, pods, nodes):
+    """The refusal when zone awareness would pin a running broker to another zone than the one it runs in, or None.
+
+    A broker's volume is zonal (EBS): its pod pinned to another zone would stay Pending, and the collection does not
+    move a broker's data. The zone a broker runs in is its pod's node's zone label.
+
+    :param pods: the broker pods that run (k8s_info's ``resources``); :param nodes: the cluster's Node objects.
+    """
+    zones = plan.get("zones") or {}
+    if not zones.get("enabled") or not pods or not nodes:
+        return None
+    node_zone_of = dict((((n.get("metadata") or {}).get("name")), node_zone(n)) for n in nodes)
+    by_id = dict((str(b["id"]), b) for b in plan["brokers"])
+    placed, moves = {}, []
+    for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("name") or ""):
+        broker = by_id.get(((pod.get("metadata") or {}).get("labels") or {}).get(BROKER_ID_LABEL))
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        current = node_zone_of.get(node_name)
+        if broker is None or current is None:
+            continue
+        placed[broker["index"]] = current
+        if current != broker["zone"]:
+            moves.append("broker %s from %s to %s (pod %s on node %s; volume %s)"
+                         % (broker["id"], current, broker["zone"], pod["metadata"]["name"], node_name, broker["pvc"]))
+    if not moves:
+        return None
+    order = _fitting_zone_order(zones["names"], placed)
+    keep = ("set kafka_zones=[%s] (broker N in zone N mod %d: every running broker stays in its zone), or "
+            % (", ".join(order), len(order))) if order else ""
+    return ("kafka_zone_awareness: zone awareness (zones %s, from %s) would pin running brokers to another zone: %s."
+            " A broker's volume stays in its zone (an EBS volume is zonal), so its new pod would stay Pending."
+            " Nothing was written. Fix: %sset kafka_zone_awareness=off; the collection does not move a broker to"
+            " another zone (that needs a new, empty volume and a re-replication)."
+            % (", ".join(zones["names"]), "kafka_zones" if zones.get("source") == "kafka_zones" else "the nodes' labels",
+               "; ".join(moves), keep))
 
 
 def _names(check, cfg, broker_ids):
@@ -921,9 +1103,10 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
     cfg = _convert(check, cfg, variable_types(argument_spec))
     _check_node_selector(check, cfg, "zookeeper_node_selector")
     _check_tolerations(check, cfg, "zookeeper_tolerations")
+    zookeeper_nodes = None
     if nodes is not None and not check.errors:
-        schedulable_nodes = schedulable_node_names(nodes, cfg.get("zookeeper_node_selector"),
-                                                   cfg.get("zookeeper_tolerations"))
+        zookeeper_nodes = node_zones(nodes, cfg.get("zookeeper_node_selector"), cfg.get("zookeeper_tolerations"))
+        schedulable_nodes = sorted(zookeeper_nodes)
     zk_replicas = _check_zookeeper(check, cfg, schedulable_nodes, warnings)
     broker_count = _broker_count(check, cfg)
     extra = _check_extra_config(check, cfg)
@@ -939,8 +1122,22 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
     _check_backup_dir(check, cfg)
     _check_heap(check, cfg)
     _check_zookeeper_settings(check, cfg)
+    before = len(check.errors)
     _check_node_selector(check, cfg, "kafka_broker_node_selector")
     _check_tolerations(check, cfg, "kafka_broker_tolerations")
+    broker_nodes = None
+    if nodes is not None and len(check.errors) == before:
+        broker_nodes = node_zones(nodes, cfg.get("kafka_broker_node_selector"), cfg.get("kafka_broker_tolerations"))
+    zones = _zones(check, cfg, broker_nodes, warnings)
+    if zones["enabled"]:
+        rack = sorted(k for k in (extra or {}) if normalise_property(k) == "broker.rack")
+        if rack:
+            check.fail("kafka_broker_extra_config", "sets %r, but zone awareness is on (zones %s) and sets broker.rack"
+                       " of each broker to the zone it is pinned to." % (rack[0], ", ".join(zones["names"])),
+                       "remove it, or set kafka_zone_awareness=off to set broker.rack yourself.")
+        if (zookeeper_nodes is not None and zk_replicas is not None and len(zookeeper_nodes) >= zk_replicas
+                and cfg.get("zookeeper_anti_affinity") == "required"):
+            _check_zone_spread(check, zookeeper_nodes, zk_replicas)
     _check_resources(check, cfg, "zookeeper_resources")
     _check_resources(check, cfg, "kafka_broker_resources")
     _check_resources(check, cfg, "kafka_controller_resources")
@@ -988,6 +1185,11 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
     for index, broker_id in enumerate(broker_ids):
         service = "%s%d" % (cfg["kafka_broker_service_prefix"], index)
         properties = _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra)
+        # Zone awareness: broker N in zone N mod Z (node affinity), its rack that zone, so Kafka's rack-aware
+        # assignment puts a partition's replicas in different zones.
+        zone = zones["names"][index % len(zones["names"])] if zones["enabled"] else None
+        if zone is not None:
+            properties["broker.rack"] = zone
         id_label = {BROKER_ID_LABEL: str(broker_id)}
         brokers.append({
             "index": index,
@@ -996,6 +1198,7 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
             "service": service,
             "pvc": "%s%d" % (cfg["kafka_broker_pvc_prefix"], index),
             "address": "%s:%d" % (service, int(cfg["kafka_broker_client_port"])),
+            "zone": zone,
             "properties": properties,
             "env": broker_env(properties),
             "labels": dict(broker_labels, **id_label),
@@ -1033,6 +1236,9 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
         "cluster_name": cfg["kafka_cluster_name"],
         "controller": controller,
         "common_labels": common_labels,
+        # Zone awareness (enabled, the zones in order, where they came from, the spread of ZooKeeper and the
+        # controllers): the templates render from it, the brokers' zones are in brokers[].zone.
+        "zones": zones,
         "zookeeper": {
             "replicas": zk_replicas,
             "servers": zk_servers,

@@ -100,6 +100,13 @@ plan:
           service: kafka-service-0
           pvc: kafka-data-0
           address: kafka-service-0:9092
+          zone: null
+    zones:
+      description:
+        - Zone awareness - C(enabled), C(awareness) (auto or off), C(names) (the zones in order, broker N in zone N
+          mod their number), C(source) (kafka_zones, nodes or null), and the spread of ZooKeeper and the
+          controllers (C(topology_key), C(max_skew), C(when_unsatisfiable)). Each broker's zone is its C(zone).
+      type: dict
     broker_ids:
       description: The broker ids, unique by construction.
       type: list

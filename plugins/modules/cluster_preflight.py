@@ -24,7 +24,8 @@ description:
   - Unless C(kafka_render_dir) is set, reads what runs with M(kubernetes.core.k8s_info) (the cluster's Nodes
     when C(kafka_preflight_check_nodes), in check mode the Namespace, the ZooKeeper StatefulSet, the broker
     Deployments and pods), decides the step of an upgrade and the ZooKeeper data layout from them, and refuses
-    an upgrade Kafka or ZooKeeper does not support and a change of the size of a running ZooKeeper ensemble.
+    an upgrade Kafka or ZooKeeper does not support, a change of the size of a running ZooKeeper ensemble, and
+    a zone (C(kafka_zone_awareness)) that would move a running broker away from the zone its pod's node is in.
   - The reads run in check mode too, so C(--check) reports the same verdict. Nothing is ever written.
   - The connection options come from C(module_defaults) (C(group/kafka_eks.cluster.k8s), as in
     C(playbooks/site.yml)) and are handed to each read as they are; none is returned or printed.

@@ -443,3 +443,130 @@ def test_a_failing_broker_template_writes_nothing_to_the_render_dir_nor_the_clus
     assert "The plan was derived, but reading what runs failed, so nothing was written: could not read the " \
         "StatefulSets of namespace kafka" in proc.stdout, proc.stdout
     assert "TASK [kafka_eks.cluster.apply_manifests" not in proc.stdout, "something was applied: " + proc.stdout
+
+
+# --- Zones (issue 14) -----------------------------------------------------------------------------------------
+
+ZONE = "topology.kubernetes.io/zone"
+
+
+def render_with_controllers(tmp_path, **extra):
+    """render.yml's objects, and the KRaft controllers' (rendered by the preflight on every run, written by
+    render.yml only once a migration has them): a playbook that runs the same preflight and keeps both."""
+    rendered = render(tmp_path, **extra)
+    playbook = tmp_path / "controllers.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                 "kafka_preflight_check_nodes": False},
+        "tasks": [
+            {"ansible.builtin.import_role": {"name": "kafka_eks.cluster.preflight"}},
+            {"ansible.builtin.copy": {"content": "{{ kafka_broker_controller_manifests | to_json }}",
+                                      "dest": str(tmp_path / "controllers.json"), "mode": "0644"}},
+        ]}]))
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(dict(extra, kafka_render_dir=str(tmp_path / "unused"))))
+    proc = run_playbook(str(playbook), ["-e", "@%s" % vars_file])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    controllers = json.loads((tmp_path / "controllers.json").read_text())
+    return rendered, controllers
+
+
+@pytest.fixture(scope="module")
+def zones_render(tmp_path_factory):
+    return render_with_controllers(tmp_path_factory.mktemp("zones"), kafka_zones=["za", "zb", "zc"])
+
+
+def pinned_zone(deployment):
+    affinity = deployment["spec"]["template"]["spec"]["affinity"]
+    if "nodeAffinity" not in affinity:
+        return None
+    (term,) = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    (expression,) = term["matchExpressions"]
+    assert expression["key"] == ZONE and expression["operator"] == "In"
+    (zone,) = expression["values"]
+    return zone
+
+
+def test_with_kafka_zones_brokers_are_pinned_in_turn_with_broker_rack(zones_render):
+    rendered, controllers = zones_render
+    assert rendered.proc.returncode == 0, rendered.proc.stdout
+    for obj in rendered.objects + controllers:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    zones, racks = [], []
+    for index in range(4):
+        deployment = named(rendered.objects, "Deployment", "kafka-broker-%d" % index)
+        zones.append(pinned_zone(deployment))
+        racks.append(env_of(deployment["spec"]["template"]["spec"]["containers"][0])["KAFKA_BROKER_RACK"])
+        # Beside the per-node anti-affinity, which stays.
+        assert "podAntiAffinity" in deployment["spec"]["template"]["spec"]["affinity"]
+    assert zones == ["za", "zb", "zc", "za"]
+    assert racks == zones
+
+
+def spread_of(statefulset):
+    return statefulset["spec"]["template"]["spec"].get("topologySpreadConstraints")
+
+
+def test_with_kafka_zones_zookeeper_and_the_controllers_are_spread_over_zones(zones_render):
+    rendered, controllers = zones_render
+    zookeeper = named(rendered.objects, "StatefulSet", "zookeeper")
+    (spread,) = spread_of(zookeeper)
+    assert spread == {"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "ScheduleAnyway",
+                      "nodeTaintsPolicy": "Honor",
+                      "labelSelector": {"matchLabels": zookeeper["spec"]["selector"]["matchLabels"]}}
+    assert "podAntiAffinity" in zookeeper["spec"]["template"]["spec"]["affinity"]
+    (sts,) = [o for o in controllers if o["kind"] == "StatefulSet"]
+    (spread,) = spread_of(sts)
+    assert spread["topologyKey"] == ZONE and spread["maxSkew"] == 1
+    assert spread["labelSelector"]["matchLabels"] == sts["spec"]["selector"]["matchLabels"]
+    assert sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+
+
+def test_under_required_anti_affinity_the_zone_spread_is_required_too(tmp_path):
+    rendered, controllers = render_with_controllers(tmp_path, kafka_zones=["za", "zb"],
+                                                    zookeeper_anti_affinity="required")
+    zookeeper = named(rendered.objects, "StatefulSet", "zookeeper")
+    assert [s["whenUnsatisfiable"] for s in spread_of(zookeeper)] == ["DoNotSchedule"]
+    (sts,) = [o for o in controllers if o["kind"] == "StatefulSet"]
+    assert [s["whenUnsatisfiable"] for s in spread_of(sts)] == ["DoNotSchedule"]
+    assert [pinned_zone(d) for d in by_kind(rendered.objects, "Deployment")] == ["za", "zb", "za", "zb"]
+
+
+def assert_no_zones(objects, controllers):
+    for deployment in by_kind(objects, "Deployment"):
+        assert pinned_zone(deployment) is None
+        assert "KAFKA_BROKER_RACK" not in env_of(deployment["spec"]["template"]["spec"]["containers"][0])
+    assert spread_of(named(objects, "StatefulSet", "zookeeper")) is None
+    (sts,) = [o for o in controllers if o["kind"] == "StatefulSet"]
+    assert spread_of(sts) is None
+
+
+def test_with_zone_awareness_off_neither_appears(tmp_path):
+    rendered, controllers = render_with_controllers(tmp_path, kafka_zones=["za", "zb", "zc"],
+                                                    kafka_zone_awareness="off")
+    assert rendered.proc.returncode == 0, rendered.proc.stdout
+    assert_no_zones(rendered.objects, controllers)
+
+
+def test_without_kafka_zones_render_has_no_zones(default_render):
+    # render.yml reads no nodes: only kafka_zones can turn zone awareness on there.
+    for deployment in by_kind(default_render.objects, "Deployment"):
+        assert pinned_zone(deployment) is None
+        assert "KAFKA_BROKER_RACK" not in env_of(deployment["spec"]["template"]["spec"]["containers"][0])
+    assert spread_of(named(default_render.objects, "StatefulSet", "zookeeper")) is None
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"kafka_zones": ["za", "eu west"]}, "'eu west' is not a zone name"),
+    ({"kafka_zones": ["za", "zb", "za"]}, "lists 'za' more than once"),
+    ({"kafka_zones": ["za", "zb"], "kafka_broker_extra_config": {"broker.rack": "r1"}}, "zone awareness is on"),
+    # The preflight role's own argument-spec check answers first here, in Ansible's words (no Fix: line).
+    ({"kafka_zone_awareness": "on"}, "kafka_zone_awareness must be one of: auto, off, got: on"),
+])
+def test_bad_zone_input_fails_clearly_and_writes_nothing(tmp_path, extra, words):
+    proc, objects, out = render(tmp_path, **extra)
+    assert proc.returncode != 0
+    assert words in proc.stdout, proc.stdout
+    assert "Fix:" in proc.stdout or "must be one of" in words, proc.stdout
+    assert not out.exists() and objects == []

@@ -202,3 +202,57 @@ def test_zookeeper_is_not_deployed_again_once_finalized_and_removed(settings, st
     run = Run(settings, cluster={"StatefulSet": statefulsets})
     assert not run.result.get("failed"), run.result.get("msg")
     assert run.result["plan"]["zookeeper"]["remove"] is remove
+
+
+# --- Zones (issue 14): a running broker is never pinned to another zone than the one its volume is in ----------
+
+def zone_node(name, zone):
+    return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "topology.kubernetes.io/zone": zone}},
+            "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def broker_pod(broker_id, node_name):
+    return {"metadata": {"name": "kafka-broker-%d-abc" % broker_id,
+                         "labels": {"kafka-eks.cluster/broker-id": str(broker_id)}},
+            "spec": {"nodeName": node_name}}
+
+
+ZONE_NODES = [zone_node("n-a", "za"), zone_node("n-b", "zb"), zone_node("n-c", "zc")]
+
+
+def test_zones_from_the_nodes_reach_the_plan_and_the_message():
+    run = Run(cluster={"Node": ZONE_NODES})
+    assert not run.result.get("failed"), run.result
+    assert [b["zone"] for b in run.result["plan"]["brokers"]] == ["za", "zb", "zc", "za"]
+    assert run.result["msg"].endswith("in namespace kafka, over zones za, zb, zc.")
+
+
+def test_running_brokers_in_their_planned_zones_pass():
+    pods = [broker_pod(0, "n-a"), broker_pod(1, "n-b"), broker_pod(2, "n-c"), broker_pod(3, "n-a")]
+    run = Run(cluster={"Node": ZONE_NODES, "Pod": pods})
+    assert not run.result.get("failed"), run.result
+
+
+def test_a_running_broker_in_another_zone_is_refused_with_an_order_that_keeps_it():
+    # Placed by the scheduler before zone awareness: 0 in zb, 1 in za, 2 in zc, 3 in zb.
+    pods = [broker_pod(0, "n-b"), broker_pod(1, "n-a"), broker_pod(2, "n-c"), broker_pod(3, "n-b")]
+    run = Run(cluster={"Node": ZONE_NODES, "Pod": pods})
+    assert run.result["failed"]
+    message = run.result["msg"]
+    assert message.startswith("kafka_zone_awareness: zone awareness (zones za, zb, zc, from the nodes' labels)")
+    assert "broker 0 from zb to za (pod kafka-broker-0-abc on node n-b; volume kafka-data-0)" in message
+    assert "broker 3 from zb to za" in message and "broker 2 from" not in message
+    assert "Nothing was written" in message
+    assert "set kafka_zones=[zb, za, zc]" in message and "kafka_zone_awareness=off" in message
+    # With that order, nothing moves.
+    run = Run({"kafka_zones": ["zb", "za", "zc"]}, cluster={"Node": ZONE_NODES, "Pod": pods})
+    assert not run.result.get("failed"), run.result
+
+
+def test_a_placement_no_order_keeps_has_only_the_way_off():
+    # Brokers 0 and 3 (same slot of 3 zones) in different zones: no kafka_zones order keeps both.
+    pods = [broker_pod(0, "n-a"), broker_pod(3, "n-b")]
+    run = Run(cluster={"Node": ZONE_NODES, "Pod": pods})
+    assert run.result["failed"] and "kafka_zones=[" not in run.result["msg"]
+    assert "Fix: set kafka_zone_awareness=off" in run.result["msg"]
+    assert not Run({"kafka_zone_awareness": "off"}, cluster={"Node": ZONE_NODES, "Pod": pods}).result.get("failed")

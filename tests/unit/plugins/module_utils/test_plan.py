@@ -485,3 +485,187 @@ def test_nodes_are_matched_with_the_converted_node_selector(cfg):
     assert "2 schedulable node(s) (a, b)" in error
     nodes.append(node("d", labels={"pool": "zk"}))
     assert plan_of(cfg, nodes=nodes)["schedulable_nodes"] == ["a", "b", "d"]
+
+
+# --- Zones (issue 14): broker N in zone N mod Z with broker.rack, ZooKeeper and the controllers spread ----------
+
+ZONE = "topology.kubernetes.io/zone"
+
+
+def zoned(name, zone, **kwargs):
+    labels = dict(kwargs.pop("labels", {}), **{"kubernetes.io/hostname": name})
+    if zone is not None:
+        labels[ZONE] = zone
+    return node(name, labels=labels, **kwargs)
+
+
+def three_zones():
+    return [zoned("n1", "zb"), zoned("n2", "za"), zoned("n3", "zc"), zoned("n4", "za"), zoned("bare", None)]
+
+
+def zones_of(plan):
+    return [b["zone"] for b in plan["brokers"]]
+
+
+def test_zones_come_from_the_schedulable_nodes_sorted_and_brokers_take_them_in_turn(cfg):
+    plan = plan_of(cfg, nodes=three_zones())
+    assert plan["zones"]["enabled"] and plan["zones"]["source"] == "nodes"
+    assert plan["zones"]["names"] == ["za", "zb", "zc"]
+    assert zones_of(plan) == ["za", "zb", "zc", "za"]
+    for broker in plan["brokers"]:
+        assert broker["properties"]["broker.rack"] == broker["zone"]
+        assert {"name": "KAFKA_BROKER_RACK", "value": broker["zone"]} in broker["env"]
+    assert plan["zones"]["when_unsatisfiable"] == "ScheduleAnyway" and plan["zones"]["max_skew"] == 1
+
+
+def test_unschedulable_nodes_do_not_bring_their_zone(cfg):
+    nodes = [zoned("a", "za"), zoned("b", "zb"),
+             zoned("cordoned", "zc", unschedulable=True), zoned("down", "zd", ready=False),
+             zoned("gpu", "ze", taints=[{"key": "gpu", "value": "yes", "effect": "NoSchedule"}]),
+             zoned("soft", "zf", taints=[{"key": "x", "effect": "PreferNoSchedule"}])]
+    assert plan_of(cfg, nodes=nodes)["zones"]["names"] == ["za", "zb", "zf"]
+    # The brokers' own tolerations and node selector decide which nodes (and zones) count for them.
+    cfg["kafka_broker_tolerations"] = [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert plan_of(cfg, nodes=nodes)["zones"]["names"] == ["za", "zb", "ze", "zf"]
+    cfg["kafka_broker_node_selector"] = {"pool": "kafka"}
+    nodes = [zoned("a", "za", labels={"pool": "kafka"}), zoned("b", "zb", labels={"pool": "kafka"}),
+             zoned("c", "zc", labels={"pool": "other"})]
+    assert plan_of(cfg, nodes=nodes)["zones"]["names"] == ["za", "zb"]
+
+
+@pytest.mark.parametrize("nodes", [
+    [zoned("a", "za"), zoned("b", "za"), zoned("c", "za")],
+    [zoned("a", None), zoned("b", None), zoned("c", None)],
+    [zoned("a", "za"), zoned("b", "zb", unschedulable=True), zoned("c", None)],
+], ids=["one-zone", "no-labels", "second-zone-cordoned"])
+def test_one_zone_or_none_leaves_zone_awareness_off(cfg, nodes):
+    plan = plan_of(cfg, nodes=nodes)
+    assert not plan["zones"]["enabled"]
+    assert zones_of(plan) == [None] * 4
+    assert all("broker.rack" not in b["properties"] for b in plan["brokers"])
+
+
+def test_kafka_zones_win_over_the_nodes_and_keep_their_order(cfg):
+    cfg["kafka_zones"] = ["zc", "za"]
+    plan = plan_of(cfg, nodes=three_zones())
+    assert plan["zones"]["source"] == "kafka_zones" and plan["zones"]["names"] == ["zc", "za"]
+    assert zones_of(plan) == ["zc", "za", "zc", "za"]
+
+
+def test_without_nodes_the_zones_come_from_kafka_zones_only(cfg):
+    assert not plan_of(cfg)["zones"]["enabled"]
+    cfg["kafka_zones"] = "za,zb,zc"  # a survey answer
+    plan = plan_of(cfg)
+    assert plan["zones"]["enabled"] and zones_of(plan) == ["za", "zb", "zc", "za"]
+
+
+@pytest.mark.parametrize("value", ["off", False, "False"])
+def test_zone_awareness_off_turns_everything_off(cfg, value):
+    cfg.update(kafka_zone_awareness=value, kafka_zones=["za", "zb", "zc"],
+               kafka_broker_extra_config={"broker.rack": "mine"})
+    plan = plan_of(cfg, nodes=three_zones())
+    assert not plan["zones"]["enabled"] and plan["zones"]["awareness"] == "off"
+    # Off: broker.rack is the user's to set, as before.
+    assert [b["properties"]["broker.rack"] for b in plan["brokers"]] == ["mine"] * 4
+
+
+def test_an_unknown_zone_awareness_is_refused(cfg):
+    cfg["kafka_zone_awareness"] = "on"
+    (error,) = errors_of(cfg)
+    assert error.startswith("kafka_zone_awareness:") and "auto, off" in error
+
+
+def test_a_listed_zone_no_schedulable_node_has_is_refused(cfg):
+    cfg["kafka_zones"] = ["za", "zq", "zb"]
+    nodes = three_zones() + [zoned("cordoned", "zq", unschedulable=True)]
+    (error,) = errors_of(cfg, nodes=nodes)
+    assert error.startswith("kafka_zones:") and "'zq'" in error and "their zones: za, zb, zc" in error
+    assert "stay Pending" in error and "Fix: list only zones with schedulable nodes" in error
+    # Without the nodes (render.yml) nothing can be checked against them.
+    assert zones_of(plan_of(cfg)) == ["za", "zq", "zb", "za"]
+
+
+def test_a_single_listed_zone_warns_that_zone_awareness_stays_off(cfg):
+    cfg["kafka_zones"] = ["za"]
+    plan = plan_of(cfg)
+    assert not plan["zones"]["enabled"]
+    assert any("one zone (za)" in w for w in plan["warnings"])
+
+
+@pytest.mark.parametrize("zones, words", [
+    (["za", "eu west 1"], "'eu west 1' is not a zone name"),
+    (["za", ""], "'' is not a zone name"),
+    (["-za", "zb"], "'-za' is not a zone name"),
+    (["z" * 64, "zb"], "is not a zone name"),
+    (["za\n", "zb"], "is not a zone name"),
+    (["za", "zb", "za"], "lists 'za' more than once"),
+])
+def test_kafka_zones_must_be_distinct_label_values(cfg, zones, words):
+    cfg["kafka_zones"] = zones
+    (error,) = errors_of(cfg)
+    assert error.startswith("kafka_zones:") and words in error and "Fix:" in error
+
+
+@pytest.mark.parametrize("key", ["broker.rack", " Broker_Rack "])
+def test_broker_rack_by_hand_is_refused_while_zones_are_on(cfg, key):
+    cfg.update(kafka_zones=["za", "zb"], kafka_broker_extra_config={key: "r1"})
+    (error,) = errors_of(cfg)
+    assert error.startswith("kafka_broker_extra_config:") and "zone awareness is on" in error
+    assert "kafka_zone_awareness=off" in error
+
+
+def per_zone(**counts):
+    return [zoned("%s-%d" % (zone, i), zone) for zone, count in sorted(counts.items()) for i in range(count)]
+
+
+@pytest.mark.parametrize("replicas, counts", [
+    (3, {"za": 2, "zb": 1}),            # 2 + 1: maxSkew 1 holds
+    (3, {"za": 1, "zb": 1, "zc": 1}),
+    (3, {"za": 1, "zb": 1, "zc": 1, "zd": 1}),
+    (3, {"za": 1, "zb": 5}),            # 1 + 2
+    (5, {"za": 2, "zb": 2, "zc": 1}),
+    (5, {"za": 3, "zb": 2}),
+])
+def test_a_required_zookeeper_spread_that_can_be_scheduled_passes(cfg, replicas, counts):
+    cfg.update(zookeeper_anti_affinity="required", zookeeper_replicas=replicas)
+    plan = plan_of(cfg, nodes=per_zone(**counts))
+    assert plan["zones"]["enabled"] and plan["zones"]["when_unsatisfiable"] == "DoNotSchedule"
+
+
+@pytest.mark.parametrize("replicas, counts, words", [
+    (3, {"za": 2, "zb": 0, "zc": 1}, None),  # zb has no node: not a domain, 2 + 1 holds
+    (5, {"za": 4, "zb": 1}, "need 2 node(s) in every zone and 3 in 1 of them"),
+    (5, {"za": 1, "zb": 1, "zc": 3}, "need 1 node(s) in every zone and 2 in 2 of them"),
+    (7, {"za": 3, "zb": 3, "zc": 1}, "need 2 node(s) in every zone and 3 in 1 of them"),
+])
+def test_a_required_zookeeper_spread_that_cannot_be_scheduled_is_refused(cfg, replicas, counts, words):
+    cfg.update(zookeeper_anti_affinity="required", zookeeper_replicas=replicas)
+    nodes = per_zone(**counts)
+    if words is None:
+        assert plan_of(cfg, nodes=nodes)["zones"]["enabled"]
+        return
+    (error,) = errors_of(cfg, nodes=nodes)
+    assert error.startswith("zookeeper_anti_affinity:") and words in error and "stay Pending" in error
+    assert "zookeeper_anti_affinity=preferred" in error and "kafka_zone_awareness=off" in error
+    # preferred spreads with ScheduleAnyway: nothing to refuse.
+    cfg["zookeeper_anti_affinity"] = "preferred"
+    assert plan_of(cfg, nodes=nodes)["zones"]["when_unsatisfiable"] == "ScheduleAnyway"
+
+
+def test_the_refusal_names_the_zone_short_of_nodes(cfg):
+    cfg.update(zookeeper_anti_affinity="required", zookeeper_replicas=5)
+    (error,) = errors_of(cfg, nodes=per_zone(za=4, zb=1))
+    assert "per zone are: za 4, zb 1" in error and "add nodes in zone(s) zb" in error
+
+
+def test_zookeeper_nodes_without_a_zone_label_cannot_hold_a_required_spread(cfg):
+    cfg.update(zookeeper_anti_affinity="required", zookeeper_node_selector={"pool": "zk"})
+    nodes = per_zone(za=2, zb=2) + [zoned("zk-%d" % i, None, labels={"pool": "zk"}) for i in range(3)]
+    (error,) = errors_of(cfg, nodes=nodes)
+    assert error.startswith("zookeeper_anti_affinity:") and "has a topology.kubernetes.io/zone label" in error
+
+
+def test_too_few_nodes_is_one_refusal_not_two(cfg):
+    cfg.update(zookeeper_anti_affinity="required")
+    (error,) = errors_of(cfg, nodes=per_zone(za=1, zb=1))
+    assert "2 schedulable node(s)" in error
