@@ -169,12 +169,12 @@ def compare_topics(zookeeper_assignments, kraft_topics):
         for partition, replicas in sorted(zk_partitions.items()):
             found = kraft["replicas"].get(partition)
             if found is not None and sorted(found) != sorted(replicas):
-                problems.append("%s-%d has replicas %s in ZooKeeper and %s in KRaft"
+                problems.append("partition %s-%d has replicas %s in ZooKeeper and %s in KRaft"
                                 % (topic, partition, sorted(replicas), found))
             isr = kraft["isr"].get(partition)
             if isr is not None and sorted(isr) != sorted(found or replicas):
-                problems.append("%s-%d is under-replicated (ISR %s of replicas %s)" % (topic, partition, isr,
-                                                                                       sorted(found or replicas)))
+                problems.append("partition %s-%d is under-replicated (ISR %s of replicas %s)"
+                                % (topic, partition, isr, sorted(found or replicas)))
     return problems
 
 

@@ -669,3 +669,14 @@ def test_the_follower_lag_is_read_from_the_status():
             "MaxFollowerLagTimeMs: 12\nCurrentVoters: [3000,3001,3002]\nCurrentObservers: [0,1,2]\n")
     status = kraft.parse_quorum_status(text)
     assert status["max_follower_lag"] == 7 and status["leader_id"] == 3001
+
+
+def test_the_gates_sentences_keep_topic_names_as_they_are():
+    """The gate capitalizes each sentence: a topic name must never be what is capitalized (canary, not Canary)."""
+    kraft_topics = kraft.parse_topics(
+        "Topic: canary\tTopicId: x\tPartitionCount: 1\tReplicationFactor: 3\tConfigs: \n"
+        "\tTopic: canary\tPartition: 0\tLeader: 0\tReplicas: 0,1,2\tIsr: 0,1\tElr: \tLastKnownElr: \n")
+    problems = kraft.compare_topics({"canary": {0: [0, 1, 2]}}, kraft_topics)
+    assert problems == ["partition canary-0 is under-replicated (ISR [0, 1] of replicas [0, 1, 2])"]
+    problems = kraft.compare_topics({"canary": {0: [0, 1, 3]}}, kraft_topics)
+    assert problems[0].startswith("partition canary-0 has replicas")
