@@ -462,7 +462,7 @@ def test_topics_are_compared_between_zookeeper_and_kraft():
     problems = kraft.compare_topics({"e2e": {0: [1, 2, 0], 1: [2, 0, 1]}, "only-zk": {0: [0]}}, topics)
     assert "topic only-zk is in ZooKeeper but not in the KRaft metadata" in problems
     assert "topic only-kraft is in the KRaft metadata but not in ZooKeeper" in problems
-    assert "e2e-1 is under-replicated (ISR [1, 2] of replicas [0, 1, 2])" in problems
+    assert "partition e2e-1 is under-replicated (ISR [1, 2] of replicas [0, 1, 2])" in problems
     assert not [p for p in problems if "e2e-0" in p]
     two = {"e2e": {"partitions": 2, "replication_factor": 3, "replicas": {0: [0, 1, 2]}, "isr": {0: [0, 1, 2]}}}
     assert kraft.compare_topics({"e2e": {0: [1, 2, 0]}}, two) == ["topic e2e has 1 partitions in ZooKeeper and 2 in KRaft"]
