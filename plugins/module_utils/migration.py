@@ -50,6 +50,12 @@ MIGRATION_FLAG = "zookeeper.metadata.migration.enable"
 MIGRATION_PROTOCOL = "3.9"
 # Kafka 4 runs KRaft only (no ZooKeeper mode, no migration mode).
 KRAFT_ONLY_KAFKA = 4
+# ZooKeeper-mode brokers keep ACLs with AclAuthorizer (in ZooKeeper); KRaft nodes with StandardAuthorizer (in the
+# metadata log, where the migration copied them). Kafka 3.9 docs, "Migrating brokers to KRaft".
+ZOOKEEPER_AUTHORIZER = "kafka.security.authorizer.AclAuthorizer"
+KRAFT_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+# What both authorizers read, carried from the brokers' properties to the controllers'.
+AUTHORIZER_SETTINGS = ("super.users", "allow.everyone.if.no.acl.found")
 # Properties a KRaft broker must not have (Kafka 3.9 docs, "Migrating brokers to KRaft").
 ZOOKEEPER_ONLY_PROPERTIES = ("broker.id", "zookeeper.connect", MIGRATION_FLAG, "inter.broker.protocol.version",
                              "control.plane.listener.name", "log.message.format.version")
@@ -221,6 +227,8 @@ def broker_properties_for_mode(properties, mode, voters):
         props.pop(name, None)
     props["process.roles"] = "broker"
     props["node.id"] = node_id
+    if (props.get("authorizer.class.name") or "").strip() == ZOOKEEPER_AUTHORIZER:
+        props["authorizer.class.name"] = KRAFT_AUTHORIZER
     return props
 
 
@@ -239,6 +247,12 @@ def controller_properties(plan, controller, voters, migration):
             first_broker.get("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT")),
         "log.dirs": controller["log_dir"],
     }
+    if first_broker.get("authorizer.class.name"):
+        # The controllers authorize the brokers' and the admin tools' requests too: the same ACLs, from the log.
+        props["authorizer.class.name"] = KRAFT_AUTHORIZER
+        for name in AUTHORIZER_SETTINGS:
+            if first_broker.get(name) is not None:
+                props[name] = first_broker[name]
     if migration:
         props[MIGRATION_FLAG] = "true"
         props["zookeeper.connect"] = plan["zookeeper"]["connect"]

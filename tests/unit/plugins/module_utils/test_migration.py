@@ -680,3 +680,24 @@ def test_the_gates_sentences_keep_topic_names_as_they_are():
     assert problems == ["partition canary-0 is under-replicated (ISR [0, 1] of replicas [0, 1, 2])"]
     problems = kraft.compare_topics({"canary": {0: [0, 1, 3]}}, kraft_topics)
     assert problems[0].startswith("partition canary-0 has replicas")
+
+
+def test_acls_in_zookeeper_mean_the_standard_authorizer_in_kraft_mode():
+    extra = {"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer", "super.users": "User:ANONYMOUS",
+             "allow.everyone.if.no.acl.found": "false"}
+    result, errors = decide(["kraft"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft",
+                            kafka_broker_extra_config=extra)
+    assert errors == []
+    broker = result["brokers"][0]["properties"]
+    assert broker["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    controller = result["controller"]["properties"]
+    assert controller["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert controller["super.users"] == "User:ANONYMOUS" and controller["allow.everyone.if.no.acl.found"] == "false"
+    # While the brokers are ZooKeeper-mode brokers (migration settings), they keep AclAuthorizer.
+    result, errors = decide(["migrating"] * 3, controllers(), NOT_COPIED, KRAFT_CONTROLLER,
+                            kafka_metadata_mode="kraft", kafka_broker_extra_config=extra)
+    assert result["brokers"][0]["properties"]["authorizer.class.name"] == "kafka.security.authorizer.AclAuthorizer"
+    # Without an authorizer, none appears.
+    result, errors = decide(["kraft"] * 3, controllers(), COPIED, KRAFT_CONTROLLER, kafka_metadata_mode="kraft")
+    assert "authorizer.class.name" not in result["brokers"][0]["properties"]
+    assert "authorizer.class.name" not in result["controller"]["properties"]
