@@ -5,11 +5,14 @@ A ZooKeeper-mode cluster of 3 brokers (1 ZooKeeper server, 1 KRaft controller: t
 phase) with a canary (acks=all, idempotent, 50 msg/s) running throughout:
   1. kafka_metadata_mode=kraft, killed once the controllers are up (phase controllers), then rolled back;
   2. kafka_metadata_mode=kraft, killed once a broker has the migration settings (brokers_migrating), rolled back;
+  2b. kafka_metadata_mode=kraft, killed once the copy is done with every broker in migration mode (migrated; or,
+     when the kill lands a moment late, brokers_kraft), rolled back;
   3. kafka_metadata_mode=kraft, killed once a broker Deployment is in KRaft mode (brokers_kraft), rerun: it
      continues from the phase it finds and stops at the soak point (brokers in KRaft mode, ZooKeeper still
      written), with every broker registered with the controllers under its own endpoint;
-  4. finalize asked while broker 2 is not registered with the controllers (scaled to 0): refused by the
-     evidence gate, nothing written;
+  4. at the soak point `--check --diff` with finalize says it would finalize and writes nothing; finalize asked
+     while broker 2 is not registered with the controllers (scaled to 0): refused by the evidence gate, nothing
+     written, and playbooks/status.yml says unhealthy (exit 2), naming broker 2, writing nothing;
   5. kafka_metadata_mode=zookeeper from the soak point: rolled back (brokers to ZooKeeper mode keeping the
      migration flag, then the controllers and their claims removed, /controller and /migration deleted, brokers
      rolled without the migration settings): every broker registered in /brokers/ids again;
@@ -17,8 +20,10 @@ phase) with a canary (acks=all, idempotent, 50 msg/s) running throughout:
      finalized and ZooKeeper removed (its claim kept) in one run, a backup of every znode before each risky step;
   7. kafka_broker_image=cp-kafka 8.0 (Kafka 4.0): the controller, then the brokers, one at a time;
   8. kafka_metadata_mode=zookeeper is refused after finalizing, nothing written; a rerun changes nothing.
-Each rollback ends with no controller, no claim of theirs, no /migration, and /brokers/ids = every broker. The
-messages written before the migration are read back on Kafka 4 at the end, and the canary lost nothing.
+Each rollback ends with no controller, no claim of theirs, no /migration, and /brokers/ids = every broker.
+playbooks/status.yml reports healthy before the migration (ZooKeeper mode), at the soak point and on Kafka 4
+(no ZooKeeper). The messages written before the migration are read back on Kafka 4 at the end, and the canary
+lost nothing.
 """
 import json
 import os
@@ -153,6 +158,24 @@ class Story:
                             "after": what_runs(self.cluster)}
         return self.state[name]
 
+    def status(self, name, **variables):
+        """playbooks/status.yml (read-only): its exit code, its report and whether any object changed."""
+        from faults import resource_versions, run_playbook  # pylint: disable=import-outside-toplevel
+        before = resource_versions(self.cluster)
+        proc = run_playbook(self.cluster, "playbooks/status.yml", *site_vars(**variables))
+        self.state.setdefault("status", {})[name] = {
+            "rc": proc.returncode, "output": proc.stdout[-12000:] + proc.stderr[-4000:],
+            "unchanged": resource_versions(self.cluster) == before}
+
+    def preview(self, name, **variables):
+        """site.yml --check --diff: what the next step would do, and whether any object changed."""
+        from faults import resource_versions, run_site  # pylint: disable=import-outside-toplevel
+        before = resource_versions(self.cluster)
+        proc = run_site(self.cluster, "--check", "--diff", *site_vars(kafka_backup_dir=BACKUP_DIR, **variables),
+                        check=False)
+        self.state[name] = {"rc": proc.returncode, "output": proc.stdout[-30000:] + proc.stderr[-4000:],
+                            "unchanged": resource_versions(self.cluster) == before, "after": what_runs(self.cluster)}
+
     def killed(self, name, until, what, **variables):
         """site.yml killed (SIGKILL, its whole process group) as soon as ``until(what_runs)`` holds."""
         from faults import site_argv, site_env  # pylint: disable=import-outside-toplevel
@@ -186,6 +209,16 @@ def controllers_up(cluster):
     return bool(found) and found[0]["status"].get("readyReplicas", 0) >= 1
 
 
+def copied_with_every_broker_migrating(cluster):
+    """Phase migrated: every broker with the migration settings and ZooKeeper showing the copy done (/migration
+    with a KRaft offset). A broker may already be in KRaft mode when the kill lands: then it is brokers_kraft."""
+    modes = set(broker_modes(cluster).values())
+    if "zookeeper" in modes:
+        return False
+    migration = znodes(cluster, "/migration").get("/migration") or {}
+    return isinstance(migration, dict) and migration.get("kraft_metadata_offset", -1) >= 0
+
+
 def a_broker_in(mode):
     def found(cluster):
         return [b for b, m in broker_modes(cluster).items() if m == mode]
@@ -206,6 +239,7 @@ def faults(cluster, state_file):
     canary = Canary.for_kubeconfig(cluster.kubeconfig, namespace=cluster.namespace, rate=50)
     canary.start()
     story = Story(cluster, canary, state)
+    story.status("zookeeper_mode")
     try:
         # 1-2. Killed in the phases "controllers" and "brokers_migrating", each rolled back from where it stopped.
         story.killed("killed_at_controllers", controllers_up, "the controllers ready", kafka_metadata_mode="kraft")
@@ -213,6 +247,9 @@ def faults(cluster, state_file):
         story.killed("killed_at_brokers_migrating", a_broker_in("migrating"),
                      "a broker Deployment with the migration settings", kafka_metadata_mode="kraft")
         story.run("rollback_from_brokers_migrating", kafka_metadata_mode="zookeeper")
+        story.killed("killed_at_migrated", copied_with_every_broker_migrating,
+                     "the copy done with every broker in migration mode", kafka_metadata_mode="kraft")
+        story.run("rollback_from_migrated", kafka_metadata_mode="zookeeper")
         # 3. Killed once the first broker Deployment is in KRaft mode, then rerun to the soak point.
         story.killed("killed_at_brokers_kraft", a_broker_in("kraft"), "a broker Deployment in KRaft mode",
                      kafka_metadata_mode="kraft")
@@ -220,6 +257,8 @@ def faults(cluster, state_file):
         state["rerun_to_soak"]["quorum"] = quorum_status(cluster)
         state["rerun_to_soak"]["kraft_registered"] = kraft_registered(cluster)
         story.run("soak_rerun", kafka_metadata_mode="kraft")
+        story.status("soak", kafka_metadata_mode="kraft")
+        story.preview("finalize_preview", kafka_metadata_mode="kraft", kafka_migration_finalize=True)
         # 4. Finalize while broker 2 is not registered with the controllers: refused by the gate, nothing written.
         name = broker_deployment(cluster, 2)
         cluster.kubectl("scale", "deployment", name, "--replicas=0")
@@ -236,6 +275,7 @@ def faults(cluster, state_file):
         before = settled[-1]
         story.run("finalize_refused", kafka_metadata_mode="kraft", kafka_migration_finalize=True)
         state["finalize_refused"]["unchanged"] = resource_versions(cluster) == before
+        story.status("broker_2_down", kafka_metadata_mode="kraft")
         cluster.kubectl("scale", "deployment", name, "--replicas=1")
         wait_for(lambda: kraft_registered(cluster) == [0, 1, 2], 300, "broker 2 registered with the controllers again")
         # 5. Back to ZooKeeper from the soak point (brokers in KRaft mode): two rolls.
@@ -251,6 +291,7 @@ def faults(cluster, state_file):
                   kafka_broker_image=KAFKA_4_IMAGE)
         state["kafka_4"]["quorum"] = quorum_status(cluster)
         state["kafka_4"]["kraft_registered"] = kraft_registered(cluster)
+        story.status("kafka_4", kafka_metadata_mode="kraft", kafka_broker_image=KAFKA_4_IMAGE)
         # 8. No way back after finalizing; a rerun changes nothing.
         before = resource_versions(cluster)
         proc = run_site(cluster, *site_vars(kafka_metadata_mode="zookeeper", kafka_broker_image=KAFKA_4_IMAGE),
@@ -292,6 +333,11 @@ def verify(cluster, args):
     killed = state["killed_at_brokers_migrating"]["after"]
     assert "migrating" in killed["brokers"].values() and "kraft" not in killed["brokers"].values(), killed
     assert_rolled_back(state["rollback_from_brokers_migrating"], brokers)
+    # 2b. Killed with the copy done (migrated, or brokers_kraft when the kill landed a moment late); rolled back.
+    killed = state["killed_at_migrated"]["after"]
+    assert "zookeeper" not in killed["brokers"].values(), killed
+    assert (killed["znodes"]["/migration"] or {}).get("kraft_metadata_offset", -1) >= 0, killed["znodes"]
+    assert_rolled_back(state["rollback_from_migrated"], brokers)
     # 3. Killed mid-way: the copy done, one or more brokers in KRaft mode; the rerun continued to the soak point.
     killed = state["killed_at_brokers_kraft"]["after"]
     assert killed["controllers"] == 1 and "kraft" in killed["brokers"].values(), killed
@@ -308,12 +354,28 @@ def verify(cluster, args):
     assert "Soak point" in soak_step["output"], soak_step["output"][-4000:]
     assert state["soak_rerun"]["rc"] == 0
     assert_recap_unchanged(state["soak_rerun"]["output"])
-    # 4. The gate refused to finalize without broker 2, writing nothing.
+    # 4. The preview says it would finalize and writes nothing.
+    preview = state["finalize_preview"]
+    assert preview["rc"] == 0 and preview["unchanged"], preview["output"][-4000:]
+    assert "FINALIZE (irreversible)" in preview["output"], preview["output"][-4000:]
+    assert preview["after"]["controller_migration_flag"] == "true", preview["after"]
+    # The gate refused to finalize without broker 2, writing nothing.
     refused = state["finalize_refused"]
     assert refused["rc"] != 0 and refused["unchanged"], refused["output"][-4000:]
     assert "evidence gate does not hold" in refused["output"] and "Broker(s) 2" in refused["output"], \
         refused["output"][-4000:]
     assert refused["after"]["controller_migration_flag"] == "true", refused["after"]
+    # The status report, read-only each time: healthy in ZooKeeper mode, at the soak point and on Kafka 4;
+    # unhealthy, naming broker 2, while it is down.
+    status = state["status"]
+    for name in ("zookeeper_mode", "soak", "kafka_4", "broker_2_down"):
+        assert status[name]["unchanged"], "status.yml changed an object (%s)" % name
+    for name in ("zookeeper_mode", "soak", "kafka_4"):
+        assert status[name]["rc"] == 0, status[name]["output"][-4000:]
+    assert "unhealthy" in status["broker_2_down"]["output"] and status["broker_2_down"]["rc"] != 0, \
+        status["broker_2_down"]["output"][-4000:]
+    assert "Broker 2 is not registered under its own endpoint" in status["broker_2_down"]["output"], \
+        status["broker_2_down"]["output"][-4000:]
     # 5. Rolled back from the soak point.
     assert_rolled_back(state["rollback_from_kraft"], brokers)
     # 6. Migrated again, finalized and ZooKeeper removed in one run; its claim kept; a backup before each step.
