@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of kafka_eks.cluster on the local test bed; writes docs/benchmarks.md.
 
-    bench/run.py [--repeat N] [--sizes 4,16,32] [--only rollout,noop,growth,heal,multi,canary] [--smoke]
+    bench/run.py [--repeat N] [--sizes 4,16,32] [--only rollout,noop,growth,heal,multi,canary,migration] [--smoke]
                  [--bed NAME --bed-index I]
 
 Each measurement is repeated --repeat times and reported as median and spread (min-max):
@@ -16,6 +16,10 @@ Each measurement is repeated --repeat times and reported as median and spread (m
   multi    1 versus 3 test beds rolled out in parallel (kafka_serial=100%, forks 3)
   canary   what a client sees of a rolling change of all 4 brokers through site.yml: bench/canary.py (an
            idempotent acks=all producer at 100 msg/s and a consumer) from 10 s before to 10 s after the roll
+  migration the seed cluster (3 ZooKeeper, 4 brokers, 3 KRaft controllers) migrated to KRaft, finalized and
+           ZooKeeper removed in one site.yml run, then Kafka 4 in another, the canary throughout: seconds per pass
+           of the migration (each pass one step, read from the run's task times) and what the client saw
+           (once: not part of --only's default)
 --smoke runs one repetition of rollout and noop only (part of make test); it does not write the docs.
 """
 import argparse
@@ -325,6 +329,55 @@ def measure_canary(kubeconfig, repeat, results, rate=100.0):
                          "change": "kafka_broker_extra_config log.cleaner.backoff.ms", "runs": runs}
 
 
+MIGRATION_PASS_START = "Read the KRaft controller StatefulSet, the broker Deployments and the ZooKeeper StatefulSet that run now"
+KAFKA_4_IMAGE = "confluentinc/cp-kafka:8.0.0"
+
+
+def migration_passes(tasks, output):
+    """Seconds of each pass of one site.yml run (a pass starts with the migration's read of what runs), each
+    named by the step the run said it took ("Migration (phase ...): ..."). The tasks before the first pass (the
+    preflight, ZooKeeper) count with the first, the post_tasks with the last."""
+    said = [line.split('"msg": "', 1)[1].rstrip('",') for line in output.splitlines()
+            if '"msg": "Migration (phase ' in line]
+    passes, current, started = [], 0.0, False
+    for task in tasks:
+        if task["name"].endswith(MIGRATION_PASS_START):
+            if started:
+                passes.append(current)
+                current = 0.0
+            started = True
+        current += task["seconds"]
+    passes.append(current)
+    return [{"step": said[i] if i < len(said) else "(no step said)", "seconds": round(seconds, 1)}
+            for i, seconds in enumerate(passes)]
+
+
+def measure_migration(kubeconfig, results, rate=50.0):
+    """The seed cluster through the whole migration under the canary: forward, finalize and ZooKeeper's removal
+    in one run, then Kafka 4 in another."""
+    site(kubeconfig, 4)
+    probe = Canary.for_kubeconfig(kubeconfig, namespace="kafka", rate=rate, topic=CANARY_TOPIC)
+    probe.start()
+    runs = {}
+    try:
+        time.sleep(CANARY_QUIET_SECONDS)
+        for name, extra in (
+                ("migrate_finalize_remove_zookeeper", {"kafka_metadata_mode": "kraft", "kafka_migration_finalize": True,
+                                                       "kafka_zookeeper_remove": True}),
+                ("kafka_4", {"kafka_metadata_mode": "kraft", "kafka_migration_finalize": True,
+                             "kafka_zookeeper_remove": True, "kafka_broker_image": KAFKA_4_IMAGE})):
+            profile = []
+            with probe.phase(name):
+                seconds, proc = site(kubeconfig, 4, "-e", json.dumps(extra), profile=profile)
+            runs[name] = {"seconds": round(seconds, 1), "passes": migration_passes(profile[0], proc.stdout)}
+        time.sleep(CANARY_QUIET_SECONDS)
+    finally:
+        report = probe.stop()
+    results["migration"] = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                            "brokers": 4, "zookeeper": 3, "controllers": 3, "rate": rate, "runs": runs,
+                            "canary": report}
+
+
 def machine():
     with open("/proc/meminfo") as handle:
         mem = int(handle.readline().split()[1]) // (1024 * 1024)
@@ -383,6 +436,9 @@ def main():
             save()
         if "canary" in only:
             measure_canary(kubeconfig, args.canary_repeat or repeat, results, args.canary_rate)
+            save()
+        if "migration" in only:
+            measure_migration(kubeconfig, results)
             save()
     finally:
         empty_namespace(kubeconfig)
