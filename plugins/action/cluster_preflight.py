@@ -46,6 +46,7 @@ def _escape(text):
     """A message on one line: newlines and tabs in a value shown as \\n and \\t (got: apache\\n)."""
     return str(text).replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
+
 FINALIZED_REFUSAL = (
     "The cluster variables are not valid for what runs; nothing was written. kafka_metadata_mode: is %r, but the "
     "migration to KRaft was finalized: the controllers no longer write ZooKeeper, whose metadata is out of date. "

@@ -223,7 +223,6 @@ def test_apply_to_plan_pins_every_broker_and_keeps_the_plan_given():
     assert "inter.broker.protocol.version" not in plan["brokers"][0]["properties"] and "upgrade" not in plan
 
 
-
 def running_brokers_in_kraft_mode(count):
     deployments = []
     for broker in range(count):
