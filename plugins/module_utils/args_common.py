@@ -28,17 +28,33 @@ ZOOKEEPER_ARG_SPEC = dict(
     exec_timeout=dict(type="int", default=60),
 )
 
+# Where the modules ask the KRaft side: Kafka's tools in the controller and broker pods (the
+# kafka_eks.cluster.kraft_access doc fragment).
+KRAFT_ARG_SPEC = dict(
+    controller_pod_selector=dict(type="str",
+                                 default="app.kubernetes.io/component=controller,app.kubernetes.io/instance=kafka"),
+    controller_container=dict(type="str", default="controller"),
+    controller_port=dict(type="int", default=9093),
+    expected_controller_ids=dict(type="list", elements="int", default=[]),
+    broker_pod_selector=dict(type="str", default="app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka"),
+    broker_container=dict(type="str", default="broker"),
+    broker_client_port=dict(type="int", default=9092),
+)
+
 # The option combinations ZOOKEEPER_ARG_SPEC needs (AnsibleModule's required_if).
 ZOOKEEPER_REQUIRED_IF = [
     ("zookeeper_access", "direct", ["zookeeper_hosts"]),
 ]
 
 
-def module_argument_spec(**options):
+def module_argument_spec(kraft=False, **options):
     """Argument spec of a module that reaches ZooKeeper and the Kubernetes API: kubernetes.core's auth
-    options, the ZooKeeper access options, then the module's own ``options``."""
+    options, the ZooKeeper access options, with ``kraft`` the KRaft access options (documented by the
+    ``kafka_eks.cluster.kraft_access`` doc fragment), then the module's own ``options``."""
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
+    if kraft:
+        spec.update(copy.deepcopy(KRAFT_ARG_SPEC))
     spec.update(options)
     return spec
 

@@ -41,6 +41,7 @@ requirements:
   - kazoo (only for I(zookeeper_access=direct))
 extends_documentation_fragment:
   - kafka_eks.cluster.zookeeper_access
+  - kafka_eks.cluster.kraft_access
   - kubernetes.core.k8s_auth_options
 options:
   expected_broker_ids:
@@ -61,22 +62,10 @@ options:
       - Unset, each broker's advertised listener on I(broker_client_port).
     type: dict
     default: {}
-  broker_pod_selector:
-    description: Label selector of the broker pods and Deployments.
-    type: str
-    default: app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka
   broker_id_label:
     description: Label of a broker pod and Deployment whose value is its broker id.
     type: str
     default: kafka-eks.cluster/broker-id
-  broker_container:
-    description: Name of the broker container (read by name, never as the first one - sidecars exist).
-    type: str
-    default: broker
-  broker_client_port:
-    description: The brokers' client listener port, asked from inside a broker pod.
-    type: int
-    default: 9092
   zookeeper_servers:
     description:
       - The ensemble size of the plan (C(zookeeper_replicas)); the quorum is counted against it.
@@ -94,23 +83,6 @@ options:
     description: Name of the KRaft controllers' StatefulSet; its migration flag tells a finalized migration.
     type: str
     default: kafka-controller
-  controller_pod_selector:
-    description: Label selector of the controller pods.
-    type: str
-    default: app.kubernetes.io/component=controller,app.kubernetes.io/instance=kafka
-  controller_container:
-    description: Name of the controller container.
-    type: str
-    default: controller
-  controller_port:
-    description: The controllers' C(CONTROLLER) listener port.
-    type: int
-    default: 9093
-  expected_controller_ids:
-    description: The node ids the KRaft quorum must have as voters (none given - any voters).
-    type: list
-    elements: int
-    default: []
   client_config_name:
     description: The ConfigMap with the clients' C(bootstrap.servers) (and C(bootstrap.servers.external)).
     type: str
@@ -230,22 +202,15 @@ READ_ERRORS = (ZooKeeperError, PodApiError, KRaftError)
 
 def argument_spec():
     return module_argument_spec(
+        kraft=True,
         expected_broker_ids=dict(type="list", elements="int", required=True),
         advertised_listeners=dict(type="dict", default={}),
         expected_brokers=dict(type="dict", default={}),
-        broker_pod_selector=dict(type="str", default="app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka"),
         broker_id_label=dict(type="str", default="kafka-eks.cluster/broker-id"),
-        broker_container=dict(type="str", default="broker"),
-        broker_client_port=dict(type="int", default=9092),
         zookeeper_servers=dict(type="int"),
         zookeeper_statefulset=dict(type="str", default="zookeeper"),
         zookeeper_container=dict(type="str", default="zookeeper"),
         controller_statefulset=dict(type="str", default="kafka-controller"),
-        controller_pod_selector=dict(type="str",
-                                     default="app.kubernetes.io/component=controller,app.kubernetes.io/instance=kafka"),
-        controller_container=dict(type="str", default="controller"),
-        controller_port=dict(type="int", default=9093),
-        expected_controller_ids=dict(type="list", elements="int", default=[]),
         client_config_name=dict(type="str", default="kafka-client-config"),
         zone_label=dict(type="str", default="topology.kubernetes.io/zone"),
         default_min_insync_replicas=dict(type="int", default=1),

@@ -41,37 +41,9 @@ requirements:
   - kazoo (only for I(zookeeper_access=direct))
 extends_documentation_fragment:
   - kafka_eks.cluster.zookeeper_access
+  - kafka_eks.cluster.kraft_access
   - kubernetes.core.k8s_auth_options
 options:
-  controller_pod_selector:
-    description: Label selector of the controller pods.
-    type: str
-    default: app.kubernetes.io/component=controller,app.kubernetes.io/instance=kafka
-  controller_container:
-    description: Name of the controller container.
-    type: str
-    default: controller
-  controller_port:
-    description: The controllers' C(CONTROLLER) listener port.
-    type: int
-    default: 9093
-  expected_controller_ids:
-    description: The node ids the quorum must have as voters.
-    type: list
-    elements: int
-    default: []
-  broker_pod_selector:
-    description: Label selector of the broker pods.
-    type: str
-    default: app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka
-  broker_container:
-    description: Name of the broker container.
-    type: str
-    default: broker
-  broker_client_port:
-    description: The brokers' client listener port, asked from inside a broker pod.
-    type: int
-    default: 9092
   expected_brokers:
     description: Broker id -> the client endpoint (C(kafka-service-0:9092)) it advertises.
     type: dict
@@ -258,15 +230,7 @@ ACL_RESOURCE_TYPES = ("Topic", "Group", "Cluster", "TransactionalId", "Delegatio
 
 def argument_spec():
     return module_argument_spec(
-        controller_pod_selector=dict(type="str",
-                                     default="app.kubernetes.io/component=controller,app.kubernetes.io/instance=kafka"),
-        controller_container=dict(type="str", default="controller"),
-        controller_port=dict(type="int", default=9093),
-        expected_controller_ids=dict(type="list", elements="int", default=[]),
-        broker_pod_selector=dict(type="str",
-                                 default="app.kubernetes.io/component=broker,app.kubernetes.io/instance=kafka"),
-        broker_container=dict(type="str", default="broker"),
-        broker_client_port=dict(type="int", default=9092),
+        kraft=True,
         expected_brokers=dict(type="dict", default={}),
         read_quorum=dict(type="bool", default=False),
         read_brokers=dict(type="bool", default=False),
