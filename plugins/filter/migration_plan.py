@@ -21,14 +21,14 @@ def _check_plan(plan):
         raise AnsibleFilterError("migration_plan: expected kafka_plan, got %r" % type(plan))
 
 
-def migration_plan(plan, deployments=None, statefulsets=None, zookeeper_facts=None, zookeeper_statefulsets=None):
+def migration_plan(plan, deployments=None, statefulsets=None, zookeeper_facts=None, zookeeper_runs=None):
     """``plan``: kafka_plan. ``deployments``/``statefulsets``: the ``resources`` of k8s_info reads of the broker
     Deployments and the controller StatefulSet; ``zookeeper_facts``: the kraft_migration module's result (or
     nothing when it was not asked: no migration wanted, nothing of one there, or finalized);
-    ``zookeeper_statefulsets``: the read of the ZooKeeper StatefulSet (whether it still runs)."""
+    ``zookeeper_runs``: whether the ZooKeeper StatefulSet exists (the preflight's read, ``plan.zookeeper.running``)."""
     _check_plan(plan)
     evidence = evidence_from(deployments or [], statefulsets or [], plan["broker_id_label"], zookeeper_facts,
-                             zookeeper_statefulsets)
+                             zookeeper_runs)
     result, errors = apply_to_plan(plan, evidence)
     return {"plan": result, "errors": errors}
 

@@ -398,10 +398,10 @@ def registrations_source(decision):
     return "zookeeper"
 
 
-def evidence_from(deployments, statefulsets, broker_id_label, zookeeper_facts=None, zookeeper_statefulsets=None):
+def evidence_from(deployments, statefulsets, broker_id_label, zookeeper_facts=None, zookeeper_runs=None):
     """The evidence ``decide`` reads, from k8s_info reads and the kraft_migration module's ZooKeeper facts.
 
-    :param zookeeper_statefulsets: the read of the ZooKeeper StatefulSet (None: not read, taken as running)."""
+    :param zookeeper_runs: whether the ZooKeeper StatefulSet exists (the preflight's read; None: taken as running)."""
     facts = zookeeper_facts or {}
     statefulset = (statefulsets or [None])[0]
     controllers = None
@@ -415,7 +415,7 @@ def evidence_from(deployments, statefulsets, broker_id_label, zookeeper_facts=No
                       "migration_exists": bool(facts.get("migration_exists"))},
         # ZooKeeper's /cluster/id; once finalized ZooKeeper is not asked: the controllers were formatted with it.
         "cluster_id": facts.get("cluster_id") or (controller_cluster_id(statefulset) if statefulset else None),
-        "zookeeper_runs": True if zookeeper_statefulsets is None else bool(zookeeper_statefulsets),
+        "zookeeper_runs": True if zookeeper_runs is None else bool(zookeeper_runs),
     }
 
 

@@ -505,7 +505,7 @@ def finalized_controllers(image=IMAGE, cluster_id="abc"):
 def decide_finalized(sts=None, zookeeper_runs=True, facts=None, **settings):
     plan = make_plan(kafka_metadata_mode="kraft", kafka_migration_finalize=True, **settings)
     found = migration.evidence_from([deployment(b, "kraft") for b in range(3)], [sts or finalized_controllers()],
-                                    LABEL, facts, [{"kind": "StatefulSet"}] if zookeeper_runs else [])
+                                    LABEL, facts, zookeeper_runs)
     return migration.apply_to_plan(plan, found)
 
 
@@ -580,8 +580,8 @@ def test_kafka_4_before_the_migration_is_finalized_is_refused(modes, sts, mz, cz
     assert errors and errors[0].startswith("kafka_broker_image:") and "finalize" in errors[0], errors
 
 
-def test_the_zookeeper_statefulset_read_decides_whether_zookeeper_runs():
-    found = migration.evidence_from([], [], LABEL, None, [])
+def test_the_preflights_read_of_zookeeper_decides_whether_it_runs():
+    found = migration.evidence_from([], [], LABEL, None, False)
     assert found["zookeeper_runs"] is False
     assert migration.evidence_from([], [], LABEL, None, None)["zookeeper_runs"] is True
 
