@@ -29,6 +29,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -337,8 +338,8 @@ def migration_passes(tasks, output):
     """Seconds of each pass of one site.yml run (a pass starts with the migration's read of what runs), each
     named by the step the run said it took ("Migration (phase ...): ..."). The tasks before the first pass (the
     preflight, ZooKeeper) count with the first, the post_tasks with the last."""
-    said = [line.split('"msg": "', 1)[1].rstrip('",') for line in output.splitlines()
-            if '"msg": "Migration (phase ' in line]
+    # The debug line, as JSON ("msg": "...") or YAML (msg: '...', folded over lines): up to the closing quote.
+    said = [" ".join(m.split()) for m in re.findall(r"Migration \(phase [a-z_]+\): [^\"']*", output)]
     passes, current, started = [], 0.0, False
     for task in tasks:
         if task["name"].endswith(MIGRATION_PASS_START):
