@@ -20,8 +20,8 @@ pytestmark = pytest.mark.testbed
 
 SCENARIOS = ["default", "heal", "heal_refuses", "faults", "scale_out", "teardown", "multi_cluster", "anti_affinity",
              "least_privilege", "upgrade"]
-# Run by `make test-slow` (KAFKA_EKS_SLOW_SCENARIOS=1), not by `make test`: the migration to KRaft and back
-# takes about 15 minutes on 2 cores, which CI's 75-minute budget does not hold next to the others.
+# Run by `make test-slow` (KAFKA_EKS_SLOW_SCENARIOS=1), not by `make test`: the migration to KRaft and back and on
+# to Kafka 4 takes about 30 minutes on 2 cores, which CI's 75-minute budget does not hold next to the others.
 SLOW_SCENARIOS = ["migration"]
 # The molecule run's limit: the migration's story (13 runs of site.yml, 4 of them killed) takes about 33 minutes
 # on a quiet 2-core machine, past 40 beside another bed (seen: killed at the limit while finalizing).
