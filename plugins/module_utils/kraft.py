@@ -43,6 +43,8 @@ import time
 
 from ansible.module_utils.six.moves.urllib.parse import unquote
 
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.replication import min_isr_override
+
 QUORUM_COMMAND = "kafka-metadata-quorum"
 TOPICS_COMMAND = "kafka-topics"
 API_VERSIONS_COMMAND = "kafka-broker-api-versions"
@@ -491,9 +493,9 @@ class KRaftPartitions:
         assignments, overrides = {}, {}
         for topic, found in described.items():
             assignments[topic] = dict(found["replicas"])
-            value = (configs.get(topic) or {}).get("min.insync.replicas")
-            if value is not None and str(value).strip().isdigit():
-                overrides[topic] = int(str(value).strip())
+            value = min_isr_override(configs.get(topic))
+            if value is not None:
+                overrides[topic] = value
         return assignments, overrides
 
     def states(self, assignments):

@@ -100,16 +100,20 @@ def read_states(zk, assignments):
     return states
 
 
-def parse_min_isr(data):
-    """The ``min.insync.replicas`` override in the JSON of ``/config/topics/<topic>``, or None."""
-    value = _json_object(data) or {}
-    config = value.get("config")
+def min_isr_override(config):
+    """The ``min.insync.replicas`` of a topic's own config overrides (``{key: value}``, from ZooKeeper or from the
+    KRaft metadata), or None."""
     if not isinstance(config, dict) or config.get("min.insync.replicas") is None:
         return None
     try:
         return int(str(config["min.insync.replicas"]).strip())
     except ValueError:
         return None
+
+
+def parse_min_isr(data):
+    """The ``min.insync.replicas`` override in the JSON of ``/config/topics/<topic>``, or None."""
+    return min_isr_override((_json_object(data) or {}).get("config"))
 
 
 def restart_blockers(broker_id, assignments, states, min_isr, default_min_isr):

@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import BROKER_KRAFT, broker_mode
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import broker_env
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.versions import (
     at_least, format_version, kafka_version, major_minor, parse_version, zookeeper_version)
@@ -74,7 +75,7 @@ def running_brokers(deployments, pods, broker_id_label):
             continue
         result[str(broker)] = {"image": container.get("image"), "protocol": _env_value(container, IBP_ENV),
                                "pod_image": None, "ready": False,
-                               "kraft": bool((_env_value(container, "KAFKA_PROCESS_ROLES") or "").strip())}
+                               "kraft": broker_mode(deployment) == BROKER_KRAFT}
     newest = {}
     for pod in pods or []:
         meta = pod.get("metadata") or {}
