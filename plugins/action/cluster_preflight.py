@@ -22,6 +22,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
     CREDENTIAL_PREFIX,
     PlanError,
     build_plan,
+    load_balancer_address,
     zone_move_error,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import controllers_finalized
@@ -218,6 +219,12 @@ class ActionModule(ActionBase):
                                      kind="Deployment", namespace=plan["namespace"], label_selectors=[selector])
             pods = self._read("the broker pods (%s)" % selector, task_vars, auth, secrets, kind="Pod",
                               namespace=plan["namespace"], label_selectors=[selector])
+            if plan["external"]["mode"] == "loadbalancer":
+                # A broker advertises its LoadBalancer's address once the Service has one: planned again with them.
+                services = self._read("the brokers' Services (%s)" % selector, task_vars, auth, secrets,
+                                      kind="Service", namespace=plan["namespace"], label_selectors=[selector])
+                addresses = dict((s["metadata"]["name"], load_balancer_address(s)) for s in services)
+                plan = build_plan(config, nodes=nodes, argument_spec=specs, external_addresses=addresses)
         plan, errors = apply_to_plan(plan, deployments, pods, statefulsets[0] if statefulsets else None)
         if errors:
             return dict(result, failed=True, errors=errors,

@@ -171,7 +171,7 @@ def pod_facts(pod, id_label=None, container=None):
         "container_found": container is None or container_spec is not None or chosen is not None,
         "started": chosen.get("started") if chosen and isinstance(chosen.get("started"), bool) else None,
         "startup_budget_ms": startup_budget_ms((container_spec or {}).get("startupProbe")),
-        "advertised_listeners": _env_value(container_spec, "KAFKA_ADVERTISED_LISTENERS"),
+        "advertised_listeners": _env_value(container_spec, "KAFKA_ADVERTISED_LISTENERS", pod),
     }
 
 
@@ -186,10 +186,43 @@ def startup_budget_ms(probe):
         return None
 
 
-def _env_value(container_spec, name):
+# The downward API fields a container's env may read (valueFrom.fieldRef), where they are in the pod's JSON.
+FIELD_PATHS = {
+    "status.hostIP": ("status", "hostIP"),
+    "status.podIP": ("status", "podIP"),
+    "spec.nodeName": ("spec", "nodeName"),
+    "metadata.name": ("metadata", "name"),
+    "metadata.namespace": ("metadata", "namespace"),
+}
+_ENV_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand_env(value, known):
+    """The kubelet's expansion of an env value: ``$(NAME)`` of an entry defined before it becomes that entry's
+    value, ``$$`` a ``$``; a reference to anything else stays as written (as Kubernetes leaves it)."""
+    def replace(match):
+        if match.group(0) == "$$":
+            return "$"
+        return known.get(match.group(1), match.group(0))
+    return _ENV_REFERENCE.sub(replace, value)
+
+
+def _env_value(container_spec, name, pod=None):
+    """The value the container sees for env ``name``: literal values and, given the pod, its downward-API fields,
+    with ``$(NAME)`` references expanded in order as the kubelet does; None when it is not set."""
+    known = {}
     for item in (container_spec or {}).get("env") or []:
-        if item.get("name") == name and isinstance(item.get("value"), str):
-            return item["value"]
+        value = item.get("value")
+        if isinstance(value, str):
+            value = expand_env(value, known)
+        else:
+            path = FIELD_PATHS.get((((item.get("valueFrom") or {}).get("fieldRef")) or {}).get("fieldPath"))
+            field = ((pod or {}).get(path[0]) or {}).get(path[1]) if path else None
+            value = field if isinstance(field, str) else None
+        if value is not None:
+            known[item.get("name")] = value
+        if item.get("name") == name:
+            return value
     return None
 
 

@@ -74,6 +74,14 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 ZONE_AWARENESS_MODES = ("auto", "off")
 # ZooKeeper's and the controllers' spread over zones: at most one pod more in a zone than in the emptiest one.
 ZONE_MAX_SKEW = 1
+# kafka_broker_external_access: how clients outside the Kubernetes cluster reach each broker.
+EXTERNAL_ACCESS_MODES = ("none", "loadbalancer", "nodeport")
+EXTERNAL_LISTENER = "EXTERNAL"
+# nodeport: a broker advertises the address of the node it runs on (the downward API's status.hostIP, expanded
+# by the kubelet in the advertised listeners: an env entry may use $(NAME) of an entry before it).
+EXTERNAL_HOST_ENV = "KAFKA_EXTERNAL_HOST"
+# The API server's default --service-node-port-range.
+NODE_PORT_RANGE = (30000, 32767)
 
 ZOOKEEPER_FLAVORS = ("apache", "kubernetes-zookeeper")
 ANTI_AFFINITY_MODES = ("required", "preferred")
@@ -95,9 +103,10 @@ CONVERTED_TYPES = ("int", "bool", "list", "dict")
 DERIVED_BROKER_PROPERTIES = {
     "broker.id": "kafka_broker_id_offset or kafka_broker_ids",
     "zookeeper.connect": "zookeeper_client_service_name and zookeeper_client_port",
-    "listeners": "kafka_broker_client_port and kafka_broker_internal_port",
-    "advertised.listeners": "kafka_broker_service_prefix",
-    "listener.security.protocol.map": "kafka_broker_client_port and kafka_broker_internal_port",
+    "listeners": "kafka_broker_client_port, kafka_broker_internal_port and kafka_broker_external_access",
+    "advertised.listeners": "kafka_broker_service_prefix and kafka_broker_external_access",
+    "listener.security.protocol.map": "kafka_broker_client_port, kafka_broker_internal_port and "
+                                      "kafka_broker_external_access",
     "inter.broker.listener.name": "kafka_broker_internal_port",
     "log.dirs": "kafka_broker_log_dirs",
     "log.dir": "kafka_broker_log_dirs",
@@ -795,17 +804,25 @@ def _names(check, cfg, broker_ids):
         check.dns_label("zookeeper_statefulset_name", last_pod, "ZooKeeper pod")
 
 
-def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra):
+def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external=None):
     client_port = cfg["kafka_broker_client_port"]
     internal_port = cfg["kafka_broker_internal_port"]
+    listeners = ["PLAINTEXT://:%d" % client_port, "INTERNAL://:%d" % internal_port]
+    # Clients use PLAINTEXT, brokers talk to each other on INTERNAL; both are advertised under the broker's own
+    # Service name, which is why each broker has a Service of its own.
+    advertised = ["PLAINTEXT://%s:%d" % (service, client_port), "INTERNAL://%s:%d" % (service, internal_port)]
+    protocols = ["PLAINTEXT:PLAINTEXT", "INTERNAL:PLAINTEXT"]
+    if external and external.get("advertised"):
+        # Clients outside the cluster: the address they reach this broker at (its LoadBalancer's, or its node's).
+        listeners.append("%s://:%d" % (EXTERNAL_LISTENER, external["container_port"]))
+        advertised.append("%s://%s" % (EXTERNAL_LISTENER, external["advertised"]))
+        protocols.append("%s:PLAINTEXT" % EXTERNAL_LISTENER)
     properties = {
         "broker.id": str(broker_id),
         "zookeeper.connect": zookeeper_connect,
-        # Clients use PLAINTEXT, brokers talk to each other on INTERNAL; both are advertised under the
-        # broker's own Service name, which is why each broker has a Service of its own.
-        "listeners": "PLAINTEXT://:%d,INTERNAL://:%d" % (client_port, internal_port),
-        "advertised.listeners": "PLAINTEXT://%s:%d,INTERNAL://%s:%d" % (service, client_port, service, internal_port),
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
+        "listeners": ",".join(listeners),
+        "advertised.listeners": ",".join(advertised),
+        "listener.security.protocol.map": ",".join(protocols),
         "inter.broker.listener.name": "INTERNAL",
         "log.dirs": cfg["kafka_broker_log_dirs"],
         "auto.create.topics.enable": _kafka_bool(cfg["kafka_broker_auto_create_topics_enable"]),
@@ -817,6 +834,86 @@ def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra):
     }
     properties.update(extra)
     return properties
+
+
+def _check_external(check, cfg, broker_count):
+    """kafka_broker_external_*: the mode, or None when invalid."""
+    mode = check.choice(cfg, "kafka_broker_external_access", EXTERNAL_ACCESS_MODES)
+    if mode in (None, "none"):
+        return mode
+    prefix = cfg.get("kafka_broker_external_service_prefix")
+    if not isinstance(prefix, str):
+        check.fail("kafka_broker_external_service_prefix", "must be a string, got %r." % (prefix,),
+                   "set it to a name prefix such as kafka-external-.")
+    elif broker_count:
+        for index in sorted({0, broker_count - 1}):
+            if not check.dns_label("kafka_broker_external_service_prefix", "%s%d" % (prefix, index), "Service"):
+                break
+        if prefix == cfg.get("kafka_broker_service_prefix"):
+            check.fail("kafka_broker_external_service_prefix", "is the same as kafka_broker_service_prefix (%r): the "
+                       "external Services would replace the brokers' own." % prefix,
+                       "give the external Services a prefix of their own, such as kafka-external-.")
+    annotations = cfg.get("kafka_broker_external_service_annotations")
+    if annotations is not _INVALID and annotations:
+        if not isinstance(annotations, dict):
+            check.fail("kafka_broker_external_service_annotations", "must be a mapping of annotation to string "
+                       "value, got %r." % (annotations,),
+                       "write it as {'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internal'}.")
+        else:
+            for key, value in annotations.items():
+                if not _label_key(key) or not isinstance(value, str) or CONTROL_CHARACTERS.search(value):
+                    check.fail("kafka_broker_external_service_annotations", "%r: %r is not an annotation key and a "
+                               "string value without control characters." % (key, value),
+                               "use keys such as service.beta.kubernetes.io/aws-load-balancer-scheme and quote "
+                               "every value (numbers and booleans too: 'true').")
+    if mode == "nodeport":
+        base = check.integer(cfg, "kafka_broker_external_node_port_base", NODE_PORT_RANGE[0], NODE_PORT_RANGE[1])
+        if base is not None and broker_count and base + broker_count - 1 > NODE_PORT_RANGE[1]:
+            check.fail("kafka_broker_external_node_port_base", "%d + %d brokers goes past %d, the end of the node port "
+                       "range." % (base, broker_count, NODE_PORT_RANGE[1]),
+                       "use a base of at most %d." % (NODE_PORT_RANGE[1] - broker_count + 1))
+    return mode
+
+
+def _external(cfg, mode, index, addresses):
+    """How clients outside the cluster reach broker ``index``: its Service, ports and advertised address (None
+    while its LoadBalancer has no address yet)."""
+    if mode not in ("loadbalancer", "nodeport"):
+        return None
+    port = int(cfg["kafka_broker_external_port"])
+    service = "%s%d" % (cfg["kafka_broker_external_service_prefix"], index)
+    if mode == "nodeport":
+        node_port = int(cfg["kafka_broker_external_node_port_base"]) + index
+        return {"service": service, "type": "NodePort", "container_port": port, "port": port,
+                "node_port": node_port, "address": None,
+                "advertised": "$(%s):%d" % (EXTERNAL_HOST_ENV, node_port)}
+    address = (addresses or {}).get(service)
+    return {"service": service, "type": "LoadBalancer", "container_port": port, "port": port, "node_port": None,
+            "address": address, "advertised": "%s:%d" % (address, port) if address else None}
+
+
+def _external_summary(mode, brokers):
+    """Clients outside the cluster: the mode, the Services still waiting for a LoadBalancer address, and the
+    external bootstrap servers once every broker has one (nodeport: none, each broker advertises its node)."""
+    externals = [b["external"] for b in brokers if b.get("external")]
+    pending = [e["service"] for e in externals if e["type"] == "LoadBalancer" and not e["address"]]
+    bootstrap = None
+    if mode == "loadbalancer" and externals and not pending:
+        bootstrap = ",".join(e["advertised"] for e in externals)
+    return {"mode": mode or "none", "services": [e["service"] for e in externals], "pending": pending,
+            "bootstrap_servers": bootstrap}
+
+
+def load_balancer_address(service):
+    """The address a LoadBalancer Service received (``status.loadBalancer.ingress``: an IP, or a host name such as
+    an AWS NLB's), or None while it has none or it is not a LoadBalancer."""
+    if not isinstance(service, dict) or (service.get("spec") or {}).get("type") != "LoadBalancer":
+        return None
+    for ingress in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+        address = (ingress or {}).get("hostname") or (ingress or {}).get("ip")
+        if isinstance(address, str) and address:
+            return address
+    return None
 
 
 def _check_extra_config(check, cfg):
@@ -1084,7 +1181,7 @@ def _check_zookeeper_hosts(check, cfg):
                        "list the servers as host:port, such as zk-0.example.com:2181.")
 
 
-def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
+def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, external_addresses=None):
     """Check the variables and derive everything the manifests need.
 
     :param cfg: the role variables (``zookeeper_*``, ``kafka_*``), defaults already applied. Typed variables
@@ -1095,6 +1192,9 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
     :param nodes: instead of ``schedulable_nodes``, the cluster's Node objects; the names are then found
         with the node selector and tolerations after they were converted and checked.
     :param argument_spec: the roles' argument-spec options; they give the type each variable is converted to.
+    :param external_addresses: external Service name -> the address its LoadBalancer received (read by the
+        preflight; see :func:`load_balancer_address`); a broker whose Service has none is not advertised
+        externally yet.
     :returns: the plan as plain data for the templates and the modules.
     :raises PlanError: with every problem found.
     """
@@ -1114,7 +1214,9 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
     broker_ids = _broker_ids(check, cfg, broker_count, max_id)
     rf = _check_replication(check, cfg, broker_count)
     _check_ports(check, cfg, ("zookeeper_client_port", "zookeeper_server_port", "zookeeper_election_port"))
-    _check_ports(check, cfg, ("kafka_broker_client_port", "kafka_broker_internal_port"))
+    external_mode = _check_external(check, cfg, broker_count)
+    _check_ports(check, cfg, ("kafka_broker_client_port", "kafka_broker_internal_port")
+                 + (("kafka_broker_external_port",) if external_mode in ("loadbalancer", "nodeport") else ()))
     _names(check, cfg, broker_ids)
     _check_images(check, cfg)
     _check_storage(check, cfg)
@@ -1184,7 +1286,8 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
     brokers = []
     for index, broker_id in enumerate(broker_ids):
         service = "%s%d" % (cfg["kafka_broker_service_prefix"], index)
-        properties = _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra)
+        external = _external(cfg, external_mode, index, external_addresses)
+        properties = _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external)
         # Zone awareness: broker N in zone N mod Z (node affinity), its rack that zone, so Kafka's rack-aware
         # assignment puts a partition's replicas in different zones.
         zone = zones["names"][index % len(zones["names"])] if zones["enabled"] else None
@@ -1201,6 +1304,10 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
             "zone": zone,
             "properties": properties,
             "env": broker_env(properties),
+            # Env entries from the downward API, rendered before "env" (whose values may use $(NAME) of them).
+            "field_env": ([{"name": EXTERNAL_HOST_ENV, "field_path": "status.hostIP"}]
+                          if external_mode == "nodeport" else []),
+            "external": external,
             "labels": dict(broker_labels, **id_label),
             "selector": dict(broker_selector, **id_label),
         })
@@ -1262,6 +1369,7 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None):
         "broker_id_label": BROKER_ID_LABEL,
         "broker_selector_string": ",".join("%s=%s" % kv for kv in sorted(broker_selector.items())),
         "bootstrap_servers": ",".join(b["address"] for b in brokers),
+        "external": _external_summary(external_mode, brokers),
         # The variables, converted and checked, that the templates read (never a role variable directly); the
         # templates render each one as data.
         "settings": dict((k, v) for k, v in cfg.items() if not k.startswith(CREDENTIAL_PREFIX)),

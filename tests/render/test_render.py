@@ -570,3 +570,63 @@ def test_bad_zone_input_fails_clearly_and_writes_nothing(tmp_path, extra, words)
     assert words in proc.stdout, proc.stdout
     assert "Fix:" in proc.stdout or "must be one of" in words, proc.stdout
     assert not out.exists() and objects == []
+
+
+# External access: one Service per broker and an EXTERNAL listener.
+
+def container_env_entries(deployment):
+    return deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+
+
+def test_loadbalancer_renders_one_annotated_service_per_broker_and_no_unknown_address(tmp_path):
+    rendered = render(tmp_path, kafka_broker_external_access="loadbalancer")
+    assert rendered.proc.returncode == 0, rendered.proc.stdout
+    for obj in rendered.objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    for index in range(4):
+        service = named(rendered.objects, "Service", "kafka-external-%d" % index)
+        assert service["spec"]["type"] == "LoadBalancer"
+        assert service["spec"]["ports"] == [{"name": "external", "protocol": "TCP", "port": 9094,
+                                             "targetPort": "external"}]
+        assert service["spec"]["selector"]["kafka-eks.cluster/broker-id"] == str(index)
+        assert service["metadata"]["annotations"] == {
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+        deployment = named(rendered.objects, "Deployment", "kafka-broker-%d" % index)
+        ports = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+        assert {"name": "external", "containerPort": 9094} in ports
+        # render.yml reads no cluster: no address is known, so none is advertised (site.yml waits for them).
+        assert "EXTERNAL" not in env_of(deployment["spec"]["template"]["spec"]["containers"][0])[
+            "KAFKA_ADVERTISED_LISTENERS"]
+    assert "bootstrap.servers.external" not in named(rendered.objects, "ConfigMap", "kafka-client-config")["data"]
+
+
+def test_nodeport_advertises_the_nodes_address_from_the_downward_api(tmp_path):
+    rendered = render(tmp_path, kafka_broker_external_access="nodeport", kafka_broker_external_node_port_base=30500)
+    assert rendered.proc.returncode == 0, rendered.proc.stdout
+    for obj in rendered.objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    service = named(rendered.objects, "Service", "kafka-external-3")
+    assert service["spec"]["type"] == "NodePort" and service["spec"]["externalTrafficPolicy"] == "Local"
+    assert service["spec"]["ports"][0]["nodePort"] == 30503 and "annotations" not in service["metadata"]
+    env = container_env_entries(named(rendered.objects, "Deployment", "kafka-broker-3"))
+    # The downward-API entry comes first: $(NAME) only sees the entries before it.
+    assert env[0] == {"name": "KAFKA_EXTERNAL_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}}
+    advertised = [e["value"] for e in env if e["name"] == "KAFKA_ADVERTISED_LISTENERS"]
+    assert advertised == ["PLAINTEXT://kafka-service-3:9092,INTERNAL://kafka-service-3:9093,"
+                          "EXTERNAL://$(KAFKA_EXTERNAL_HOST):30503"]
+
+
+def test_annotation_values_are_data(tmp_path):
+    tricky = "internal\", \"x\": \"y"
+    rendered = render(tmp_path, kafka_broker_external_access="loadbalancer",
+                      kafka_broker_external_service_annotations={"example.com/a": tricky, "example.com/b": "true"})
+    assert rendered.proc.returncode == 0, rendered.proc.stdout
+    service = named(rendered.objects, "Service", "kafka-external-0")
+    assert service["metadata"]["annotations"] == {"example.com/a": tricky, "example.com/b": "true"}
+
+
+def test_default_render_has_no_external_services(default_render):
+    assert [s["metadata"]["name"] for s in by_kind(default_render.objects, "Service")
+            if s["metadata"]["name"].startswith("kafka-external-")] == []

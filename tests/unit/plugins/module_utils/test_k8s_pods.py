@@ -355,3 +355,45 @@ def test_retry_transient_does_not_retry_a_lasting_error(monkeypatch):
     with pytest.raises(PodApiError, match="HTTP 403") as info:
         PodApi.retry_transient(lambda: api.list_pods("kafka", "app=zk"), deadline=60, clock=clock, sleep=clock.sleep)
     assert len(core.calls) == 1 and clock.now == 0 and "tries" not in str(info.value)
+
+
+def nodeport_pod(host_ip, extra_env=()):
+    pod = {"metadata": {"name": "kafka-broker-0-x", "namespace": "kafka"},
+           "spec": {"nodeName": "node-a", "containers": [
+               {"name": "sidecar", "env": [{"name": "KAFKA_ADVERTISED_LISTENERS", "value": "SIDECAR://x:1"}]},
+               {"name": "broker", "env": [
+                   {"name": "KAFKA_EXTERNAL_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+                   {"name": "KAFKA_ADVERTISED_LISTENERS",
+                    "value": "PLAINTEXT://kafka-service-0:9092,EXTERNAL://$(KAFKA_EXTERNAL_HOST):31090"},
+               ] + list(extra_env)}]},
+           "status": {}}
+    if host_ip is not None:
+        pod["status"]["hostIP"] = host_ip
+    return pod
+
+
+def test_advertised_listeners_are_expanded_with_the_pods_node_address_as_the_kubelet_does():
+    facts = pod_facts(nodeport_pod("10.0.3.7"), container="broker")
+    assert facts["advertised_listeners"] == "PLAINTEXT://kafka-service-0:9092,EXTERNAL://10.0.3.7:31090"
+
+
+def test_a_pod_not_yet_on_a_node_keeps_the_reference_as_written():
+    facts = pod_facts(nodeport_pod(None), container="broker")
+    assert facts["advertised_listeners"].endswith("EXTERNAL://$(KAFKA_EXTERNAL_HOST):31090")
+
+
+@pytest.mark.parametrize("value, known, expanded", [
+    ("$(A):1", {"A": "h"}, "h:1"),
+    ("$$(A):1", {"A": "h"}, "$(A):1"),  # escaped
+    ("$(B):1", {"A": "h"}, "$(B):1"),  # not defined before: left as written
+    ("a$b$(A)", {"A": "h"}, "a$bh"),
+])
+def test_env_expansion_follows_kubernetes(value, known, expanded):
+    assert k8s_pods.expand_env(value, known) == expanded
+
+
+def test_a_later_env_entry_is_not_visible_to_an_earlier_one():
+    pod = nodeport_pod("10.0.3.7")
+    env = pod["spec"]["containers"][1]["env"]
+    env.insert(0, env.pop())  # KAFKA_ADVERTISED_LISTENERS before KAFKA_EXTERNAL_HOST
+    assert pod_facts(pod, container="broker")["advertised_listeners"].endswith("$(KAFKA_EXTERNAL_HOST):31090")

@@ -669,3 +669,112 @@ def test_too_few_nodes_is_one_refusal_not_two(cfg):
     cfg.update(zookeeper_anti_affinity="required")
     (error,) = errors_of(cfg, nodes=per_zone(za=1, zb=1))
     assert "2 schedulable node(s)" in error
+
+
+# External access (kafka_broker_external_access): one Service per broker and an EXTERNAL listener.
+
+def lb_service(name, ip=None, hostname=None, kind="LoadBalancer"):
+    ingress = [dict((k, v) for k, v in (("ip", ip), ("hostname", hostname)) if v)] if (ip or hostname) else []
+    return {"metadata": {"name": name}, "spec": {"type": kind}, "status": {"loadBalancer": {"ingress": ingress}}}
+
+
+def test_without_external_access_nothing_external_is_planned(cfg):
+    plan = build_plan(cfg)
+    assert plan["external"] == {"mode": "none", "services": [], "pending": [], "bootstrap_servers": None}
+    for broker in plan["brokers"]:
+        assert broker["external"] is None and broker["field_env"] == []
+        assert "EXTERNAL" not in broker["properties"]["listeners"]
+
+
+def test_loadbalancer_without_addresses_plans_the_services_and_advertises_nothing_external_yet(cfg):
+    cfg["kafka_broker_external_access"] = "loadbalancer"
+    plan = build_plan(cfg)
+    assert plan["external"]["services"] == ["kafka-external-%d" % i for i in range(4)]
+    assert plan["external"]["pending"] == plan["external"]["services"]
+    assert plan["external"]["bootstrap_servers"] is None
+    broker = plan["brokers"][1]
+    assert broker["external"]["type"] == "LoadBalancer" and broker["external"]["advertised"] is None
+    assert broker["properties"]["advertised.listeners"] == "PLAINTEXT://kafka-service-1:9092,INTERNAL://kafka-service-1:9093"
+
+
+def test_loadbalancer_addresses_are_advertised_per_broker_and_published_for_clients(cfg):
+    cfg["kafka_broker_external_access"] = "loadbalancer"
+    addresses = {"kafka-external-0": "10.1.0.5", "kafka-external-1": "nlb-1.elb.amazonaws.com",
+                 "kafka-external-2": "10.1.0.7", "kafka-external-3": "10.1.0.8"}
+    plan = build_plan(cfg, external_addresses=addresses)
+    props = plan["brokers"][1]["properties"]
+    assert props["listeners"] == "PLAINTEXT://:9092,INTERNAL://:9093,EXTERNAL://:9094"
+    assert props["advertised.listeners"] == ("PLAINTEXT://kafka-service-1:9092,INTERNAL://kafka-service-1:9093,"
+                                             "EXTERNAL://nlb-1.elb.amazonaws.com:9094")
+    assert props["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT"
+    assert props["inter.broker.listener.name"] == "INTERNAL"
+    assert plan["external"]["pending"] == []
+    assert plan["external"]["bootstrap_servers"] == ("10.1.0.5:9094,nlb-1.elb.amazonaws.com:9094,10.1.0.7:9094,"
+                                                     "10.1.0.8:9094")
+
+
+def test_one_missing_address_keeps_only_that_broker_unadvertised_and_publishes_no_bootstrap(cfg):
+    cfg["kafka_broker_external_access"] = "loadbalancer"
+    plan = build_plan(cfg, external_addresses={"kafka-external-0": "10.1.0.5", "kafka-external-2": "10.1.0.7",
+                                               "kafka-external-3": "10.1.0.8"})
+    assert plan["external"]["pending"] == ["kafka-external-1"]
+    assert plan["external"]["bootstrap_servers"] is None
+    assert "EXTERNAL://10.1.0.5:9094" in plan["brokers"][0]["properties"]["advertised.listeners"]
+    assert "EXTERNAL" not in plan["brokers"][1]["properties"]["advertised.listeners"]
+
+
+@pytest.mark.parametrize("service, address", [
+    (lb_service("s", ip="10.0.0.1"), "10.0.0.1"),
+    (lb_service("s", hostname="a.elb.amazonaws.com", ip="10.0.0.1"), "a.elb.amazonaws.com"),
+    (lb_service("s"), None),
+    (lb_service("s", ip="10.0.0.1", kind="ClusterIP"), None),  # a same-named Service of another type
+    ({"metadata": {"name": "s"}, "spec": {"type": "LoadBalancer"}}, None),  # no status at all
+    ({"metadata": {"name": "s"}, "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{}]}}},
+     None),
+])
+def test_load_balancer_address_reads_the_ingress_of_a_load_balancer_only(service, address):
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import load_balancer_address
+    assert load_balancer_address(service) == address
+
+
+def test_nodeport_advertises_the_nodes_address_through_the_downward_api(cfg):
+    cfg["kafka_broker_external_access"] = "nodeport"
+    plan = build_plan(cfg)
+    broker = plan["brokers"][2]
+    assert broker["field_env"] == [{"name": "KAFKA_EXTERNAL_HOST", "field_path": "status.hostIP"}]
+    assert broker["external"]["node_port"] == 31092 and broker["external"]["type"] == "NodePort"
+    assert broker["properties"]["advertised.listeners"].endswith(",EXTERNAL://$(KAFKA_EXTERNAL_HOST):31092")
+    assert plan["external"]["pending"] == [] and plan["external"]["bootstrap_servers"] is None
+
+
+@pytest.mark.parametrize("changes, variable, words", [
+    ({"kafka_broker_external_access": "ingress"}, "kafka_broker_external_access", "must be one of"),
+    ({"kafka_broker_external_access": "loadbalancer", "kafka_broker_external_port": 9093},
+     "kafka_broker_external_port", "also used by kafka_broker_internal_port"),
+    ({"kafka_broker_external_access": "loadbalancer", "kafka_broker_external_service_prefix": "kafka-service-"},
+     "kafka_broker_external_service_prefix", "would replace the brokers' own"),
+    ({"kafka_broker_external_access": "loadbalancer", "kafka_broker_external_service_prefix": "Ext_"},
+     "kafka_broker_external_service_prefix", "not a valid DNS label"),
+    ({"kafka_broker_external_access": "loadbalancer",
+      "kafka_broker_external_service_annotations": {"bad key!": "x"}},
+     "kafka_broker_external_service_annotations", "not an annotation key"),
+    ({"kafka_broker_external_access": "loadbalancer",
+      "kafka_broker_external_service_annotations": {"a.b/c": "x\ny"}},
+     "kafka_broker_external_service_annotations", "without control characters"),
+    ({"kafka_broker_external_access": "loadbalancer",
+      "kafka_broker_external_service_annotations": {"a.b/c": True}},
+     "kafka_broker_external_service_annotations", "quote"),
+    ({"kafka_broker_external_access": "nodeport", "kafka_broker_external_node_port_base": 32766},
+     "kafka_broker_external_node_port_base", "past 32767"),
+    ({"kafka_broker_external_access": "nodeport", "kafka_broker_external_node_port_base": 8080},
+     "kafka_broker_external_node_port_base", "30000"),
+])
+def test_bad_external_access_input_names_the_variable_and_the_fix(cfg, changes, variable, words):
+    cfg.update(changes)
+    errors = errors_of(cfg)
+    assert any(variable in e and words in e and "Fix:" in e for e in errors), errors
+
+
+def test_external_settings_are_ignored_without_external_access(cfg):
+    cfg.update(kafka_broker_external_port=9093, kafka_broker_external_service_prefix="kafka-service-")
+    assert build_plan(cfg)["external"]["mode"] == "none"
