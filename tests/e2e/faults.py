@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench"))
 
 from lib import BROKER_SELECTOR, CACHE, ROOT, Cluster, srvr_version, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+import scenario_default  # noqa: E402  pylint: disable=wrong-import-position
 import scenario_migration  # noqa: E402  pylint: disable=wrong-import-position
 
 ANSIBLE_PLAYBOOK = os.path.join(CACHE, "venv", "bin", "ansible-playbook")
@@ -323,7 +324,10 @@ def scale_out(cluster, state_file):
         messages = ["%s-%d" % (topic, i) for i in range(10)]
         cluster.produce(topic, messages)
         state["low_rf_messages"][topic] = messages
-    changed = ["-e", "kafka_broker_count=5", "-e", '{"kafka_broker_extra_config": {"log.retention.hours": "100"}}']
+    # A broker property and external access at once: the LoadBalancer Services come first, then every broker rolls
+    # to its new setting and its EXTERNAL listener at its load balancer's address.
+    changed = ["-e", "kafka_broker_count=5", "-e", '{"kafka_broker_extra_config": {"log.retention.hours": "100"}}',
+               "-e", "kafka_broker_external_access=loadbalancer"]
     proc = run_site(cluster, *changed, "--check", "--diff", check=False)
     state["check_rc"], state["check_output"] = proc.returncode, proc.stdout[-60000:] + proc.stderr[-4000:]
     state["after_check"] = snapshot(cluster)
@@ -339,6 +343,8 @@ def scale_out(cluster, state_file):
     state["received"] = cluster.consume("e2e-rolling", len(state["messages"]))
     state["low_rf_received"] = {topic: cluster.consume(topic, len(messages))
                                 for topic, messages in state["low_rf_messages"].items()}
+    state["load_balancers"] = scenario_default.load_balancer_ips(cluster)
+    state["external"] = scenario_default.external_clients(cluster, ["e2e-external-%d" % i for i in range(10)])
     proc = run_site(cluster, *changed, check=False)
     state["rerun_rc"], state["rerun_output"] = proc.returncode, proc.stdout[-30000:]
     state["after_rerun"] = snapshot(cluster)
@@ -708,6 +714,7 @@ ACTIONS = {
     "least_privilege": least_privilege,
     "upgrade": upgrade,
     # A scenario whose whole story is in one file (tests/e2e/scenario_<name>.py).
+    "default": scenario_default.faults,
     "migration": scenario_migration.faults,
 }
 

@@ -26,7 +26,7 @@ SLOW_SCENARIOS = ["migration"]
 # The molecule run's limit: the migration's story (13 runs of site.yml, 4 of them killed) takes about 33 minutes
 # on a quiet 2-core machine, past 40 beside another bed (seen: killed at the limit while finalizing).
 SCENARIO_TIMEOUT = {"migration": 3600}
-TESTBEDS = ["e2e", "e2e-b", "e2e-two"]
+TESTBEDS = ["e2e", "e2e-b", "e2e-two", "e2e-zones"]
 
 
 @pytest.fixture(scope="module", autouse=True)
