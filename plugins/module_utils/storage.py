@@ -153,13 +153,20 @@ def storage_class_check(plan, classes, claims, nodes, groups):
     defaults = sorted(_name(c) for c in classes or [] if is_default_class(c))
     zones = cluster_zones(plan, nodes, groups)
     errors, warnings = [], []
+
+    def refuse(problem, fix, kept):
+        """A refusal, or only a warning when every claim the class would serve exists and is bound."""
+        if kept:
+            warnings.append(problem + kept)
+        else:
+            errors.append("%s %s" % (problem, fix))
+
     for group, variable, _selector, _tolerations in GROUPS:
         if group not in groups:
             continue
         what = "the %s claims" % WHAT[group]
-        bound = _claims_bound(users[group], claims)
         kept = (" Every one of %s exists and is bound, and a claim's class cannot change: kept as it is; a new claim"
-                " (more %ss) would need it." % (what, WHAT[group]))
+                " (more %ss) would need it." % (what, WHAT[group])) if _claims_bound(users[group], claims) else None
         value = settings.get(variable) or ""
         if value:
             chosen = by_name.get(value)
@@ -169,19 +176,19 @@ def storage_class_check(plan, classes, claims, nodes, groups):
                            % (variable, value, ", ".join(sorted(by_name)) or "none", what))
                 fix = ("Fix: create it (for EBS, %s) or set %s to one of the cluster's classes."
                        % (CLASS_FIX, variable))
-                (warnings.append(problem + kept) if bound else errors.append("%s %s" % (problem, fix)))
+                refuse(problem, fix, kept)
                 continue
         else:
             named = "the cluster's default StorageClass %s (%s is empty)" % (", ".join(defaults), variable)
             if len(defaults) != 1:
                 problem = ("%s: is empty, so %s get the cluster's default StorageClass, and the cluster has %s (the "
-                           "annotation storageclass.kubernetes.io/is-default-class: \"true\")"
+                           "annotation storageclass.kubernetes.io/is-default-class: \"true\")."
                            % (variable, what, "none" if not defaults else "%d: %s" % (len(defaults), ", ".join(defaults))))
                 fix = ("Fix: set %s to the class to use (for EBS, %s)%s."
                        % (variable, CLASS_FIX,
                           ", or mark one class the default" if not defaults else
                           ", or keep the default annotation on one class only"))
-                (warnings.append(problem + "." + kept) if bound else errors.append("%s. %s" % (problem, fix)))
+                refuse(problem, fix, kept)
                 continue
             chosen = by_name[defaults[0]]
         if len(zones) < 2 or binding_mode(chosen) == WAIT_FOR_FIRST_CONSUMER or settings.get(ALLOW_IMMEDIATE):
@@ -191,7 +198,7 @@ def storage_class_check(plan, classes, claims, nodes, groups):
                    " run in that zone (zone awareness, its node selector, a zone without room) stays Pending."
                    % (variable, named, binding_mode(chosen), ", ".join(zones)))
         fix = ("Fix: set %s to %s, or set %s=true to accept Immediate binding." % (variable, CLASS_FIX, ALLOW_IMMEDIATE))
-        (warnings.append(problem + kept) if bound else errors.append("%s %s" % (problem, fix)))
+        refuse(problem, fix, kept)
     return errors, warnings
 
 
