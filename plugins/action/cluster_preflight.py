@@ -26,6 +26,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
     zone_move_error,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import controllers_finalized
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import storage
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.upgrade import apply_to_plan
 
 # The collection's roles/ directory: the argument specs are read from the roles this plugin ships with.
@@ -225,6 +226,27 @@ class ActionModule(ActionBase):
                                       kind="Service", namespace=plan["namespace"], label_selectors=[selector])
                 addresses = dict((s["metadata"]["name"], load_balancer_address(s)) for s in services)
                 plan = build_plan(config, nodes=nodes, argument_spec=specs, external_addresses=addresses)
+        # Storage that follows its pods: the StorageClasses (cluster-scoped, read in check mode on a new namespace
+        # too), the namespace's claims, the volumes bound to them and the ZooKeeper and controller pods; like the
+        # node count, skipped when the nodes are not read (and when rendering).
+        classes, claims, volumes, other_pods = [], {}, {}, []
+        if nodes is not None:
+            classes = self._read("the StorageClasses", task_vars, auth, secrets, kind="StorageClass",
+                                 api_version="storage.k8s.io/v1")
+        if nodes is not None and read:
+            claims = dict((c["metadata"]["name"], c) for c in self._read(
+                "the PersistentVolumeClaims of namespace %s" % plan["namespace"], task_vars, auth, secrets,
+                kind="PersistentVolumeClaim", namespace=plan["namespace"]))
+            wanted = set(c.get("spec", {}).get("volumeName") for c in claims.values()
+                         if (c.get("status") or {}).get("phase") == "Bound") - {None}
+            # One list of the PersistentVolumes (field selectors cannot pick them by claim), only when a claim is bound.
+            if wanted:
+                volumes = dict((v["metadata"]["name"], v) for v in self._read(
+                    "the PersistentVolumes", task_vars, auth, secrets, kind="PersistentVolume")
+                    if v["metadata"]["name"] in wanted)
+            selector = storage.union_selector(plan["zookeeper"]["selector"], plan["controller"]["selector"])
+            other_pods = self._read("the ZooKeeper and controller pods (%s)" % selector, task_vars, auth, secrets,
+                                    kind="Pod", namespace=plan["namespace"], label_selectors=[selector])
         plan, errors = apply_to_plan(plan, deployments, pods, statefulsets[0] if statefulsets else None)
         if errors:
             return dict(result, failed=True, errors=errors,
@@ -245,6 +267,21 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=FINALIZED_REFUSAL % plan["settings"].get("kafka_metadata_mode"))
         remove = finalized and (bool(plan["settings"].get("kafka_zookeeper_remove")) or not statefulsets)
         plan["zookeeper"] = dict(plan["zookeeper"], remove=remove, running=bool(statefulsets))
+
+        # Storage: each class the run may create claims of; each pod stuck on its volume's zone
+        # (module_utils/storage.py). plan["volumes"]: each volume's zone and whether it has a schedulable node,
+        # which the rolling restarts read before taking a pod down.
+        plan["volumes"] = storage.volumes(plan, claims, volumes, nodes)
+        if nodes is not None:
+            errors, warnings = storage.storage_class_check(
+                plan, classes, claims, nodes, storage.groups_in_use(plan, controllers_running=bool(controllers)))
+            errors += storage.pending_errors(plan, plan["volumes"], pods + other_pods)
+            if warnings:
+                result["warnings"] = list(result.get("warnings") or []) + warnings
+            if errors:
+                return dict(result, failed=True, errors=errors,
+                            msg="The storage of the cluster would leave pods Pending; nothing was written. "
+                                + " ".join(errors))
 
         result.update(
             config=config,

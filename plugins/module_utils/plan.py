@@ -69,6 +69,9 @@ DEFAULT_RESERVED_BROKER_MAX_ID = 1000
 # Past this, a typo (40 for 4, 1000 for 10) would create that many Deployments and volumes.
 LARGE_BROKER_COUNT = 256
 BROKER_ID_LABEL = "kafka-eks.cluster/broker-id"
+# The volumeClaimTemplates entry of ZooKeeper's and the controllers' StatefulSets: the claim of pod P is
+# <CLAIM_TEMPLATE>-P (plan: zookeeper.claims, controller.claims).
+CLAIM_TEMPLATE = "data"
 # The well-known label of a node's availability zone (EKS sets it on every node).
 ZONE_LABEL = "topology.kubernetes.io/zone"
 ZONE_AWARENESS_MODES = ("auto", "off")
@@ -509,26 +512,37 @@ def node_zone(node):
     return zone if isinstance(zone, str) and zone else None
 
 
+def node_refusal(node, node_selector=None, tolerations=None):
+    """Why a pod with this node selector and these tolerations cannot be scheduled on this Node object (cordoned,
+    not Ready, a label of the node selector missing, a NoSchedule/NoExecute taint not tolerated), or None when it
+    can: the one rule of a schedulable node, for the node counts, the zones and the volumes' zones."""
+    metadata = (node or {}).get("metadata") or {}
+    spec = (node or {}).get("spec") or {}
+    status = (node or {}).get("status") or {}
+    if spec.get("unschedulable"):
+        return "cordoned"
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    if not ready or ready[0].get("status") != "True":
+        return "NotReady"
+    labels = metadata.get("labels") or {}
+    missing = sorted("%s=%s" % (k, v) for k, v in (node_selector or {}).items() if labels.get(k) != v)
+    if missing:
+        return "without the label %s of the node selector" % ", ".join(missing)
+    blocking = [t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
+    untolerated = ["%s%s:%s" % (t.get("key"), "=%s" % t["value"] if t.get("value") else "", t.get("effect"))
+                   for t in blocking if not _tolerates(t, tolerations or [])]
+    if untolerated:
+        return "tainted %s, not tolerated" % ", ".join(untolerated)
+    return None
+
+
 def node_zones(nodes, node_selector=None, tolerations=None):
     """{name: zone or None} of the nodes a pod with this node selector and these tolerations can be scheduled
-    on (ready, not cordoned, every NoSchedule/NoExecute taint tolerated)."""
+    on (ready, not cordoned, every NoSchedule/NoExecute taint tolerated: ``node_refusal``)."""
     zones = {}
     for node in nodes or []:
-        metadata = node.get("metadata") or {}
-        spec = node.get("spec") or {}
-        status = node.get("status") or {}
-        if spec.get("unschedulable"):
-            continue
-        ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
-        if not ready or ready[0].get("status") != "True":
-            continue
-        labels = metadata.get("labels") or {}
-        if any(labels.get(k) != v for k, v in (node_selector or {}).items()):
-            continue
-        blocking = [t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
-        if any(not _tolerates(t, tolerations or []) for t in blocking):
-            continue
-        zones[metadata.get("name")] = node_zone(node)
+        if node_refusal(node, node_selector, tolerations) is None:
+            zones[(node.get("metadata") or {}).get("name")] = node_zone(node)
     return zones
 
 
@@ -1327,6 +1341,8 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
         "pdb": cfg["kafka_controller_pdb_name"],
         "port": controller_port,
         "pods": ["%s-%d" % (controller_sts, ordinal) for ordinal in range(len(controller_ids))],
+        "claim_template": CLAIM_TEMPLATE,
+        "claims": ["%s-%s-%d" % (CLAIM_TEMPLATE, controller_sts, ordinal) for ordinal in range(len(controller_ids))],
         "voters": ",".join(
             "%d@%s-%d.%s.%s.svc.%s:%d" % (node_id, controller_sts, ordinal, controller_headless, namespace, domain,
                                           controller_port)
@@ -1358,6 +1374,9 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
             "client_port": client_port,
             "labels": zookeeper_labels,
             "selector": zookeeper_selector,
+            # Each server's claim, from the StatefulSet's volumeClaimTemplates entry (claim_template).
+            "claim_template": CLAIM_TEMPLATE,
+            "claims": ["%s-%s" % (CLAIM_TEMPLATE, s["pod"]) for s in zk_servers],
             "selector_string": ",".join("%s=%s" % kv for kv in sorted(zookeeper_selector.items())),
             # Set by the preflight from what runs: kafka_zookeeper_remove with the controllers finalized.
             "remove": False,

@@ -26,6 +26,13 @@ description:
     Deployments and pods), decides the step of an upgrade and the ZooKeeper data layout from them, and refuses
     an upgrade Kafka or ZooKeeper does not support, a change of the size of a running ZooKeeper ensemble, and
     a zone (C(kafka_zone_awareness)) that would move a running broker away from the zone its pod's node is in.
+  - With the Nodes read, also reads the StorageClasses (in check mode on a new namespace too), the namespace's
+    PersistentVolumeClaims, the PersistentVolumes bound to them (one list, when a claim is bound) and the
+    ZooKeeper and controller pods, and refuses a StorageClass the plan uses that does not exist, none or several
+    default classes when a C(*_storage_class) variable is empty, a class that binds C(Immediate) on a
+    multi-zone cluster (unless C(kafka_storage_allow_immediate_binding); a warning when every claim it would
+    serve exists and is bound), and a broker, ZooKeeper or controller pod Pending because its volume's zone has
+    no node it can be scheduled on (C(module_utils/storage.py)).
   - The reads run in check mode too, so C(--check) reports the same verdict. Nothing is ever written.
   - The connection options come from C(module_defaults) (C(group/kafka_eks.cluster.k8s), as in
     C(playbooks/site.yml)) and are handed to each read as they are; none is returned or printed.
@@ -95,6 +102,11 @@ plan:
   description:
     - The plan (as M(kafka_eks.cluster.cluster_plan) returns it) with what runs applied - C(upgrade) (the
       step of a broker upgrade), each broker's C(inter.broker.protocol.version) and the ZooKeeper data layout.
+    - C(volumes) - per group (C(brokers) by broker id as a string, C(zookeeper) and C(controllers) by pod name)
+      each pod's C(claim), whether it is C(bound), its C(volume), the volume's C(zone), whether that zone has a
+      node the pod can be scheduled on (C(schedulable) - null when not known or not zonal, which never blocks),
+      those C(nodes), and when it has none the C(problem), the C(fix) and the C(restart_refusal) the rolling
+      restarts fail with.
   returned: success
   type: dict
 preview_new_namespace:
@@ -124,7 +136,7 @@ argument_errors:
   type: list
   elements: str
 errors:
-  description: The plan's or the upgrade's errors, each naming the variable and the fix.
+  description: The plan's, the upgrade's or the storage checks' errors, each naming the variable or the pod and the fix.
   returned: failure
   type: list
   elements: str

@@ -1,6 +1,7 @@
 """The preflight action (plugins/action/cluster_preflight.py) with the roles' real argument specs and a fake
 kubernetes.core.k8s_info: what it gathers, refuses, reads (and with which connection) and returns."""
 import copy
+import re
 import types
 
 import pytest
@@ -23,10 +24,29 @@ def role_defaults():
     return values
 
 
+GP3 = {"metadata": {"name": "gp3", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+       "provisioner": "ebs.csi.aws.com", "volumeBindingMode": "WaitForFirstConsumer"}
+
+
 def deployment(broker_id, image="confluentinc/cp-kafka:7.9.0"):
     return {"kind": "Deployment", "metadata": {"name": "kafka-broker-%d" % broker_id,
                                                "labels": {"kafka-eks.cluster/broker-id": str(broker_id)}},
             "spec": {"template": {"spec": {"containers": [{"name": "kafka", "image": image, "env": []}]}}}}
+
+
+def selected(obj, selectors):
+    """Whether an object's labels match label selectors of the forms k=v and k in (a,b), as the API server would."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    for part in re.split(r",(?![^(]*\))", ",".join(selectors)):
+        if " in (" in part:
+            key, values = part.split(" in (")
+            if labels.get(key) not in values.rstrip(")").split(","):
+                return False
+        else:
+            key, value = part.split("=")
+            if labels.get(key) != value:
+                return False
+    return True
 
 
 class Run:
@@ -34,7 +54,9 @@ class Run:
 
     def __init__(self, variables=None, check_mode=False, cluster=None, args=None, failing=None):
         self.reads = []
-        self.cluster = cluster or {}
+        self.cluster = dict(cluster or {})
+        # A cluster has a default StorageClass unless a test says otherwise.
+        self.cluster.setdefault("StorageClass", [GP3])
         task_vars = dict(role_defaults(), **(variables or {}))
         task_vars.setdefault("ansible_check_mode", check_mode)
         task = types.SimpleNamespace(args=dict(AUTH, **(args or {})), check_mode=check_mode, async_val=0,
@@ -49,7 +71,10 @@ class Run:
             self.reads.append(copy.deepcopy(module_args))
             if failing and module_args["kind"] == failing:
                 return {"failed": True, "msg": "connection refused (Bearer %s)" % TOKEN}
-            return {"resources": copy.deepcopy(self.cluster.get(module_args["kind"], [])), "api_found": True}
+            found = self.cluster.get(module_args["kind"], [])
+            if module_args["kind"] == "Pod" and module_args.get("label_selectors"):
+                found = [p for p in found if selected(p, module_args["label_selectors"])]
+            return {"resources": copy.deepcopy(found), "api_found": True}
 
         action._execute_module = execute_module
         self.result = action.run(task_vars=task_vars)
@@ -61,7 +86,8 @@ class Run:
 def test_a_new_cluster_is_read_with_the_connection_options_and_planned():
     run = Run()
     assert not run.result.get("failed"), run.result
-    assert run.kinds() == ["Node", "StatefulSet", "Deployment", "Pod"]
+    # No claim is bound yet: the PersistentVolumes are not read.
+    assert run.kinds() == ["Node", "StatefulSet", "Deployment", "Pod", "StorageClass", "PersistentVolumeClaim", "Pod"]
     for read in run.reads:
         assert read["api_key"] == TOKEN and read["host"] == AUTH["host"] and read["validate_certs"] is False
     # One read of the namespace's StatefulSets: ZooKeeper's and the controllers' are picked by name.
@@ -102,13 +128,15 @@ def test_survey_strings_are_converted_and_the_node_read_follows_a_string_false()
 
 def test_check_mode_on_a_missing_namespace_previews_and_reads_nothing_inside_it():
     run = Run(check_mode=True)
-    assert run.kinds() == ["Node", "Namespace"]
+    # The StorageClasses are cluster-scoped: read, and checked, in the preview of a new namespace too.
+    assert run.kinds() == ["Node", "Namespace", "StorageClass"]
     assert run.result["preview_new_namespace"] is True and run.result["broker_deployments"] == []
 
 
 def test_check_mode_on_an_existing_namespace_reads_what_runs():
     run = Run(check_mode=True, cluster={"Namespace": [{"metadata": {"name": "kafka"}}]})
-    assert run.kinds() == ["Node", "Namespace", "StatefulSet", "Deployment", "Pod"]
+    assert run.kinds() == ["Node", "Namespace", "StatefulSet", "Deployment", "Pod", "StorageClass",
+                           "PersistentVolumeClaim", "Pod"]
     assert run.result["preview_new_namespace"] is False
 
 
@@ -211,9 +239,12 @@ def zone_node(name, zone):
             "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 
 
+BROKER_LABELS = {"app.kubernetes.io/component": "broker", "app.kubernetes.io/instance": "kafka"}
+
+
 def broker_pod(broker_id, node_name):
     return {"metadata": {"name": "kafka-broker-%d-abc" % broker_id,
-                         "labels": {"kafka-eks.cluster/broker-id": str(broker_id)}},
+                         "labels": dict(BROKER_LABELS, **{"kafka-eks.cluster/broker-id": str(broker_id)})},
             "spec": {"nodeName": node_name}}
 
 
@@ -256,3 +287,90 @@ def test_a_placement_no_order_keeps_has_only_the_way_off():
     assert run.result["failed"] and "kafka_zones=[" not in run.result["msg"]
     assert "Fix: set kafka_zone_awareness=off" in run.result["msg"]
     assert not Run({"kafka_zone_awareness": "off"}, cluster={"Node": ZONE_NODES, "Pod": pods}).result.get("failed")
+
+
+# --- Storage that follows its pods (issue 14): the StorageClasses, and a pod stuck on its volume's zone --------
+
+GP2_IMMEDIATE = {"metadata": {"name": "gp2", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                 "provisioner": "kubernetes.io/aws-ebs"}
+
+
+def bound_claim(name):
+    return {"metadata": {"name": name}, "spec": {"volumeName": "pvc-%s" % name}, "status": {"phase": "Bound"}}
+
+
+def zonal_volume(claim_name, zone):
+    return {"metadata": {"name": "pvc-%s" % claim_name},
+            "spec": {"claimRef": {"namespace": "kafka", "name": claim_name}, "nodeAffinity": {"required": {
+                "nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "topology.ebs.csi.aws.com/zone", "operator": "In", "values": [zone]}]}]}}}}
+
+
+BROKER_ZONES = ["za", "zb", "zc", "za"]
+CLAIMS = ["kafka-data-%d" % i for i in range(4)] + ["data-zookeeper-%d" % i for i in range(3)]
+CLAIM_ZONES = BROKER_ZONES + ["za", "zb", "zc"]
+
+
+def stored(cordoned_zone=None):
+    """A running three-zone cluster whose every claim is bound to a volume in its zone."""
+    nodes = [dict(n, spec={"unschedulable": n["metadata"]["labels"]["topology.kubernetes.io/zone"] == cordoned_zone})
+             for n in ZONE_NODES]
+    return {"Node": nodes, "PersistentVolumeClaim": [bound_claim(c) for c in CLAIMS],
+            "PersistentVolume": [zonal_volume(c, z) for c, z in zip(CLAIMS, CLAIM_ZONES)]
+            + [zonal_volume("someone-else", "za")]}
+
+
+def test_a_running_cluster_s_volumes_reach_the_plan_in_one_read_of_each_kind():
+    run = Run(cluster=stored())
+    assert not run.result.get("failed"), run.result
+    assert run.kinds().count("PersistentVolume") == 1 and run.kinds().count("StorageClass") == 1
+    volumes = run.result["plan"]["volumes"]
+    assert volumes["brokers"]["2"]["zone"] == "zc" and volumes["brokers"]["2"]["schedulable"] is True
+    assert volumes["zookeeper"]["zookeeper-1"]["volume"] == "pvc-data-zookeeper-1"
+    # The ZooKeeper and controller pods in one read, by the plan's selectors.
+    assert run.reads[-1]["label_selectors"] == [
+        "app.kubernetes.io/component in (controller,zookeeper),app.kubernetes.io/instance=kafka"]
+
+
+def test_a_pending_broker_whose_zone_has_no_schedulable_node_fails_naming_zone_and_volume():
+    pending = broker_pod(2, None)
+    pending["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False"}]}
+    cluster = dict(stored(cordoned_zone="zc"), Pod=[pending])
+    # Zone awareness off: no pin, the scheduler placed the brokers (and the volumes) before.
+    run = Run({"kafka_zone_awareness": "off"}, cluster=cluster)
+    assert run.result["failed"], run.result
+    message = run.result["msg"]
+    assert message.startswith("The storage of the cluster would leave pods Pending; nothing was written. ")
+    assert ("broker 2's pod kafka-broker-2-abc is Pending: its volume pvc-kafka-data-2 (claim kafka-data-2) is in"
+            " zone zc, where no node is schedulable for it (node n-c is cordoned); uncordon a node in zone zc or add"
+            " one.") in message
+    assert run.result["errors"] == [message.split("nothing was written. ", 1)[1]]
+
+
+def test_no_default_storage_class_is_refused_before_any_write():
+    run = Run(cluster={"StorageClass": []})
+    assert run.result["failed"]
+    assert "kafka_broker_storage_class: is empty" in run.result["msg"]
+    assert "zookeeper_storage_class: is empty" in run.result["msg"]
+
+
+def test_check_mode_on_a_new_namespace_refuses_an_immediate_class_on_several_zones():
+    run = Run(check_mode=True, cluster={"Node": ZONE_NODES, "StorageClass": [GP2_IMMEDIATE]})
+    assert run.result["failed"] and run.kinds() == ["Node", "Namespace", "StorageClass"]
+    assert "the cluster's default StorageClass gp2 (kafka_broker_storage_class is empty)" in run.result["msg"]
+    assert "kafka_storage_allow_immediate_binding=true" in run.result["msg"]
+    run = Run({"kafka_storage_allow_immediate_binding": "true"}, check_mode=True,
+              cluster={"Node": ZONE_NODES, "StorageClass": [GP2_IMMEDIATE]})
+    assert not run.result.get("failed"), run.result
+
+
+def test_an_existing_cluster_on_an_immediate_class_is_warned_not_refused():
+    run = Run(cluster=dict(stored(), StorageClass=[GP2_IMMEDIATE]))
+    assert not run.result.get("failed"), run.result
+    assert [w for w in run.result["warnings"] if w.startswith("kafka_broker_storage_class: the cluster's default")]
+
+
+def test_render_mode_plans_volumes_that_block_nothing():
+    run = Run({"kafka_render_dir": "/tmp/out"})
+    assert run.reads == []
+    assert run.result["plan"]["volumes"]["brokers"]["0"]["schedulable"] is None
