@@ -138,19 +138,20 @@ class ActionModule(ActionBase):
         names = [n for n in specs if not n.startswith(CREDENTIAL_PREFIX) and n in task_vars]
         return self._templar.template(dict((n, task_vars[n]) for n in names))
 
-    def _read(self, what, task_vars, auth, secrets, **query):
-        """``resources`` of one kubernetes.core.k8s_info read (it runs in check mode too: a read); a failure
-        stops the preflight saying what was being read."""
-        result = self._execute_module(module_name="kubernetes.core.k8s_info", module_args=dict(auth, **query),
-                                      task_vars=task_vars)
-        if result.get("failed") or "resources" not in result:
+    def _read(self, reads, task_vars, auth, secrets):
+        """The objects of each read in ``reads`` (see plugins/modules/cluster_read.py), by key, from one module run
+        (it runs in check mode too: it reads); a failure stops the preflight saying what was being read."""
+        if not reads:
+            return {}
+        result = self._execute_module(module_name="kafka_eks.cluster.cluster_read",
+                                      module_args=dict(auth, reads=reads), task_vars=task_vars)
+        if result.get("failed") or "results" not in result:
             message = str(result.get("msg") or result.get("module_stderr") or result)
             for secret in secrets:
                 message = message.replace(secret, "********")
             raise AnsibleActionFail(
-                "The plan was derived, but reading what runs failed, so nothing was written: could not read %s. %s"
-                % (what, message))
-        return result["resources"]
+                "The plan was derived, but reading what runs failed, so nothing was written: %s" % message)
+        return result["results"]
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -182,9 +183,16 @@ class ActionModule(ActionBase):
         typed = validated.validated_parameters
 
         render = bool(typed.get("kafka_render_dir"))
-        nodes = None
-        if typed.get("kafka_preflight_check_nodes", True) and not render:
-            nodes = self._read("the cluster's nodes", task_vars, auth, secrets, kind="Node")
+        # Two reads of the cluster, each one module run: what the plan needs (the nodes, and the StorageClasses,
+        # cluster-scoped), then what runs in its namespace. Like the node count, the storage reads are skipped when
+        # the nodes are not read, and everything when rendering.
+        check_nodes = typed.get("kafka_preflight_check_nodes", True) and not render
+        found = self._read([dict(key="nodes", what="the cluster's nodes", kind="Node"),
+                            dict(key="classes", what="the StorageClasses", kind="StorageClass",
+                                 api_version="storage.k8s.io/v1")] if check_nodes else [],
+                           task_vars, auth, secrets)
+        nodes = found.get("nodes") if check_nodes else None
+        classes = found.get("classes") or []
         try:
             # Survey answers arrive as strings: the argument spec gives each variable its type, and the plan holds
             # the values converted as Ansible converts them.
@@ -195,58 +203,57 @@ class ActionModule(ActionBase):
         if plan["warnings"]:
             result["warnings"] = list(plan["warnings"])
 
+        # What runs decides the ZooKeeper ensemble size and data layout, the step of a broker upgrade, each broker's
+        # external address and where the volumes are. Each run reads it afresh (never from a file on the
+        # controller): a run stopped anywhere continues.
         # Check mode on a cluster that has no namespace yet: nothing in it can exist, so the reads inside it are
         # skipped (a ServiceAccount whose Role lives in that namespace could not make them) and apply_manifests
         # reports every object as to be created instead of a server-side dry run, which the API server refuses.
         check_mode = bool(self._task.check_mode) or bool(check_type_bool(task_vars.get("ansible_check_mode", False)))
-        preview_new_namespace = False
-        if check_mode and not render:
-            preview_new_namespace = not self._read("the namespace %s" % plan["namespace"], task_vars, auth, secrets,
-                                                   kind="Namespace", name=plan["namespace"])
-
-        # What runs decides the ZooKeeper ensemble size and data layout, and the step of a broker upgrade. Each run
-        # reads it afresh (never from a file on the controller): a run stopped anywhere continues.
-        statefulsets, deployments, pods, controllers = [], [], [], []
-        read = not render and not preview_new_namespace
-        if read:
+        namespace = plan["namespace"]
+        inside = dict(namespace=namespace, only_if_found="namespace") if check_mode else dict(namespace=namespace)
+        selector = plan["broker_selector_string"]
+        others = storage.union_selector(plan["zookeeper"]["selector"], plan["controller"]["selector"])
+        reads = []
+        if not render:
+            if check_mode:
+                reads.append(dict(key="namespace", what="the namespace %s" % namespace, kind="Namespace",
+                                  name=namespace))
             # One read for ZooKeeper's and the KRaft controllers' StatefulSets, picked by name.
-            found = self._read("the StatefulSets of namespace %s" % plan["namespace"], task_vars, auth, secrets,
-                               kind="StatefulSet", namespace=plan["namespace"])
-            statefulsets = [s for s in found
-                            if s["metadata"]["name"] == plan["settings"]["zookeeper_statefulset_name"]]
-            controllers = [s for s in found if s["metadata"]["name"] == plan["controller"]["statefulset"]]
-            selector = plan["broker_selector_string"]
-            deployments = self._read("the broker Deployments (%s)" % selector, task_vars, auth, secrets,
-                                     kind="Deployment", namespace=plan["namespace"], label_selectors=[selector])
-            pods = self._read("the broker pods (%s)" % selector, task_vars, auth, secrets, kind="Pod",
-                              namespace=plan["namespace"], label_selectors=[selector])
+            reads += [dict(inside, key="statefulsets", what="the StatefulSets of namespace %s" % namespace,
+                           kind="StatefulSet", api_version="apps/v1"),
+                      dict(inside, key="deployments", what="the broker Deployments (%s)" % selector,
+                           kind="Deployment", api_version="apps/v1", label_selectors=[selector]),
+                      dict(inside, key="pods", what="the broker pods (%s)" % selector, kind="Pod",
+                           label_selectors=[selector])]
             if plan["external"]["mode"] == "loadbalancer":
-                # A broker advertises its LoadBalancer's address once the Service has one: planned again with them.
-                services = self._read("the brokers' Services (%s)" % selector, task_vars, auth, secrets,
-                                      kind="Service", namespace=plan["namespace"], label_selectors=[selector])
-                addresses = dict((s["metadata"]["name"], load_balancer_address(s)) for s in services)
-                plan = build_plan(config, nodes=nodes, argument_spec=specs, external_addresses=addresses)
-        # Storage that follows its pods: the StorageClasses (cluster-scoped, read in check mode on a new namespace
-        # too), the namespace's claims, the volumes bound to them and the ZooKeeper and controller pods; like the
-        # node count, skipped when the nodes are not read (and when rendering).
-        classes, claims, volumes, other_pods = [], {}, {}, []
-        if nodes is not None:
-            classes = self._read("the StorageClasses", task_vars, auth, secrets, kind="StorageClass",
-                                 api_version="storage.k8s.io/v1")
-        if nodes is not None and read:
-            claims = dict((c["metadata"]["name"], c) for c in self._read(
-                "the PersistentVolumeClaims of namespace %s" % plan["namespace"], task_vars, auth, secrets,
-                kind="PersistentVolumeClaim", namespace=plan["namespace"]))
-            wanted = set(c.get("spec", {}).get("volumeName") for c in claims.values()
-                         if (c.get("status") or {}).get("phase") == "Bound") - {None}
-            # One list of the PersistentVolumes (field selectors cannot pick them by claim), only when a claim is bound.
-            if wanted:
-                volumes = dict((v["metadata"]["name"], v) for v in self._read(
-                    "the PersistentVolumes", task_vars, auth, secrets, kind="PersistentVolume")
-                    if v["metadata"]["name"] in wanted)
-            selector = storage.union_selector(plan["zookeeper"]["selector"], plan["controller"]["selector"])
-            other_pods = self._read("the ZooKeeper and controller pods (%s)" % selector, task_vars, auth, secrets,
-                                    kind="Pod", namespace=plan["namespace"], label_selectors=[selector])
+                reads.append(dict(inside, key="services", what="the brokers' Services (%s)" % selector,
+                                  kind="Service", label_selectors=[selector]))
+            if check_nodes:
+                # Storage that follows its pods: the claims, the volumes (field selectors cannot pick them by claim:
+                # one list, when there is a claim) and the ZooKeeper and controller pods.
+                reads += [dict(inside, key="claims", what="the PersistentVolumeClaims of namespace %s" % namespace,
+                               kind="PersistentVolumeClaim"),
+                          dict(key="volumes", what="the PersistentVolumes", kind="PersistentVolume",
+                               only_if_found="claims"),
+                          dict(inside, key="other_pods", what="the ZooKeeper and controller pods (%s)" % others,
+                               kind="Pod", label_selectors=[others])]
+        found = self._read(reads, task_vars, auth, secrets)
+        preview_new_namespace = check_mode and not render and not found.get("namespace")
+        found_sets = found.get("statefulsets") or []
+        statefulsets = [s for s in found_sets if s["metadata"]["name"] == plan["settings"]["zookeeper_statefulset_name"]]
+        controllers = [s for s in found_sets if s["metadata"]["name"] == plan["controller"]["statefulset"]]
+        deployments = found.get("deployments") or []
+        pods = found.get("pods") or []
+        if found.get("services"):
+            # A broker advertises its LoadBalancer's address once the Service has one: planned again with them.
+            addresses = dict((s["metadata"]["name"], load_balancer_address(s)) for s in found["services"])
+            plan = build_plan(config, nodes=nodes, argument_spec=specs, external_addresses=addresses)
+        claims = dict((c["metadata"]["name"], c) for c in found.get("claims") or [])
+        bound = set((c.get("spec") or {}).get("volumeName") for c in claims.values()
+                    if (c.get("status") or {}).get("phase") == "Bound") - {None}
+        volumes = dict((v["metadata"]["name"], v) for v in found.get("volumes") or [] if v["metadata"]["name"] in bound)
+        other_pods = found.get("other_pods") or []
         plan, errors = apply_to_plan(plan, deployments, pods, statefulsets[0] if statefulsets else None)
         if errors:
             return dict(result, failed=True, errors=errors,

@@ -21,13 +21,14 @@ description:
   - Derives the plan with the same checks as M(kafka_eks.cluster.cluster_plan) (names, broker ids, listeners,
     images, storage, paths, heap, extra properties; typed variables given as strings, as AWX survey answers
     are, converted as Ansible converts them).
-  - Unless C(kafka_render_dir) is set, reads what runs with M(kubernetes.core.k8s_info) (the cluster's Nodes
-    when C(kafka_preflight_check_nodes), in check mode the Namespace, the ZooKeeper StatefulSet, the broker
-    Deployments and pods), decides the step of an upgrade and the ZooKeeper data layout from them, and refuses
+  - Unless C(kafka_render_dir) is set, reads what runs with two runs of M(kafka_eks.cluster.cluster_read) (the
+    same client and lookup as M(kubernetes.core.k8s_info); the cluster's Nodes and StorageClasses when
+    C(kafka_preflight_check_nodes), then in check mode the Namespace, the ZooKeeper StatefulSet, the broker
+    Deployments and pods, with C(kafka_broker_external_access=loadbalancer) the brokers' Services), decides the step of an upgrade and the ZooKeeper data layout from them, and refuses
     an upgrade Kafka or ZooKeeper does not support, a change of the size of a running ZooKeeper ensemble, and
     a zone (C(kafka_zone_awareness)) that would move a running broker away from the zone its pod's node is in.
   - With the Nodes read, also reads the StorageClasses (in check mode on a new namespace too), the namespace's
-    PersistentVolumeClaims, the PersistentVolumes bound to them (one list, when a claim is bound) and the
+    PersistentVolumeClaims, the PersistentVolumes bound to them (one list, when the namespace has a claim) and the
     ZooKeeper and controller pods, and refuses a StorageClass the plan uses that does not exist, none or several
     default classes when a C(*_storage_class) variable is empty, a class that binds C(Immediate) on a
     multi-zone cluster (unless C(kafka_storage_allow_immediate_binding); a warning when every claim it would

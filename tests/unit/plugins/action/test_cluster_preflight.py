@@ -30,7 +30,9 @@ GP3 = {"metadata": {"name": "gp3", "annotations": {"storageclass.kubernetes.io/i
 
 def deployment(broker_id, image="confluentinc/cp-kafka:7.9.0"):
     return {"kind": "Deployment", "metadata": {"name": "kafka-broker-%d" % broker_id,
-                                               "labels": {"kafka-eks.cluster/broker-id": str(broker_id)}},
+                                               "labels": {"kafka-eks.cluster/broker-id": str(broker_id),
+                                                          "app.kubernetes.io/component": "broker",
+                                                          "app.kubernetes.io/instance": "kafka"}},
             "spec": {"template": {"spec": {"containers": [{"name": "kafka", "image": image, "env": []}]}}}}
 
 
@@ -54,6 +56,7 @@ class Run:
 
     def __init__(self, variables=None, check_mode=False, cluster=None, args=None, failing=None):
         self.reads = []
+        self.calls = []
         self.cluster = dict(cluster or {})
         # A cluster has a default StorageClass unless a test says otherwise.
         self.cluster.setdefault("StorageClass", [GP3])
@@ -67,14 +70,27 @@ class Run:
                               Templar(loader=loader, variables=task_vars), None)
 
         def execute_module(module_name=None, module_args=None, task_vars=None, **_):
-            assert module_name == "kubernetes.core.k8s_info"
-            self.reads.append(copy.deepcopy(module_args))
-            if failing and module_args["kind"] == failing:
-                return {"failed": True, "msg": "connection refused (Bearer %s)" % TOKEN}
-            found = self.cluster.get(module_args["kind"], [])
-            if module_args["kind"] == "Pod" and module_args.get("label_selectors"):
-                found = [p for p in found if selected(p, module_args["label_selectors"])]
-            return {"resources": copy.deepcopy(found), "api_found": True}
+            # Every read of a run goes through kafka_eks.cluster.cluster_read (several reads, one module run); each
+            # read is recorded with the connection options of its module run, as k8s_info's would have been.
+            assert module_name == "kafka_eks.cluster.cluster_read"
+            self.calls.append([r["key"] for r in module_args["reads"]])
+            auth = dict((k, v) for k, v in module_args.items() if k != "reads")
+            results, skipped = {}, []
+            for read in module_args["reads"]:
+                if read.get("only_if_found") and not results.get(read["only_if_found"]):
+                    skipped.append(read["key"])
+                    continue
+                self.reads.append(dict(auth, **copy.deepcopy(read)))
+                if failing and read["kind"] == failing:
+                    return {"failed": True, "msg": "could not read %s: connection refused (Bearer %s)"
+                                                   % (read.get("what"), TOKEN), "reading": read["key"]}
+                found = self.cluster.get(read["kind"], [])
+                if read.get("name"):
+                    found = [o for o in found if (o.get("metadata") or {}).get("name") == read["name"]]
+                if read.get("label_selectors"):
+                    found = [o for o in found if selected(o, read["label_selectors"])]
+                results[read["key"]] = copy.deepcopy(found)
+            return {"results": results, "skipped": skipped}
 
         action._execute_module = execute_module
         self.result = action.run(task_vars=task_vars)
@@ -86,13 +102,15 @@ class Run:
 def test_a_new_cluster_is_read_with_the_connection_options_and_planned():
     run = Run()
     assert not run.result.get("failed"), run.result
-    # No claim is bound yet: the PersistentVolumes are not read.
-    assert run.kinds() == ["Node", "StatefulSet", "Deployment", "Pod", "StorageClass", "PersistentVolumeClaim", "Pod"]
+    # Two module runs: what the plan needs, then what runs in its namespace. No claim yet: no PersistentVolumes read.
+    assert run.calls == [["nodes", "classes"],
+                         ["statefulsets", "deployments", "pods", "claims", "volumes", "other_pods"]]
+    assert run.kinds() == ["Node", "StorageClass", "StatefulSet", "Deployment", "Pod", "PersistentVolumeClaim", "Pod"]
     for read in run.reads:
         assert read["api_key"] == TOKEN and read["host"] == AUTH["host"] and read["validate_certs"] is False
     # One read of the namespace's StatefulSets: ZooKeeper's and the controllers' are picked by name.
-    assert "name" not in run.reads[1] and run.reads[1]["namespace"] == "kafka"
-    assert run.reads[2]["label_selectors"] == [run.result["plan"]["broker_selector_string"]]
+    assert "name" not in run.reads[2] and run.reads[2]["namespace"] == "kafka"
+    assert run.reads[3]["label_selectors"] == [run.result["plan"]["broker_selector_string"]]
     plan = run.result["plan"]
     assert plan["broker_ids"] == [0, 1, 2, 3] and plan["upgrade"]["step"] == "new"
     assert run.result["preview_new_namespace"] is False and run.result["broker_deployments"] == []
@@ -129,13 +147,13 @@ def test_survey_strings_are_converted_and_the_node_read_follows_a_string_false()
 def test_check_mode_on_a_missing_namespace_previews_and_reads_nothing_inside_it():
     run = Run(check_mode=True)
     # The StorageClasses are cluster-scoped: read, and checked, in the preview of a new namespace too.
-    assert run.kinds() == ["Node", "Namespace", "StorageClass"]
+    assert run.kinds() == ["Node", "StorageClass", "Namespace"]
     assert run.result["preview_new_namespace"] is True and run.result["broker_deployments"] == []
 
 
 def test_check_mode_on_an_existing_namespace_reads_what_runs():
     run = Run(check_mode=True, cluster={"Namespace": [{"metadata": {"name": "kafka"}}]})
-    assert run.kinds() == ["Node", "Namespace", "StatefulSet", "Deployment", "Pod", "StorageClass",
+    assert run.kinds() == ["Node", "StorageClass", "Namespace", "StatefulSet", "Deployment", "Pod",
                            "PersistentVolumeClaim", "Pod"]
     assert run.result["preview_new_namespace"] is False
 
@@ -155,7 +173,7 @@ def test_a_wrong_type_is_refused_in_one_line_with_the_fix_before_any_read(variab
 
 def test_a_plan_error_names_the_variable_before_any_read_of_what_runs():
     run = Run({"zookeeper_replicas": 2})
-    assert run.result["failed"] and run.kinds() == ["Node"]
+    assert run.result["failed"] and run.kinds() == ["Node", "StorageClass"]
     assert "zookeeper_replicas" in run.result["msg"] and "nothing was created" in run.result["msg"]
 
 
@@ -356,7 +374,7 @@ def test_no_default_storage_class_is_refused_before_any_write():
 
 def test_check_mode_on_a_new_namespace_refuses_an_immediate_class_on_several_zones():
     run = Run(check_mode=True, cluster={"Node": ZONE_NODES, "StorageClass": [GP2_IMMEDIATE]})
-    assert run.result["failed"] and run.kinds() == ["Node", "Namespace", "StorageClass"]
+    assert run.result["failed"] and run.kinds() == ["Node", "StorageClass", "Namespace"]
     assert "the cluster's default StorageClass gp2 (kafka_broker_storage_class is empty)" in run.result["msg"]
     assert "kafka_storage_allow_immediate_binding=true" in run.result["msg"]
     run = Run({"kafka_storage_allow_immediate_binding": "true"}, check_mode=True,
@@ -374,3 +392,38 @@ def test_render_mode_plans_volumes_that_block_nothing():
     run = Run({"kafka_render_dir": "/tmp/out"})
     assert run.reads == []
     assert run.result["plan"]["volumes"]["brokers"]["0"]["schedulable"] is None
+
+
+def external_service(index, ip=None, kind="LoadBalancer"):
+    return {"metadata": {"name": "kafka-external-%d" % index, "labels": {
+        "app.kubernetes.io/component": "broker", "app.kubernetes.io/instance": "kafka",
+        "kafka-eks.cluster/broker-id": str(index)}},
+        "spec": {"type": kind}, "status": {"loadBalancer": {"ingress": [{"ip": ip}] if ip else []}}}
+
+
+def test_loadbalancer_addresses_are_read_with_the_rest_and_advertised():
+    services = [external_service(0, "10.0.0.10"), external_service(1, "10.0.0.11"), external_service(2),
+                external_service(3, "10.0.0.13", kind="ClusterIP")]
+    run = Run({"kafka_broker_external_access": "loadbalancer"}, cluster={"Service": services})
+    assert not run.result.get("failed"), run.result
+    assert "services" in run.calls[1] and len(run.calls) == 2
+    external = run.result["plan"]["external"]
+    # Broker 2's Service has no address yet, broker 3's is not a LoadBalancer (its ClusterIP is no address for it).
+    assert external["pending"] == ["kafka-external-2", "kafka-external-3"] and external["bootstrap_servers"] is None
+    advertised = [b["properties"]["advertised.listeners"] for b in run.result["plan"]["brokers"]]
+    assert advertised[0].endswith(",EXTERNAL://10.0.0.10:9094") and "EXTERNAL" not in advertised[2]
+
+
+def test_without_external_access_no_service_is_read():
+    run = Run(cluster={"Service": [external_service(0, "10.0.0.10")]})
+    assert "Service" not in run.kinds()
+    assert run.result["plan"]["external"]["mode"] == "none"
+
+
+def test_the_volumes_are_read_only_when_the_namespace_has_claims():
+    claim = {"metadata": {"name": "kafka-data-0"}, "spec": {"volumeName": "pv-a"}, "status": {"phase": "Bound"}}
+    run = Run(cluster={"PersistentVolumeClaim": [claim], "PersistentVolume": [
+        {"metadata": {"name": "pv-a"}, "spec": {}}, {"metadata": {"name": "pv-other"}, "spec": {}}]})
+    assert not run.result.get("failed"), run.result
+    assert "PersistentVolume" in run.kinds()
+    assert run.result["plan"]["volumes"]["brokers"]["0"]["volume"] == "pv-a"
