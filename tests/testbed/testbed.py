@@ -579,6 +579,14 @@ def kwok_config():
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
+def lb_range(pod_cidr):
+    """The addresses the pod runner gives LoadBalancer Services: the top /24 of the pod CIDR, .1-.254
+    (the pod IP allocator never hands them out)."""
+    net = ipaddress.ip_network(pod_cidr, strict=False)
+    top = ipaddress.ip_network("%s/24" % (net.broadcast_address - 255), strict=False)
+    return "%s-%s" % (top.network_address + 1, top.broadcast_address - 1)
+
+
 def node_zone(zones, i):
     """The zone of node i: round-robin over the bed's zones (None without zones)."""
     return zones[i % len(zones)] if zones else None
@@ -625,7 +633,7 @@ def env_text(bed):
         "KUBECONFIG": bed.kubeconfig, "K8S_AUTH_KUBECONFIG": bed.kubeconfig, "K8S_AUTH_CONTEXT": bed.context,
         "TESTBED_NAME": bed.name, "TESTBED_INDEX": str(bed.index), "TESTBED_STATE_DIR": bed.dir,
         "TESTBED_POD_CIDR": bed.pod_cidr, "TESTBED_APISERVER": bed.apiserver,
-        "TESTBED_ZONES": ",".join((bed.meta() or {}).get("zones") or []),
+        "TESTBED_LB_RANGE": lb_range(bed.pod_cidr), "TESTBED_ZONES": ",".join((bed.meta() or {}).get("zones") or []),
     }
     return "".join("export %s=%s\n" % (k, shquote(v)) for k, v in lines.items())
 
@@ -695,7 +703,7 @@ def cmd_up(args):
 def bring_up(bed, args, total):
     write_file(bed.p("testbed.json"), json.dumps({
         "name": bed.name, "index": bed.index, "nodes": args.nodes, "zones": args.zones, "ports": bed.ports(),
-        "pod_cidr": bed.pod_cidr, "apiserver": bed.apiserver,
+        "pod_cidr": bed.pod_cidr, "lb_range": lb_range(bed.pod_cidr), "apiserver": bed.apiserver,
         "context": bed.context}, indent=2) + "\n")
 
     t = time.time()
@@ -786,7 +794,9 @@ def down(bed, keep_data):
     except OSError:
         pass
     left = listening(ports=set(bed.ports().values())) if bed.index is not None else []
+    # The pod CIDR holds the pods' addresses and the LoadBalancer range (its top /24).
     pods_left = listening(net=ipaddress.ip_network(bed.pod_cidr)) if bed.index is not None else []
+    node_ports_left = node_ports_listening(bed)
     if not keep_data and os.path.isdir(bed.dir):
         for entry in os.listdir(bed.dir):
             if entry == "logs":
@@ -806,9 +816,28 @@ def down(bed, keep_data):
     if pods_left:
         problems.append("still listening in its pod CIDR %s: %s"
                         % (bed.pod_cidr, ", ".join("%s:%d" % a for a in pods_left)))
+    if node_ports_left:
+        problems.append("still listening on node ports its pod runner opened: %s"
+                        % ", ".join("%s:%d" % a for a in node_ports_left))
     if problems:
         raise Fail("test bed %s: %s" % (bed.name, "; ".join(problems)))
     return 0
+
+
+def node_ports_listening(bed):
+    """(address, port) still listening among the node ports (on the nodes' 127.0.0.1) that the bed's pod runner
+    opened for NodePort and LoadBalancer Services (S/podrunner/listeners.json)."""
+    try:
+        with open(bed.p("podrunner", "listeners.json")) as f:
+            opened = json.load(f).get("node_ports_opened") or []
+    except (OSError, ValueError):
+        return []
+    want = set()
+    for item in opened:
+        addr, _, port = item.rpartition(":")
+        want.add((addr, int(port)))
+    return [(a, p) for a, p in listening(ports={p for _, p in want})
+            if (a, p) in want or ipaddress.ip_address(a).is_unspecified]
 
 
 def list_beds():

@@ -37,6 +37,7 @@ sys.path.insert(0, HERE)
 import hosts  # noqa: E402
 import images  # noqa: E402
 import kubeenv  # noqa: E402
+import loadbalancer  # noqa: E402
 import procs  # noqa: E402
 import storage  # noqa: E402
 
@@ -598,8 +599,8 @@ class PodWorker(threading.Thread):
 # The controller
 
 class IPAllocator:
-    """Loopback addresses from the CIDR, stable per pod uid, handed out round-robin (a freed address is
-    reused last). Persisted in S/podrunner/ips.json."""
+    """Loopback addresses from the CIDR but its top /24 (the LoadBalancer range), stable per pod uid, handed
+    out round-robin (a freed address is reused last). Persisted in S/podrunner/ips.json."""
 
     def __init__(self, cidr, path):
         self.net = ipaddress.ip_network(cidr, strict=False)
@@ -608,6 +609,9 @@ class IPAllocator:
         self.path = path
         self.by_uid = {}
         self.cursor = int(self.net.network_address) + 10
+        # The top /24 is the LoadBalancer range (loadbalancer.py): pods never get those addresses.
+        self.reserved = loadbalancer.lb_network(cidr)
+        self.last = (int(self.reserved.network_address) if self.reserved else int(self.net.broadcast_address)) - 1
         if os.path.exists(path):
             with open(path) as f:
                 data = json.load(f)
@@ -624,11 +628,12 @@ class IPAllocator:
         if uid in self.by_uid:
             return self.by_uid[uid]
         used = set(self.by_uid.values())
-        if hint and hint not in used and ipaddress.ip_address(hint) in self.net:
+        if hint and hint not in used and ipaddress.ip_address(hint) in self.net and not (
+                self.reserved and ipaddress.ip_address(hint) in self.reserved):
             ip = hint
         else:
             first = int(self.net.network_address) + 10
-            last = int(self.net.broadcast_address) - 1
+            last = self.last
             span = last - first + 1
             for i in range(span):
                 cand = first + (self.cursor - first + i) % span
@@ -671,6 +676,7 @@ class Controller:
         self.zones = [z for z in (args.zones or "").split(",") if z]
         self.zone_picker = storage.ZonePicker(self.zones) if self.zones else None
         self.ips = IPAllocator(args.pod_cidr, os.path.join(self.state_dir, "podrunner", "ips.json"))
+        self.lb = loadbalancer.Manager(args.pod_cidr, self.state_dir, self._patch_service_status, self._service_event)
         self.workers = {}
         self.services = []
         self.node_ips = {}
@@ -684,6 +690,22 @@ class Controller:
 
     def wake(self):
         self._wake.set()
+
+    def _patch_service_status(self, ns, name, body):
+        self.kube.core.patch_namespaced_service_status(name, ns, body, _request_timeout=10)
+
+    def _service_event(self, svc, type_, reason, message):
+        meta = svc["metadata"]
+        t = now_iso()
+        body = {"metadata": {"generateName": meta["name"] + ".", "namespace": meta["namespace"]},
+                "involvedObject": {"kind": "Service", "namespace": meta["namespace"], "name": meta["name"],
+                                   "uid": meta["uid"], "apiVersion": "v1"},
+                "reason": reason, "message": message[:1000], "type": type_,
+                "source": {"component": "testbed-loadbalancer"}, "firstTimestamp": t, "lastTimestamp": t, "count": 1}
+        try:
+            self.kube.core.create_namespaced_event(meta["namespace"], body, _request_timeout=5)
+        except Exception:  # noqa: BLE001 -- events are best effort
+            pass
 
     # -- lookups used by workers
     def get_configmap(self, ns, name):
@@ -882,7 +904,8 @@ class Controller:
             if w.done:
                 del self.workers[uid]
                 self.ips.release(uid)
-        self.write_hosts(pods, ours)
+        endpoints = self.write_hosts(pods, ours)
+        self.lb.reconcile(self.services, endpoints, sorted({self.node_ips[n] for n in fake if n in self.node_ips}))
         for w in new_workers:
             LOG.info("%s/%s: new pod on %s, ip %s", w.namespace, w.name, w.pod["spec"]["nodeName"], w.ip)
             w.start()
@@ -916,11 +939,13 @@ class Controller:
                 continue
             entries.append({"namespace": p["metadata"]["namespace"], "labels": p["metadata"].get("labels") or {},
                             "ip": ip, "ready": ready, "terminating": bool(p["metadata"].get("deletionTimestamp")),
-                            "hostname": p["spec"].get("hostname") or "", "subdomain": p["spec"].get("subdomain") or ""})
+                            "hostname": p["spec"].get("hostname") or "", "subdomain": p["spec"].get("subdomain") or "",
+                            "containers": p["spec"].get("containers") or [], "phase": p.get("status", {}).get("phase")})
         namespaces = {p["metadata"]["namespace"] for p in pods} | {s["metadata"]["namespace"] for s in self.services}
         for ns in namespaces:
             text = hosts.render(hosts.hosts_entries(ns, self.services, entries))
             hosts.write_if_changed(os.path.join(self.state_dir, "hosts", ns), text)
+        return entries
 
     def write_state(self):
         state = {}
@@ -960,6 +985,7 @@ class Controller:
             threads.append(th)
         for th in threads:
             th.join()
+        self.lb.close()
         LOG.info("stopped")
 
 
