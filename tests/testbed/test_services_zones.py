@@ -593,6 +593,7 @@ def test_e2e_zones_storage_and_services():
             evs = _get(kc, "-n", E2E_NS, "events", "--field-selector", "involvedObject.name=pinned")["items"]
             return [e["message"] for e in evs if e["reason"] == "FailedScheduling"]
         msgs = wait(refused, 60, 0.5)
+        t_refused = time.time() - t1
         # v1.33+ wording (kubernetes#129887); before: "node(s) had volume node affinity conflict"
         assert msgs and "1 node(s) didn't match PersistentVolume's node affinity" in msgs[-1], msgs
         pinned = _get(kc, "-n", E2E_NS, "pod", "pinned")
@@ -616,15 +617,18 @@ def test_e2e_zones_storage_and_services():
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((ip[0], 2181), timeout=5)
         assert "Mode: standalone" in _srvr("127.0.0.1", node_port)
-        print("zoned bed: up %.1fs, zk Ready on a WFFC claim %.1fs, LB+NodePort srvr %.1fs" % (t_up, t_ready, t_lb))
+        print("zoned bed: up %.1fs, zk Ready on a WFFC claim %.1fs, FailedScheduling of the pinned pod %.1fs, "
+              "LB+NodePort srvr %.1fs" % (t_up, t_ready, t_refused, t_lb))
     finally:
         if os.environ.get("TB_LB_KEEP") != "1":
-            _kubectl(kc, "delete", "namespace", E2E_NS, "--ignore-not-found", "--wait=true", check=False)
-            # down fails when anything still listens in the bed's range (pods, LoadBalancer addresses) or on
-            # a node port its pod runner opened
+            # Straight down, with the ZooKeeper pod and the NodePort listener still there: down stops the pod
+            # runner (its pods' JVMs, its listeners) and fails when anything still listens in the bed's range
+            # (pods, LoadBalancer addresses) or on a node port the pod runner opened.
+            t3 = time.time()
             down = subprocess.run([sys.executable, os.path.join(HERE, "testbed.py"), "down", "--name", BED],
                                   capture_output=True, text=True)
             assert down.returncode == 0, down.stdout + down.stderr
+            print("down in %.1fs" % (time.time() - t3))
     print("test_e2e_zones_storage_and_services: %.1fs" % (time.time() - t0))
 
 
