@@ -312,6 +312,31 @@ def test_node_port_taken_is_an_error_naming_the_service(tmp_path, caplog):
         taken.close()
 
 
+def test_lb_range_exhausted_is_one_error_per_service(tmp_path, caplog):
+    patched = []
+    mgr = loadbalancer.Manager(CIDR, str(tmp_path), lambda ns, n, body: patched.append(n))
+    services = [_svc("s%03d" % i, ports=[]) for i in range(255)]
+    mgr.reconcile(services, [], ["127.0.0.1"])
+    mgr.reconcile(services, [], ["127.0.0.1"])
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == ["Service kafka/s254 (LoadBalancer): no address: all 254 LoadBalancer addresses of "
+                      "127.201.255.0/24 are taken"]
+    assert len(set(patched)) == 254 and "s254" not in patched
+    mgr.reconcile(services[1:], [], ["127.0.0.1"])  # one goes: the waiting one gets its address at once
+    assert mgr.pool.by_key["uid-s254"] == "127.201.255.1"
+
+
+def test_restarted_runner_keeps_the_addresses(tmp_path):
+    """A new Manager (a restarted pod runner) gives each Service the address its status shows, even when a
+    Service without one comes first in the list."""
+    fresh = _svc("fresh", ports=[])
+    old = _svc("old", ports=[])
+    old["status"] = {"loadBalancer": {"ingress": [{"ip": "127.201.255.1"}]}}
+    mgr = loadbalancer.Manager(CIDR, str(tmp_path))
+    mgr.reconcile([fresh, old], [], [])
+    assert mgr.pool.by_key == {"uid-old": "127.201.255.1", "uid-fresh": "127.201.255.2"}
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Env: what the kubelet does
 

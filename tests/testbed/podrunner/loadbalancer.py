@@ -336,32 +336,15 @@ class Manager:
         self.failed = {}  # (addr, port) -> (next retry time, message)
         self.node_ports_opened = set()
         self.lb_addresses_opened = set()
+        self.no_address = set()  # Services told (once) that the range is exhausted
         self._last_state = None
 
     def reconcile(self, services, pods, node_ips):
-        live = {}
-        for svc in services:
-            meta = svc.get("metadata", {})
-            key = "%s/%s" % (meta.get("namespace"), meta.get("name"))
-            if not is_ours(svc) or meta.get("deletionTimestamp"):
-                continue
-            current = status_ips(svc)
-            try:
-                addr = self.pool.get(meta["uid"], hint=current[0] if current else None)
-            except Exhausted as exc:
-                LOG.error("Service %s (LoadBalancer): no address: %s", key, exc)
-                continue
-            live[meta["uid"]] = addr
-            if current != [addr]:
-                try:
-                    self.patch_status(meta["namespace"], meta["name"],
-                                      {"status": {"loadBalancer": {"ingress": [{"ip": addr}]}}})
-                    LOG.info("Service %s (LoadBalancer): address %s", key, addr)
-                    self.event(svc, "Normal", "IPAllocated", "Assigned IP [\"%s\"]" % addr)
-                except Exception as exc:  # noqa: BLE001 -- retried next reconcile
-                    LOG.warning("Service %s: cannot write status.loadBalancer: %s", key, exc)
+        ours = [s for s in services if is_ours(s) and not s.get("metadata", {}).get("deletionTimestamp")]
+        ours_uids = {s["metadata"]["uid"] for s in ours}
+        # Free first (a Service waiting for an address gets one in this same pass) ...
         by_uid = {s.get("metadata", {}).get("uid"): s for s in services}
-        for uid in [u for u in self.pool.by_key if u not in live]:
+        for uid in [u for u in self.pool.by_key if u not in ours_uids]:
             addr = self.pool.release(uid)
             svc = by_uid.get(uid)
             LOG.info("LoadBalancer address %s freed (%s)", addr,
@@ -373,6 +356,31 @@ class Manager:
                                       {"status": {"loadBalancer": {"ingress": None}}})
                 except Exception as exc:  # noqa: BLE001
                     LOG.warning("cannot clear status.loadBalancer of %s: %s", svc["metadata"]["name"], exc)
+        # ... then allocate, Services that already show an address of the range first (a restarted runner
+        # keeps every address where it was).
+        ours.sort(key=lambda s: not any(self.pool.usable(ip) for ip in status_ips(s)))
+        live = {}
+        for svc in ours:
+            meta = svc["metadata"]
+            key = "%s/%s" % (meta.get("namespace"), meta.get("name"))
+            current = status_ips(svc)
+            try:
+                addr = self.pool.get(meta["uid"], hint=current[0] if current else None)
+            except Exhausted as exc:
+                if key not in self.no_address:
+                    self.no_address.add(key)
+                    LOG.error("Service %s (LoadBalancer): no address: %s", key, exc)
+                continue
+            self.no_address.discard(key)
+            live[meta["uid"]] = addr
+            if current != [addr]:
+                try:
+                    self.patch_status(meta["namespace"], meta["name"],
+                                      {"status": {"loadBalancer": {"ingress": [{"ip": addr}]}}})
+                    LOG.info("Service %s (LoadBalancer): address %s", key, addr)
+                    self.event(svc, "Normal", "IPAllocated", "Assigned IP [\"%s\"]" % addr)
+                except Exception as exc:  # noqa: BLE001 -- retried next reconcile
+                    LOG.warning("Service %s: cannot write status.loadBalancer: %s", key, exc)
         self.apply(wanted(services, pods, live, node_ips))
 
     def apply(self, want):
