@@ -881,8 +881,10 @@ def cmd_status(args):
             continue
         ready = bool(running.get("kube-apiserver")) and \
             bool(probe(lambda: https_get(bed, bed.apiserver + "/readyz", timeout=2)[0] == 200))
-        print("%-20s index %-3d nodes %-3s %-8s apiserver %s  running: %s"
-              % (bed.name, bed.index, meta.get("nodes", "?"), "ready" if ready else "not-ready", bed.apiserver,
+        print("%-20s index %-3d nodes %-3s %s%-8s apiserver %s  running: %s"
+              % (bed.name, bed.index, meta.get("nodes", "?"),
+                 "zones %s " % ",".join(meta["zones"]) if meta.get("zones") else "",
+                 "ready" if ready else "not-ready", bed.apiserver,
                  ", ".join("%s(%d)" % kv for kv in running.items()) or "nothing"))
     return 0
 

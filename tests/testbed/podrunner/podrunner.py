@@ -11,6 +11,8 @@
   directories, probes run for real, restarts with back-off, graceful deletion, and a kwok ``Exec`` object so
   ``kubectl exec`` runs the podbin/ dispatchers with the pod's env.
 * S/hosts/<namespace>: the names the pods' JVMs resolve (hosts.py).
+* LoadBalancer Services get an address of the CIDR's top /24 (never a pod's), NodePort and LoadBalancer
+  Services their node ports on 127.0.0.1, each forwarded to the ready pods for real (loadbalancer.py).
 
 Logs of each container: S/pods/<ns>/<pod>/<container>.log. State: S/podrunner/.
 Run by the test bed with .cache/venv/bin/python (kubernetes==33.1.0). SIGTERM stops every process it started.
