@@ -52,7 +52,7 @@ testbed-build: setup
 	tests/testbed/build.sh
 
 testbed-up: testbed-build
-	$(TESTBED) up --name $(TESTBED_NAME) --nodes $(TESTBED_NODES) --index $(TESTBED_INDEX)
+	$(TESTBED) up --name $(TESTBED_NAME) --nodes $(TESTBED_NODES) --index $(TESTBED_INDEX) $(if $(TESTBED_ZONES),--zones $(TESTBED_ZONES))
 
 testbed-down:
 	$(TESTBED) down --name $(TESTBED_NAME)

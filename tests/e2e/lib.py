@@ -19,10 +19,13 @@ ZK_SELECTOR = "app.kubernetes.io/component=zookeeper"
 BROKER_SELECTOR = "app.kubernetes.io/component=broker"
 
 
-def start_testbed(name, nodes=3, index=1):
-    """Bring a test bed up (or reuse the running one) and return its kubeconfig path."""
-    subprocess.run([PYTHON, TESTBED, "up", "--name", name, "--nodes", str(nodes), "--index", str(index)],
-                   check=True)
+def start_testbed(name, nodes=3, index=1, zones=None):
+    """Bring a test bed up (or reuse the running one) and return its kubeconfig path. zones: e.g.
+    ["za", "zb", "zc"]: node i in zones[i % len], StorageClass standard WaitForFirstConsumer with zonal PVs."""
+    argv = [PYTHON, TESTBED, "up", "--name", name, "--nodes", str(nodes), "--index", str(index)]
+    if zones:
+        argv += ["--zones", ",".join(zones)]
+    subprocess.run(argv, check=True)
     return kubeconfig(name)
 
 

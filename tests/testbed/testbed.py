@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The local test bed's Kubernetes control plane, made of real parts (see tests/testbed/README.md).
 
-    testbed.py up --name NAME [--nodes N] [--index I]   etcd, kube-apiserver, kube-controller-manager,
+    testbed.py up --name NAME [--nodes N] [--index I] [--zones za,zb,zc]
+                                                         etcd, kube-apiserver, kube-controller-manager,
                                                          kube-scheduler, kwok (N fake nodes), pod runner
     testbed.py down --name NAME [--keep-data]           stop them (by pid), check nothing still listens
     testbed.py down --all [--keep-data]
@@ -57,6 +58,9 @@ SERVICE_IP = "10.96.0.1"
 NODE_IP = "127.0.0.1"
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 NODE_RESOURCES = {"cpu": "32", "memory": "256Gi", "pods": "110"}
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+REGION = "testbed"
 # Stop order of `down` (the reverse of start order); the pod runner first, it stops the pods' JVMs.
 COMPONENTS = ["podrunner", "kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
 STOP_GRACE = {"podrunner": 90, "etcd": 20}
@@ -575,15 +579,43 @@ def kwok_config():
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
-def node_manifest(bed, i):
+def lb_range(pod_cidr):
+    """The addresses the pod runner gives LoadBalancer Services: the top /24 of the pod CIDR, .1-.254
+    (the pod IP allocator never hands them out)."""
+    net = ipaddress.ip_network(pod_cidr, strict=False)
+    top = ipaddress.ip_network("%s/24" % (net.broadcast_address - 255), strict=False)
+    return "%s-%s" % (top.network_address + 1, top.broadcast_address - 1)
+
+
+def node_zone(zones, i):
+    """The zone of node i: round-robin over the bed's zones (None without zones)."""
+    return zones[i % len(zones)] if zones else None
+
+
+def parse_zones(text):
+    """--zones "za,zb,zc" -> ["za", "zb", "zc"] (label values; empty -> [])."""
+    zones = [z.strip() for z in (text or "").split(",") if z.strip()]
+    for z in zones:
+        if not re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", z):
+            raise Fail("--zones: %r is not a valid label value" % z)
+    if len(set(zones)) != len(zones):
+        raise Fail("--zones: %s names a zone twice" % ",".join(zones))
+    return zones
+
+
+def node_manifest(bed, i, zones=None):
     name = "%s-node-%d" % (bed.name, i)
+    labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+              "type": "kwok", "kafka-eks.testbed/name": bed.name}
+    if zones:
+        labels[ZONE_LABEL] = node_zone(zones, i)
+        labels[REGION_LABEL] = REGION
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {
             "name": name,
             "annotations": {NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                       "type": "kwok", "kafka-eks.testbed/name": bed.name},
+            "labels": labels,
         },
         "spec": {},
         "status": {
@@ -601,6 +633,7 @@ def env_text(bed):
         "KUBECONFIG": bed.kubeconfig, "K8S_AUTH_KUBECONFIG": bed.kubeconfig, "K8S_AUTH_CONTEXT": bed.context,
         "TESTBED_NAME": bed.name, "TESTBED_INDEX": str(bed.index), "TESTBED_STATE_DIR": bed.dir,
         "TESTBED_POD_CIDR": bed.pod_cidr, "TESTBED_APISERVER": bed.apiserver,
+        "TESTBED_LB_RANGE": lb_range(bed.pod_cidr), "TESTBED_ZONES": ",".join((bed.meta() or {}).get("zones") or []),
     }
     return "".join("export %s=%s\n" % (k, shquote(v)) for k, v in lines.items())
 
@@ -626,7 +659,13 @@ def cmd_up(args):
                    % (args.name, "is running with" if running else "has data kept from", meta.get("index"), args.name))
     if running and set(running) >= set(COMPONENTS) - ({"podrunner"} if not os.path.exists(PODRUNNER) else set()) \
             and probe(lambda: https_get(bed, bed.apiserver + "/readyz")[0] == 200):
-        note = "" if (meta or {}).get("nodes") == args.nodes else " (with %s nodes, not %d)" % ((meta or {}).get("nodes"), args.nodes)
+        notes = []
+        if (meta or {}).get("nodes") != args.nodes:
+            notes.append("with %s nodes, not %d" % ((meta or {}).get("nodes"), args.nodes))
+        if ((meta or {}).get("zones") or []) != args.zones:
+            notes.append("with zones %s, not %s" % (",".join((meta or {}).get("zones") or []) or "none",
+                                                    ",".join(args.zones) or "none"))
+        note = " (%s)" % "; ".join(notes) if notes else ""
         log("test bed %s is already up%s: nothing to do (kubeconfig %s)" % (bed.name, note, bed.kubeconfig))
         merge_kubeconfigs(prefer=bed.context)
         return 0
@@ -663,8 +702,9 @@ def cmd_up(args):
 
 def bring_up(bed, args, total):
     write_file(bed.p("testbed.json"), json.dumps({
-        "name": bed.name, "index": bed.index, "nodes": args.nodes, "ports": bed.ports(), "pod_cidr": bed.pod_cidr,
-        "apiserver": bed.apiserver, "context": bed.context}, indent=2) + "\n")
+        "name": bed.name, "index": bed.index, "nodes": args.nodes, "zones": args.zones, "ports": bed.ports(),
+        "pod_cidr": bed.pod_cidr, "lb_range": lb_range(bed.pod_cidr), "apiserver": bed.apiserver,
+        "context": bed.context}, indent=2) + "\n")
 
     t = time.time()
     made = make_pki(bed)
@@ -703,7 +743,7 @@ def bring_up(bed, args, total):
                                                              timeout=2).status == 200, 60, bed, "kwok")
     t = step("controller-manager, scheduler, kwok healthy", t)
 
-    nodes = [node_manifest(bed, i) for i in range(args.nodes)]
+    nodes = [node_manifest(bed, i, args.zones) for i in range(args.nodes)]
     kubectl(bed, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
     names = {n["metadata"]["name"] for n in nodes}
     # nodes of an earlier `up --nodes M` (data kept) beyond N go
@@ -729,7 +769,7 @@ def bring_up(bed, args, total):
         if not os.access(PYTHON, os.X_OK):
             raise Fail("no %s to run the pod runner (make setup)" % PYTHON)
         start(bed, "podrunner", [PYTHON, PODRUNNER, "--kubeconfig", bed.kubeconfig, "--state-dir", bed.dir,
-                                 "--pod-cidr", bed.pod_cidr])
+                                 "--pod-cidr", bed.pod_cidr] + (["--zones", ",".join(args.zones)] if args.zones else []))
         time.sleep(1.0)
         code = exit_code(bed, "podrunner")
         if code is not None:
@@ -754,7 +794,9 @@ def down(bed, keep_data):
     except OSError:
         pass
     left = listening(ports=set(bed.ports().values())) if bed.index is not None else []
+    # The pod CIDR holds the pods' addresses and the LoadBalancer range (its top /24).
     pods_left = listening(net=ipaddress.ip_network(bed.pod_cidr)) if bed.index is not None else []
+    node_ports_left = node_ports_listening(bed)
     if not keep_data and os.path.isdir(bed.dir):
         for entry in os.listdir(bed.dir):
             if entry == "logs":
@@ -774,9 +816,28 @@ def down(bed, keep_data):
     if pods_left:
         problems.append("still listening in its pod CIDR %s: %s"
                         % (bed.pod_cidr, ", ".join("%s:%d" % a for a in pods_left)))
+    if node_ports_left:
+        problems.append("still listening on node ports its pod runner opened: %s"
+                        % ", ".join("%s:%d" % a for a in node_ports_left))
     if problems:
         raise Fail("test bed %s: %s" % (bed.name, "; ".join(problems)))
     return 0
+
+
+def node_ports_listening(bed):
+    """(address, port) still listening among the node ports (on the nodes' 127.0.0.1) that the bed's pod runner
+    opened for NodePort and LoadBalancer Services (S/podrunner/listeners.json)."""
+    try:
+        with open(bed.p("podrunner", "listeners.json")) as f:
+            opened = json.load(f).get("node_ports_opened") or []
+    except (OSError, ValueError):
+        return []
+    want = set()
+    for item in opened:
+        addr, _, port = item.rpartition(":")
+        want.add((addr, int(port)))
+    return [(a, p) for a, p in listening(ports={p for _, p in want})
+            if (a, p) in want or ipaddress.ip_address(a).is_unspecified]
 
 
 def list_beds():
@@ -820,8 +881,10 @@ def cmd_status(args):
             continue
         ready = bool(running.get("kube-apiserver")) and \
             bool(probe(lambda: https_get(bed, bed.apiserver + "/readyz", timeout=2)[0] == 200))
-        print("%-20s index %-3d nodes %-3s %-8s apiserver %s  running: %s"
-              % (bed.name, bed.index, meta.get("nodes", "?"), "ready" if ready else "not-ready", bed.apiserver,
+        print("%-20s index %-3d nodes %-3s %s%-8s apiserver %s  running: %s"
+              % (bed.name, bed.index, meta.get("nodes", "?"),
+                 "zones %s " % ",".join(meta["zones"]) if meta.get("zones") else "",
+                 "ready" if ready else "not-ready", bed.apiserver,
                  ", ".join("%s(%d)" % kv for kv in running.items()) or "nothing"))
     return 0
 
@@ -833,6 +896,8 @@ def main(argv=None):
     up.add_argument("--name", required=True)
     up.add_argument("--nodes", type=int, default=3)
     up.add_argument("--index", type=int, default=0, help="ports 20000+100*I+..., pod CIDR 127.(20+I).0.0/16")
+    up.add_argument("--zones", default="", help="comma-separated zones: node i gets topology.kubernetes.io/zone="
+                    "zones[i %% len]; the StorageClass standard is then WaitForFirstConsumer, zonal PVs")
     dn = sub.add_parser("down", help="stop a test bed (by pid) and remove its data")
     dn.add_argument("--name")
     dn.add_argument("--all", action="store_true")
@@ -842,6 +907,8 @@ def main(argv=None):
     if args.cmd == "up" and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?", args.name):
         ap.error("--name: lower-case letters, digits and '-' (it names the nodes)")
     try:
+        if args.cmd == "up":
+            args.zones = parse_zones(args.zones)
         return {"up": cmd_up, "down": cmd_down, "status": cmd_status}[args.cmd](args)
     except Fail as exc:
         print("testbed: ERROR: %s" % exc, file=sys.stderr, flush=True)

@@ -4,12 +4,15 @@
     podrunner.py --kubeconfig K --state-dir S --pod-cidr 127.X.0.0/16
 
 * StorageClass ``standard`` (default, provisioner testbed.kafka-eks/local, Immediate, Retain); every
-  Pending PVC of that class gets a hostPath PV at S/volumes/<ns>/<pvc> bound to it through claimRef.
+  Pending PVC of that class gets a hostPath PV at S/volumes/<ns>/<pvc> bound to it through claimRef. With
+  --zones: ``standard`` WaitForFirstConsumer and ``immediate``, zonal PVs (storage.py).
 * Every pod whose node has annotation ``kwok.x-k8s.io/node: fake`` gets a loopback IP from the CIDR (stable
   per pod uid), and the real process its image runs (images.py), with the pod's env, volumes mapped to host
   directories, probes run for real, restarts with back-off, graceful deletion, and a kwok ``Exec`` object so
   ``kubectl exec`` runs the podbin/ dispatchers with the pod's env.
 * S/hosts/<namespace>: the names the pods' JVMs resolve (hosts.py).
+* LoadBalancer Services get an address of the CIDR's top /24 (never a pod's), NodePort and LoadBalancer
+  Services their node ports on 127.0.0.1, each forwarded to the ready pods for real (loadbalancer.py).
 
 Logs of each container: S/pods/<ns>/<pod>/<container>.log. State: S/podrunner/.
 Run by the test bed with .cache/venv/bin/python (kubernetes==33.1.0). SIGTERM stops every process it started.
@@ -36,15 +39,17 @@ sys.path.insert(0, HERE)
 import hosts  # noqa: E402
 import images  # noqa: E402
 import kubeenv  # noqa: E402
+import loadbalancer  # noqa: E402
 import procs  # noqa: E402
+import storage  # noqa: E402
 
 from kubernetes import client, config  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
 
 LOG = logging.getLogger("podrunner")
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
-PROVISIONER = "testbed.kafka-eks/local"
-STORAGE_CLASS = "standard"
+PROVISIONER = storage.PROVISIONER
+STORAGE_CLASS = storage.DEFAULT_CLASS
 KWOK_GROUP, KWOK_VERSION = "kwok.x-k8s.io", "v1alpha1"
 PODBIN = images.PODBIN
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -596,8 +601,8 @@ class PodWorker(threading.Thread):
 # The controller
 
 class IPAllocator:
-    """Loopback addresses from the CIDR, stable per pod uid, handed out round-robin (a freed address is
-    reused last). Persisted in S/podrunner/ips.json."""
+    """Loopback addresses from the CIDR but its top /24 (the LoadBalancer range), stable per pod uid, handed
+    out round-robin (a freed address is reused last). Persisted in S/podrunner/ips.json."""
 
     def __init__(self, cidr, path):
         self.net = ipaddress.ip_network(cidr, strict=False)
@@ -606,6 +611,9 @@ class IPAllocator:
         self.path = path
         self.by_uid = {}
         self.cursor = int(self.net.network_address) + 10
+        # The top /24 is the LoadBalancer range (loadbalancer.py): pods never get those addresses.
+        self.reserved = loadbalancer.lb_network(cidr)
+        self.last = (int(self.reserved.network_address) if self.reserved else int(self.net.broadcast_address)) - 1
         if os.path.exists(path):
             with open(path) as f:
                 data = json.load(f)
@@ -622,11 +630,12 @@ class IPAllocator:
         if uid in self.by_uid:
             return self.by_uid[uid]
         used = set(self.by_uid.values())
-        if hint and hint not in used and ipaddress.ip_address(hint) in self.net:
+        if hint and hint not in used and ipaddress.ip_address(hint) in self.net and not (
+                self.reserved and ipaddress.ip_address(hint) in self.reserved):
             ip = hint
         else:
             first = int(self.net.network_address) + 10
-            last = int(self.net.broadcast_address) - 1
+            last = self.last
             span = last - first + 1
             for i in range(span):
                 cand = first + (self.cursor - first + i) % span
@@ -666,7 +675,10 @@ class Controller:
             shutil.which("java") or "java")
         self.interval = args.interval
         self.storage_class = args.storage_class
+        self.zones = [z for z in (args.zones or "").split(",") if z]
+        self.zone_picker = storage.ZonePicker(self.zones) if self.zones else None
         self.ips = IPAllocator(args.pod_cidr, os.path.join(self.state_dir, "podrunner", "ips.json"))
+        self.lb = loadbalancer.Manager(args.pod_cidr, self.state_dir, self._patch_service_status, self._service_event)
         self.workers = {}
         self.services = []
         self.node_ips = {}
@@ -680,6 +692,22 @@ class Controller:
 
     def wake(self):
         self._wake.set()
+
+    def _patch_service_status(self, ns, name, body):
+        self.kube.core.patch_namespaced_service_status(name, ns, body, _request_timeout=10)
+
+    def _service_event(self, svc, type_, reason, message):
+        meta = svc["metadata"]
+        t = now_iso()
+        body = {"metadata": {"generateName": meta["name"] + ".", "namespace": meta["namespace"]},
+                "involvedObject": {"kind": "Service", "namespace": meta["namespace"], "name": meta["name"],
+                                   "uid": meta["uid"], "apiVersion": "v1"},
+                "reason": reason, "message": message[:1000], "type": type_,
+                "source": {"component": "testbed-loadbalancer"}, "firstTimestamp": t, "lastTimestamp": t, "count": 1}
+        try:
+            self.kube.core.create_namespaced_event(meta["namespace"], body, _request_timeout=5)
+        except Exception:  # noqa: BLE001 -- events are best effort
+            pass
 
     # -- lookups used by workers
     def get_configmap(self, ns, name):
@@ -777,34 +805,41 @@ class Controller:
         except Exception:  # noqa: BLE001 -- events are best effort
             pass
 
-    # -- volumes
+    # -- volumes (decisions in storage.py)
     def ensure_storage_class(self):
         if time.time() - self._sc_checked < 30:
             return
         self._sc_checked = time.time()
-        if self.kube.get_or_none("/apis/storage.k8s.io/v1/storageclasses/%s" % self.storage_class) is not None:
-            return
-        body = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-                "metadata": {"name": self.storage_class,
-                             "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-                "provisioner": PROVISIONER, "reclaimPolicy": "Retain", "volumeBindingMode": "Immediate"}
-        try:
-            self.kube.storage.create_storage_class(body)
-            LOG.info("created default StorageClass %s (%s)", self.storage_class, PROVISIONER)
-        except ApiException as exc:
-            if exc.status != 409:
-                LOG.warning("cannot create StorageClass: %s", exc.reason)
+        for name, want in storage.storage_classes(self.zones, self.storage_class).items():
+            have = self.kube.get_or_none("/apis/storage.k8s.io/v1/storageclasses/%s" % name)
+            action = storage.class_action(want, have)
+            try:
+                if action == "replace":
+                    # volumeBindingMode is immutable: a bed brought up again with(out) zones gets the other mode.
+                    self.kube.storage.delete_storage_class(name)
+                    LOG.info("StorageClass %s was %s: replaced", name, have.get("volumeBindingMode"))
+                if action in ("create", "replace"):
+                    self.kube.storage.create_storage_class(want)
+                    LOG.info("created StorageClass %s (%s, %s%s)", name, storage.PROVISIONER,
+                             want["volumeBindingMode"], ", default" if want["metadata"].get("annotations") else "")
+                elif action == "foreign":
+                    LOG.warning("StorageClass %s exists with provisioner %s: not ours, its claims are not provisioned",
+                                name, have.get("provisioner"))
+            except ApiException as exc:
+                if exc.status != 409:
+                    LOG.warning("cannot create StorageClass %s: %s", name, exc.reason)
 
-    def provision(self, pvcs, pvs):
+    def provision(self, pvcs, pvs, classes=None, nodes=None):
         pv_names = {pv["metadata"]["name"] for pv in pvs}
+        classes = {c["metadata"]["name"]: c for c in classes or []}
+        nodes = {n["metadata"]["name"]: n for n in nodes or []}
         for pvc in pvcs:
-            meta, spec = pvc["metadata"], pvc["spec"]
-            if spec.get("storageClassName") != self.storage_class or spec.get("volumeName"):
-                continue
-            if pvc.get("status", {}).get("phase") not in (None, "Pending") or meta.get("deletionTimestamp"):
-                continue
+            meta = pvc["metadata"]
             name = "pvc-" + meta["uid"]
             if name in pv_names:
+                continue
+            the_plan = storage.plan(pvc, classes, nodes, self.zones, self.zone_picker, self.storage_class)
+            if the_plan is None:
                 continue
             path = os.path.join(self.state_dir, "volumes", meta["namespace"], meta["name"])
             marker = os.path.join(path, ".testbed-pvc-uid")
@@ -819,20 +854,12 @@ class Controller:
             os.makedirs(path, exist_ok=True)
             with open(marker, "w") as f:
                 f.write(meta["uid"] + "\n")
-            storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
-            body = {"apiVersion": "v1", "kind": "PersistentVolume",
-                    "metadata": {"name": name, "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
-                                 "labels": {"testbed.kafka-eks/namespace": meta["namespace"]}},
-                    "spec": {"capacity": {"storage": storage},
-                             "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
-                             "persistentVolumeReclaimPolicy": "Retain", "storageClassName": self.storage_class,
-                             "volumeMode": spec.get("volumeMode", "Filesystem"),
-                             "hostPath": {"path": path, "type": "DirectoryOrCreate"},
-                             "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                                          "namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"]}}}
+            body = storage.pv_body(pvc, path, the_plan)
             try:
                 self.kube.core.create_persistent_volume(body)
-                LOG.info("provisioned %s for PVC %s/%s at %s", name, meta["namespace"], meta["name"], path)
+                LOG.info("provisioned %s for PVC %s/%s at %s%s", name, meta["namespace"], meta["name"], path,
+                         " in zone %s%s" % (the_plan.zone, " (node %s)" % the_plan.node if the_plan.node else
+                                            " (round-robin)") if the_plan.zone else "")
             except ApiException as exc:
                 if exc.status != 409:
                     LOG.warning("cannot create PV for %s/%s: %s", meta["namespace"], meta["name"], exc.reason)
@@ -850,7 +877,8 @@ class Controller:
         pods = self.kube.items("/api/v1/pods")
         self.services = self.kube.items("/api/v1/services")
         self.ensure_storage_class()
-        self.provision(self.kube.items("/api/v1/persistentvolumeclaims"), self.kube.items("/api/v1/persistentvolumes"))
+        self.provision(self.kube.items("/api/v1/persistentvolumeclaims"), self.kube.items("/api/v1/persistentvolumes"),
+                       self.kube.items("/apis/storage.k8s.io/v1/storageclasses") if self.zones else None, nodes)
 
         ours = {}
         for p in pods:
@@ -878,7 +906,8 @@ class Controller:
             if w.done:
                 del self.workers[uid]
                 self.ips.release(uid)
-        self.write_hosts(pods, ours)
+        endpoints = self.write_hosts(pods, ours)
+        self.lb.reconcile(self.services, endpoints, sorted({self.node_ips[n] for n in fake if n in self.node_ips}))
         for w in new_workers:
             LOG.info("%s/%s: new pod on %s, ip %s", w.namespace, w.name, w.pod["spec"]["nodeName"], w.ip)
             w.start()
@@ -912,11 +941,13 @@ class Controller:
                 continue
             entries.append({"namespace": p["metadata"]["namespace"], "labels": p["metadata"].get("labels") or {},
                             "ip": ip, "ready": ready, "terminating": bool(p["metadata"].get("deletionTimestamp")),
-                            "hostname": p["spec"].get("hostname") or "", "subdomain": p["spec"].get("subdomain") or ""})
+                            "hostname": p["spec"].get("hostname") or "", "subdomain": p["spec"].get("subdomain") or "",
+                            "containers": p["spec"].get("containers") or [], "phase": p.get("status", {}).get("phase")})
         namespaces = {p["metadata"]["namespace"] for p in pods} | {s["metadata"]["namespace"] for s in self.services}
         for ns in namespaces:
             text = hosts.render(hosts.hosts_entries(ns, self.services, entries))
             hosts.write_if_changed(os.path.join(self.state_dir, "hosts", ns), text)
+        return entries
 
     def write_state(self):
         state = {}
@@ -956,6 +987,7 @@ class Controller:
             threads.append(th)
         for th in threads:
             th.join()
+        self.lb.close()
         LOG.info("stopped")
 
 
@@ -966,6 +998,8 @@ def main(argv=None):
     ap.add_argument("--pod-cidr", required=True, help="inside 127.0.0.0/8, e.g. 127.61.0.0/16")
     ap.add_argument("--java-dir", default=images.DEFAULT_JAVA_DIR, help="where tests/testbed/java/fetch.sh put the jars")
     ap.add_argument("--storage-class", default=STORAGE_CLASS)
+    ap.add_argument("--zones", default="", help="the bed's zones (testbed.py up --zones): the default class waits for "
+                    "its first consumer, an Immediate class 'immediate', zonal PVs (storage.py)")
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between reconciles")
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
