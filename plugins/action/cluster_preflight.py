@@ -145,13 +145,13 @@ class ActionModule(ActionBase):
             return {}
         result = self._execute_module(module_name="kafka_eks.cluster.cluster_read",
                                       module_args=dict(auth, reads=reads), task_vars=task_vars)
-        if result.get("failed") or "results" not in result:
+        if result.get("failed") or "objects" not in result:
             message = str(result.get("msg") or result.get("module_stderr") or result)
             for secret in secrets:
                 message = message.replace(secret, "********")
             raise AnsibleActionFail(
                 "The plan was derived, but reading what runs failed, so nothing was written: %s" % message)
-        return result["results"]
+        return result["objects"]
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}

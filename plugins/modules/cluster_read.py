@@ -30,7 +30,7 @@ options:
     required: true
     suboptions:
       key:
-        description: Name of this read in I(results); unique.
+        description: Name of this read in RETURN C(objects); unique.
         type: str
         required: true
       what:
@@ -81,8 +81,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-results:
-  description: Each read's objects (the API's JSON), by I(key); a skipped read is absent.
+objects:
+  description:
+    - Each read's objects (the API's JSON), by I(key); a skipped read is absent. (Not C(results), which Ansible
+      keeps for loops.)
   returned: success
   type: dict
   sample: {"nodes": [{"metadata": {"name": "node-1"}}], "classes": []}
@@ -175,7 +177,7 @@ def main():
         module.fail_json(msg=str(exc), reading=exc.key)
     except CoreException as exc:
         module.fail_from_exception(exc)
-    module.exit_json(changed=False, results=results, skipped=skipped)
+    module.exit_json(changed=False, objects=results, skipped=skipped)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ class Run:
                 if read.get("label_selectors"):
                     found = [o for o in found if selected(o, read["label_selectors"])]
                 results[read["key"]] = copy.deepcopy(found)
-            return {"results": results, "skipped": skipped}
+            return {"objects": results, "skipped": skipped}
 
         action._execute_module = execute_module
         self.result = action.run(task_vars=task_vars)
