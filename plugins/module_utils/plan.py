@@ -512,23 +512,32 @@ def node_zone(node):
     return zone if isinstance(zone, str) and zone else None
 
 
-def node_refusal(node, node_selector=None, tolerations=None):
+# The taints the node controller puts on a cordoned or failing node: states that pass, unlike a taint of a user's.
+TRANSIENT_TAINTS = ("node.kubernetes.io/unschedulable", "node.kubernetes.io/not-ready",
+                    "node.kubernetes.io/unreachable")
+
+
+def node_refusal(node, node_selector=None, tolerations=None, now=True):
     """Why a pod with this node selector and these tolerations cannot be scheduled on this Node object (cordoned,
     not Ready, a label of the node selector missing, a NoSchedule/NoExecute taint not tolerated), or None when it
-    can: the one rule of a schedulable node, for the node counts, the zones and the volumes' zones."""
+    can: the one rule of a schedulable node, for the node counts, the zones and the volumes' zones.
+
+    With ``now=False``, only what keeps the pod off the node for good (its node selector, a taint that is not one
+    of a cordoned or failing node's): whether the node is one of the pod's own, cordoned or down at the moment."""
     metadata = (node or {}).get("metadata") or {}
     spec = (node or {}).get("spec") or {}
     status = (node or {}).get("status") or {}
-    if spec.get("unschedulable"):
+    if now and spec.get("unschedulable"):
         return "cordoned"
     ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
-    if not ready or ready[0].get("status") != "True":
+    if now and (not ready or ready[0].get("status") != "True"):
         return "NotReady"
     labels = metadata.get("labels") or {}
     missing = sorted("%s=%s" % (k, v) for k, v in (node_selector or {}).items() if labels.get(k) != v)
     if missing:
         return "without the label %s of the node selector" % ", ".join(missing)
-    blocking = [t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
+    blocking = [t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")
+                and (now or t.get("key") not in TRANSIENT_TAINTS)]
     untolerated = ["%s%s:%s" % (t.get("key"), "=%s" % t["value"] if t.get("value") else "", t.get("effect"))
                    for t in blocking if not _tolerates(t, tolerations or [])]
     if untolerated:
@@ -536,12 +545,13 @@ def node_refusal(node, node_selector=None, tolerations=None):
     return None
 
 
-def node_zones(nodes, node_selector=None, tolerations=None):
+def node_zones(nodes, node_selector=None, tolerations=None, now=True):
     """{name: zone or None} of the nodes a pod with this node selector and these tolerations can be scheduled
-    on (ready, not cordoned, every NoSchedule/NoExecute taint tolerated: ``node_refusal``)."""
+    on (ready, not cordoned, every NoSchedule/NoExecute taint tolerated: ``node_refusal``); with ``now=False``, of
+    the nodes it belongs on, cordoned or not ready at the moment included."""
     zones = {}
     for node in nodes or []:
-        if node_refusal(node, node_selector, tolerations) is None:
+        if node_refusal(node, node_selector, tolerations, now) is None:
             zones[(node.get("metadata") or {}).get("name")] = node_zone(node)
     return zones
 
@@ -656,7 +666,8 @@ def _listed_zones(check, cfg):
 def _zones(check, cfg, broker_nodes, warnings):
     """The zones brokers are pinned to, in order (broker N in zone N mod Z), and whether zone awareness is on.
 
-    :param broker_nodes: ``{name: zone or None}`` of the nodes a broker can be scheduled on, or None when the
+    :param broker_nodes: ``{name: zone or None}`` of the nodes a broker belongs on (cordoned or not ready at the
+        moment included), or None when the
         cluster's nodes are not known (``render.yml``): the zones then come from kafka_zones only.
     """
     awareness = _zone_awareness(check, cfg)
@@ -680,11 +691,11 @@ def _zones(check, cfg, broker_nodes, warnings):
         if awareness == "auto" and broker_nodes is not None:
             missing = [z for z in listed if z not in known]
             if missing:
-                check.fail("kafka_zones", "lists %s, the zone (%s) of no node a broker can be scheduled on (ready, not"
-                           " cordoned, kafka_broker_node_selector and kafka_broker_tolerations; their zones: %s): a"
+                check.fail("kafka_zones", "lists %s, the zone (%s) of no node a broker can be placed on"
+                           " (kafka_broker_node_selector and kafka_broker_tolerations; their zones: %s): a"
                            " broker pinned there would stay Pending."
                            % (", ".join(repr(z) for z in missing), ZONE_LABEL, ", ".join(known) or "none"),
-                           "list only zones with schedulable nodes, or leave kafka_zones empty to use the nodes' zones.")
+                           "list only zones with nodes the brokers can use, or leave kafka_zones empty to use the nodes' zones.")
                 return result
         if awareness == "auto" and len(listed) == 1:
             warnings.append("kafka_zones lists one zone (%s): zone awareness stays off, it needs more than one."
@@ -1243,8 +1254,20 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
     _check_tolerations(check, cfg, "kafka_broker_tolerations")
     broker_nodes = None
     if nodes is not None and len(check.errors) == before:
-        broker_nodes = node_zones(nodes, cfg.get("kafka_broker_node_selector"), cfg.get("kafka_broker_tolerations"))
+        # The zones are those of the nodes the brokers belong on, cordoned or not ready at the moment included: a
+        # node group being upgraded (its nodes cordoned, drained, replaced) must not change the zones, which would
+        # pin running brokers elsewhere. A zone without a node a broker can be scheduled on now is said.
+        broker_nodes = node_zones(nodes, cfg.get("kafka_broker_node_selector"), cfg.get("kafka_broker_tolerations"),
+                                  now=False)
     zones = _zones(check, cfg, broker_nodes, warnings)
+    if zones["enabled"] and broker_nodes is not None:
+        usable = set(node_zones(nodes, cfg.get("kafka_broker_node_selector"),
+                                cfg.get("kafka_broker_tolerations")).values())
+        for zone in zones["names"]:
+            if zone not in usable:
+                warnings.append("zone %s has no node a broker can be scheduled on now (every one of its nodes is "
+                                "cordoned, not ready or tainted): a broker pinned there cannot start or restart "
+                                "until one is back." % zone)
     if zones["enabled"]:
         rack = sorted(k for k in (extra or {}) if normalise_property(k) == "broker.rack")
         if rack:

@@ -518,15 +518,23 @@ def test_zones_come_from_the_schedulable_nodes_sorted_and_brokers_take_them_in_t
     assert plan["zones"]["when_unsatisfiable"] == "ScheduleAnyway" and plan["zones"]["max_skew"] == 1
 
 
-def test_unschedulable_nodes_do_not_bring_their_zone(cfg):
+def test_nodes_the_brokers_do_not_belong_on_do_not_bring_their_zone_cordoned_ones_keep_it(cfg):
+    cordoned_taint = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+    unreachable_taint = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
     nodes = [zoned("a", "za"), zoned("b", "zb"),
-             zoned("cordoned", "zc", unschedulable=True), zoned("down", "zd", ready=False),
+             zoned("cordoned", "zc", unschedulable=True, taints=[cordoned_taint]),
+             zoned("down", "zd", ready=False, taints=[unreachable_taint]),
              zoned("gpu", "ze", taints=[{"key": "gpu", "value": "yes", "effect": "NoSchedule"}]),
              zoned("soft", "zf", taints=[{"key": "x", "effect": "PreferNoSchedule"}])]
-    assert plan_of(cfg, nodes=nodes)["zones"]["names"] == ["za", "zb", "zf"]
+    plan = plan_of(cfg, nodes=nodes)
+    # A cordoned or failing node is one of the brokers' nodes for the moment it is out (a node group upgrade): its
+    # zone stays, so running brokers keep their zones; that no broker can be scheduled there now is said.
+    assert plan["zones"]["names"] == ["za", "zb", "zc", "zd", "zf"]
+    assert [w.split(" has ")[0] for w in plan["warnings"] if "no node a broker can be scheduled on now" in w] == [
+        "zone zc", "zone zd"]
     # The brokers' own tolerations and node selector decide which nodes (and zones) count for them.
     cfg["kafka_broker_tolerations"] = [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    assert plan_of(cfg, nodes=nodes)["zones"]["names"] == ["za", "zb", "ze", "zf"]
+    assert plan_of(cfg, nodes=nodes)["zones"]["names"] == ["za", "zb", "zc", "zd", "ze", "zf"]
     cfg["kafka_broker_node_selector"] = {"pool": "kafka"}
     nodes = [zoned("a", "za", labels={"pool": "kafka"}), zoned("b", "zb", labels={"pool": "kafka"}),
              zoned("c", "zc", labels={"pool": "other"})]
@@ -536,8 +544,7 @@ def test_unschedulable_nodes_do_not_bring_their_zone(cfg):
 @pytest.mark.parametrize("nodes", [
     [zoned("a", "za"), zoned("b", "za"), zoned("c", "za")],
     [zoned("a", None), zoned("b", None), zoned("c", None)],
-    [zoned("a", "za"), zoned("b", "zb", unschedulable=True), zoned("c", None)],
-], ids=["one-zone", "no-labels", "second-zone-cordoned"])
+], ids=["one-zone", "no-labels"])
 def test_one_zone_or_none_leaves_zone_awareness_off(cfg, nodes):
     plan = plan_of(cfg, nodes=nodes)
     assert not plan["zones"]["enabled"]
@@ -575,14 +582,21 @@ def test_an_unknown_zone_awareness_is_refused(cfg):
     assert error.startswith("kafka_zone_awareness:") and "auto, off" in error
 
 
-def test_a_listed_zone_no_schedulable_node_has_is_refused(cfg):
+def test_a_listed_zone_no_node_of_the_brokers_has_is_refused(cfg):
     cfg["kafka_zones"] = ["za", "zq", "zb"]
-    nodes = three_zones() + [zoned("cordoned", "zq", unschedulable=True)]
+    nodes = three_zones() + [zoned("gpu", "zq", taints=[{"key": "gpu", "effect": "NoSchedule"}])]
     (error,) = errors_of(cfg, nodes=nodes)
     assert error.startswith("kafka_zones:") and "'zq'" in error and "their zones: za, zb, zc" in error
-    assert "stay Pending" in error and "Fix: list only zones with schedulable nodes" in error
+    assert "stay Pending" in error and "Fix: list only zones with nodes the brokers can use" in error
     # Without the nodes (render.yml) nothing can be checked against them.
     assert zones_of(plan_of(cfg)) == ["za", "zq", "zb", "za"]
+
+
+def test_a_listed_zone_whose_nodes_are_all_cordoned_is_kept_and_said(cfg):
+    cfg["kafka_zones"] = ["za", "zq", "zb"]
+    plan = plan_of(cfg, nodes=three_zones() + [zoned("cordoned", "zq", unschedulable=True)])
+    assert zones_of(plan) == ["za", "zq", "zb", "za"]
+    assert any(w.startswith("zone zq has no node a broker can be scheduled on now") for w in plan["warnings"])
 
 
 def test_a_single_listed_zone_warns_that_zone_awareness_stays_off(cfg):
@@ -778,3 +792,12 @@ def test_bad_external_access_input_names_the_variable_and_the_fix(cfg, changes, 
 def test_external_settings_are_ignored_without_external_access(cfg):
     cfg.update(kafka_broker_external_port=9093, kafka_broker_external_service_prefix="kafka-service-")
     assert build_plan(cfg)["external"]["mode"] == "none"
+
+
+def test_cordoning_the_only_node_of_a_zone_keeps_every_broker_in_its_zone(cfg):
+    nodes = [zoned("a", "za"), zoned("b", "zb"), zoned("c", "zc")]
+    before = [b["zone"] for b in plan_of(cfg, nodes=nodes)["brokers"]]
+    nodes[2] = zoned("c", "zc", unschedulable=True)
+    plan = plan_of(cfg, nodes=nodes)
+    assert [b["zone"] for b in plan["brokers"]] == before == ["za", "zb", "zc", "za"]
+    assert any(w.startswith("zone zc has no node a broker can be scheduled on now") for w in plan["warnings"])
