@@ -5,25 +5,15 @@ roll stopped half-way, /migration without a copy, a /controller still held by a 
 half-way, a foreign endpoint in the metadata."""
 import copy
 import json
-import os
 
 import pytest
-import yaml
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import kraft, migration, versions
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import PlanError, build_plan
+from role_defaults import role_defaults
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 LABEL = "kafka-eks.cluster/broker-id"
 IMAGE = "confluentinc/cp-kafka:7.9.11"
-
-
-def role_defaults():
-    cfg = {}
-    for role in ("preflight", "zookeeper", "kafka_broker"):
-        with open(os.path.join(ROOT, "roles", role, "defaults", "main.yml")) as handle:
-            cfg.update(yaml.safe_load(handle))
-    return cfg
 
 
 def make_plan(**overrides):

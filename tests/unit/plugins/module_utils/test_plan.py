@@ -11,16 +11,9 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
     property_to_env,
     schedulable_node_names,
 )
+from role_defaults import role_defaults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-
-
-def role_defaults():
-    cfg = {}
-    for role in ("preflight", "zookeeper", "kafka_broker"):
-        with open(os.path.join(ROOT, "roles", role, "defaults", "main.yml")) as handle:
-            cfg.update(yaml.safe_load(handle))
-    return cfg
 
 
 @pytest.fixture

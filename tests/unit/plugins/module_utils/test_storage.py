@@ -2,25 +2,15 @@
 zone against the nodes its pod can be scheduled on, and which Pending pod is blamed on its volume. The fakes are
 API objects as kubernetes.core.k8s_info returns them."""
 import copy
-import os
 
 import pytest
-import yaml
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import storage
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import build_plan
+from role_defaults import role_defaults
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 ZONE = "topology.kubernetes.io/zone"
 EBS_ZONE = "topology.ebs.csi.aws.com/zone"
-
-
-def role_defaults():
-    cfg = {}
-    for role in ("preflight", "zookeeper", "kafka_broker"):
-        with open(os.path.join(ROOT, "roles", role, "defaults", "main.yml")) as handle:
-            cfg.update(yaml.safe_load(handle))
-    return cfg
 
 
 def plan_of(nodes=None, **settings):
