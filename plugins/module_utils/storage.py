@@ -241,8 +241,8 @@ def volume_entry(user, claim, volume, nodes, settings):
         return entry
     where = "zone %s" % entry["zone"] if len(zones) == 1 else "zones %s" % entry["zone"]
     if refused:
-        why = "; ".join(refused[:NAMED_NODES]) + ("; and %d more" % (len(refused) - NAMED_NODES)
-                                                   if len(refused) > NAMED_NODES else "")
+        more = len(refused) - NAMED_NODES
+        why = "; ".join(refused[:NAMED_NODES]) + ("; and %d more" % more if more > 0 else "")
     else:
         why = "the cluster has no node there"
     entry["problem"] = ("its volume %s (claim %s) is in %s, where no node is schedulable for it (%s)"

@@ -24,7 +24,8 @@ description:
   - Unless C(kafka_render_dir) is set, reads what runs with two runs of M(kafka_eks.cluster.cluster_read) (the
     same client and lookup as M(kubernetes.core.k8s_info); the cluster's Nodes and StorageClasses when
     C(kafka_preflight_check_nodes), then in check mode the Namespace, the ZooKeeper StatefulSet, the broker
-    Deployments and pods, with C(kafka_broker_external_access=loadbalancer) the brokers' Services), decides the step of an upgrade and the ZooKeeper data layout from them, and refuses
+    Deployments and pods, with C(kafka_broker_external_access=loadbalancer) the brokers' Services), decides the
+    step of an upgrade and the ZooKeeper data layout from them, and refuses
     an upgrade Kafka or ZooKeeper does not support, a change of the size of a running ZooKeeper ensemble, and
     a zone (C(kafka_zone_awareness)) that would move a running broker away from the zone its pod's node is in.
   - With the Nodes read, also reads the StorageClasses (in check mode on a new namespace too), the namespace's

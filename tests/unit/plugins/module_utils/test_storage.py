@@ -74,8 +74,9 @@ def bound_cluster(plan, zones=("za", "zb", "zc", "za"), key=ZONE):
 # StorageClasses
 
 
-def check(plan, classes, claims=None, nodes=THREE_ZONES, groups=("brokers", "zookeeper")):
-    return storage.storage_class_check(plan, classes, claims or {}, nodes, list(groups))
+def check(plan, classes, claims=None, nodes=None, groups=("brokers", "zookeeper")):
+    return storage.storage_class_check(plan, classes, claims or {}, THREE_ZONES if nodes is None else nodes,
+                                       list(groups))
 
 
 def test_a_default_wait_for_first_consumer_class_passes_on_three_zones():
@@ -84,7 +85,7 @@ def test_a_default_wait_for_first_consumer_class_passes_on_three_zones():
 
 
 def test_no_default_class_names_the_variable_to_set():
-    errors, _ = check(plan_of(), [storage_class("gp3")])
+    errors = check(plan_of(), [storage_class("gp3")])[0]
     assert len(errors) == 2
     assert errors[0].startswith("kafka_broker_storage_class: is empty, so the broker claims get the cluster's default"
                                 " StorageClass, and the cluster has none")
@@ -93,7 +94,7 @@ def test_no_default_class_names_the_variable_to_set():
 
 
 def test_two_defaults_are_refused_naming_both():
-    errors, _ = check(plan_of(), [storage_class("gp3", default=True), storage_class("gp2", default=True, beta=True)])
+    errors = check(plan_of(), [storage_class("gp3", default=True), storage_class("gp2", default=True, beta=True)])[0]
     assert "the cluster has 2: gp2, gp3" in errors[0] and "keep the default annotation on one class only" in errors[0]
 
 
@@ -104,15 +105,15 @@ def test_the_beta_annotation_marks_a_default():
 
 def test_a_named_class_must_exist_and_the_default_does_not_matter_then():
     plan = plan_of(kafka_broker_storage_class="fast", zookeeper_storage_class="gp3")
-    errors, _ = check(plan, [storage_class("gp3")])
+    errors = check(plan, [storage_class("gp3")])[0]
     assert errors == ["kafka_broker_storage_class: the StorageClass fast does not exist (the cluster has: gp3), so"
                       " the broker claims would stay Pending. Fix: create it (for EBS, %s) or set"
                       " kafka_broker_storage_class to one of the cluster's classes." % storage.CLASS_FIX]
 
 
 def test_immediate_binding_is_refused_on_a_multi_zone_cluster_naming_class_variable_and_fix():
-    errors, _ = check(plan_of(kafka_broker_storage_class="gp2"),
-                      [storage_class("gp2", mode=None), storage_class("gp3", default=True)])
+    errors = check(plan_of(kafka_broker_storage_class="gp2"),
+                   [storage_class("gp2", mode=None), storage_class("gp3", default=True)])[0]
     (error,) = errors
     assert error.startswith("kafka_broker_storage_class: the StorageClass gp2 (kafka_broker_storage_class) binds"
                             " volumes as soon as a claim is made (volumeBindingMode Immediate)")
@@ -121,7 +122,7 @@ def test_immediate_binding_is_refused_on_a_multi_zone_cluster_naming_class_varia
 
 
 def test_an_immediate_default_is_named_as_the_default():
-    errors, _ = check(plan_of(), [storage_class("gp2", mode="Immediate", default=True)])
+    errors = check(plan_of(), [storage_class("gp2", mode="Immediate", default=True)])[0]
     assert "the cluster's default StorageClass gp2 (kafka_broker_storage_class is empty)" in errors[0]
 
 
@@ -134,7 +135,7 @@ def test_immediate_binding_is_fine_on_one_zone_and_when_allowed():
 
 def test_zone_awareness_makes_a_cluster_multi_zone_even_without_node_zones():
     plan = plan_of(kafka_zones=["za", "zb"])
-    errors, _ = check(plan, [storage_class("gp2", mode="Immediate", default=True)], nodes=[])
+    errors = check(plan, [storage_class("gp2", mode="Immediate", default=True)], nodes=[])[0]
     assert len(errors) == 2 and "zones za, zb" in errors[0]
 
 
@@ -150,7 +151,7 @@ def test_only_nodes_a_pod_may_use_make_zones():
 
 def test_existing_bound_claims_turn_an_immediate_refusal_into_a_warning():
     plan = plan_of()
-    claims, _ = bound_cluster(plan)
+    claims = bound_cluster(plan)[0]
     errors, warnings = check(plan, [storage_class("gp2", mode="Immediate", default=True)], claims)
     assert errors == [] and len(warnings) == 2
     assert "Every one of the broker claims exists and is bound, and a claim's class cannot change" in warnings[0]
@@ -162,9 +163,9 @@ def test_existing_bound_claims_turn_an_immediate_refusal_into_a_warning():
 
 def test_a_claim_not_bound_yet_still_needs_the_class():
     plan = plan_of()
-    claims, _ = bound_cluster(plan)
+    claims = bound_cluster(plan)[0]
     claims["kafka-data-1"] = claim("kafka-data-1")
-    errors, _ = check(plan, [storage_class("gp3")], claims)
+    errors = check(plan, [storage_class("gp3")], claims)[0]
     assert len(errors) == 1 and errors[0].startswith("kafka_broker_storage_class: is empty")
 
 
@@ -173,7 +174,7 @@ def test_the_controllers_class_is_checked_in_kraft_mode_and_zookeeper_s_not_once
     assert storage.groups_in_use(plan) == ["brokers", "zookeeper", "controllers"]
     plan["zookeeper"]["remove"] = True
     assert storage.groups_in_use(plan) == ["brokers", "controllers"]
-    errors, _ = check(plan, [storage_class("gp3", default=True)], groups=storage.groups_in_use(plan))
+    errors = check(plan, [storage_class("gp3", default=True)], groups=storage.groups_in_use(plan))[0]
     assert len(errors) == 1 and errors[0].startswith("kafka_controller_storage_class: the StorageClass io2 does not")
     assert storage.groups_in_use(plan_of()) == ["brokers", "zookeeper"]
     assert storage.groups_in_use(plan_of(), controllers_running=True)[-1] == "controllers"
