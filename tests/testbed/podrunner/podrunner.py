@@ -61,6 +61,17 @@ def now_iso(t=None):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def event_body(obj, kind, type_, reason, message, source):
+    """A core/v1 Event about ``obj`` (a Pod or a Service), as a kubelet or a cloud controller writes one."""
+    meta = obj["metadata"]
+    t = now_iso()
+    return {"metadata": {"generateName": meta["name"] + ".", "namespace": meta["namespace"]},
+            "involvedObject": {"kind": kind, "namespace": meta["namespace"], "name": meta["name"],
+                               "uid": meta["uid"], "apiVersion": "v1"},
+            "reason": reason, "message": message[:1000], "type": type_, "source": source,
+            "firstTimestamp": t, "lastTimestamp": t, "count": 1}
+
+
 class Kube:
     """Thin access to the API: raw JSON lists (fast) and typed clients for writes."""
 
@@ -697,15 +708,9 @@ class Controller:
         self.kube.core.patch_namespaced_service_status(name, ns, body, _request_timeout=10)
 
     def _service_event(self, svc, type_, reason, message):
-        meta = svc["metadata"]
-        t = now_iso()
-        body = {"metadata": {"generateName": meta["name"] + ".", "namespace": meta["namespace"]},
-                "involvedObject": {"kind": "Service", "namespace": meta["namespace"], "name": meta["name"],
-                                   "uid": meta["uid"], "apiVersion": "v1"},
-                "reason": reason, "message": message[:1000], "type": type_,
-                "source": {"component": "testbed-loadbalancer"}, "firstTimestamp": t, "lastTimestamp": t, "count": 1}
+        body = event_body(svc, "Service", type_, reason, message, {"component": "testbed-loadbalancer"})
         try:
-            self.kube.core.create_namespaced_event(meta["namespace"], body, _request_timeout=5)
+            self.kube.core.create_namespaced_event(svc["metadata"]["namespace"], body, _request_timeout=5)
         except Exception:  # noqa: BLE001 -- events are best effort
             pass
 
@@ -792,16 +797,10 @@ class Controller:
             pass
 
     def event(self, pod, type_, reason, message):
-        meta = pod["metadata"]
-        t = now_iso()
-        body = {"metadata": {"generateName": meta["name"] + ".", "namespace": meta["namespace"]},
-                "involvedObject": {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"],
-                                   "uid": meta["uid"], "apiVersion": "v1"},
-                "reason": reason, "message": message[:1000], "type": type_,
-                "source": {"component": "testbed-podrunner", "host": pod["spec"].get("nodeName", "")},
-                "firstTimestamp": t, "lastTimestamp": t, "count": 1}
+        body = event_body(pod, "Pod", type_, reason, message,
+                          {"component": "testbed-podrunner", "host": pod["spec"].get("nodeName", "")})
         try:
-            self.kube.core.create_namespaced_event(meta["namespace"], body, _request_timeout=5)
+            self.kube.core.create_namespaced_event(pod["metadata"]["namespace"], body, _request_timeout=5)
         except Exception:  # noqa: BLE001 -- events are best effort
             pass
 
