@@ -2,8 +2,11 @@
 
 The scenarios are the end-to-end tests of the collection: real kube-apiserver, scheduler and controllers,
 real ZooKeeper and Kafka processes (tests/testbed). Test beds are left running between scenarios and
-brought down at the end of the session.
+brought down at the end of the session. A scenario is a folder of molecule/ with a molecule.yml; its story is
+tests/e2e/scenarios/<name>.py, whose SLOW and TIMEOUT (when set) say how it is run.
 """
+import glob
+import importlib
 import os
 import shutil
 import subprocess
@@ -18,15 +21,34 @@ from lib import CACHE, ROOT, stop_testbed  # noqa: E402  pylint: disable=wrong-i
 
 pytestmark = pytest.mark.testbed
 
-SCENARIOS = ["default", "heal", "heal_refuses", "faults", "scale_out", "teardown", "multi_cluster", "anti_affinity",
-             "least_privilege", "upgrade"]
-# Run by `make test-slow` (KAFKA_EKS_SLOW_SCENARIOS=1), not by `make test`: the migration to KRaft and back and on
-# to Kafka 4 takes about 30 minutes on 2 cores, which CI's 75-minute budget does not hold next to the others.
-SLOW_SCENARIOS = ["migration"]
-# The molecule run's limit: the migration's story (13 runs of site.yml, 4 of them killed) takes about 33 minutes
-# on a quiet 2-core machine, past 40 beside another bed (seen: killed at the limit while finalizing).
-SCENARIO_TIMEOUT = {"migration": 3600}
+# The molecule run's limit unless the scenario's module sets TIMEOUT.
+DEFAULT_TIMEOUT = 2400
 TESTBEDS = ["e2e", "e2e-b", "e2e-two", "e2e-zones"]
+
+
+def scenario_names():
+    """Every molecule scenario: each folder of molecule/ with a molecule.yml (resources/ holds shared playbooks)."""
+    return sorted(os.path.basename(os.path.dirname(path))
+                  for path in glob.glob(os.path.join(ROOT, "molecule", "*", "molecule.yml"))
+                  if os.path.basename(os.path.dirname(path)) != "resources")
+
+
+def story(scenario):
+    """The scenario's module, tests/e2e/scenarios/<name>.py."""
+    return importlib.import_module("scenarios." + scenario)
+
+
+def scenario_params():
+    """Each scenario; a slow one (SLOW = True in its module) is run by `make test-slow` only."""
+    params = []
+    for name in scenario_names():
+        if getattr(story(name), "SLOW", False):
+            params.append(pytest.param(name, marks=pytest.mark.skipif(
+                os.environ.get("KAFKA_EKS_SLOW_SCENARIOS") != "1",
+                reason="slow scenario: run by `make test-slow` (KAFKA_EKS_SLOW_SCENARIOS=1), outside CI's time budget")))
+        else:
+            params.append(name)
+    return params
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,15 +72,11 @@ def run_scenario(scenario, log_path):
     with open(log_path, "w") as log:
         proc = subprocess.run([os.path.join(CACHE, "venv", "bin", "molecule"), "-c", "molecule/base.yml", "test",
                                "-s", scenario], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              timeout=SCENARIO_TIMEOUT.get(scenario, 2400), check=False)
+                              timeout=getattr(story(scenario), "TIMEOUT", DEFAULT_TIMEOUT), check=False)
     return proc.returncode
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS + [
-    pytest.param(name, marks=pytest.mark.skipif(
-        os.environ.get("KAFKA_EKS_SLOW_SCENARIOS") != "1",
-        reason="slow scenario: run by `make test-slow` (KAFKA_EKS_SLOW_SCENARIOS=1), outside CI's time budget"))
-    for name in SLOW_SCENARIOS])
+@pytest.mark.parametrize("scenario", scenario_params())
 def test_scenario(scenario):
     logs = os.path.join(CACHE, "e2e-logs")
     os.makedirs(logs, exist_ok=True)

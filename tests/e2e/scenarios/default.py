@@ -1,6 +1,6 @@
-"""Scenario default, its whole story in one file: the seed's cluster as it runs on EKS, over 3 availability zones
-with external access, checked as a user would (faults run by molecule's side_effect through faults.py; checks
-by verify.py).
+"""Scenario default (molecule/default): the seed's cluster as it runs on EKS, over 3 availability zones with
+external access, checked as a user would (side_effect: the faults, run by molecule's side_effect; verify: the
+checks, run by molecule/default/verify.yml after its --check --diff).
 
 The bed has 3 nodes in zones za, zb and zc, and StorageClasses as EBS CSI's would be: `standard` (the default,
 WaitForFirstConsumer, a volume made in its pod's zone) and `immediate` (made at once, in some zone). site.yml
@@ -21,97 +21,23 @@ The checks: each broker pod in the zone it is pinned to (za, zb, zc, za) with br
 partition of the RF-3 topic with replicas in 3 zones, the ZooKeeper servers in 3 zones, each volume in its pod's
 zone.
 """
-import ipaddress
 import json
 import time
 
 from lib import BROKER_SELECTOR, ZK_SELECTOR, wait_for
+from scenarios import (EXTERNAL_TOPIC, check_bootstrap, check_membership, check_quorum, check_volumes, external_bootstrap,
+                       external_clients, external_consume, load, load_balancer_ips, namespace_exists, resource_versions,
+                       round_trip, run_playbook, run_site, save, settled_versions)
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 ZONES = ["za", "zb", "zc"]
 # What molecule/default passes to site.yml besides the test bed's heaps: every run of this story passes the same.
 SCENARIO_VARS = {"kafka_broker_external_access": "loadbalancer"}
-TOPIC = "e2e-zones"
-EXTERNAL_SELECTOR = BROKER_SELECTOR  # the external Services carry the broker's labels
+TOPIC = EXTERNAL_TOPIC  # the topic the host client writes through the load balancers
 
 
 def site_vars(**extra):
     return ["-e", json.dumps(dict(SCENARIO_VARS, **extra))]
-
-
-def loopback(address):
-    """host:port -> the host, after checking it is a loopback address (tests send traffic nowhere else)."""
-    host, _, port = address.rpartition(":")
-    if not ipaddress.ip_address(host).is_loopback:
-        raise AssertionError("%s is not a loopback address: this test sends traffic only to loopback" % address)
-    return "%s:%s" % (host, port)
-
-
-def external_bootstrap(cluster):
-    data = cluster.get("configmap", name="kafka-client-config")["data"]
-    return [loopback(a) for a in data["bootstrap.servers.external"].split(",")]
-
-
-def load_balancer_ips(cluster):
-    """External Service name -> the address in its status (what the bed's load balancer gave it)."""
-    found = {}
-    for service in cluster.get("services", EXTERNAL_SELECTOR):
-        if service["spec"].get("type") == "LoadBalancer":
-            ingress = (service.get("status") or {}).get("loadBalancer", {}).get("ingress") or [{}]
-            found[service["metadata"]["name"]] = ingress[0].get("ip")
-    return found
-
-
-def external_clients(cluster, messages):
-    """Kafka's protocol from the host through the external addresses only: the cluster as the client sees it,
-    an RF-3 topic created, ``messages`` produced (acks=all) and read back."""
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer  # pylint: disable=import-outside-toplevel
-    from kafka.admin import NewTopic  # pylint: disable=import-outside-toplevel
-    from kafka.errors import TopicAlreadyExistsError  # pylint: disable=import-outside-toplevel
-    bootstrap = external_bootstrap(cluster)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="e2e-external", request_timeout_ms=30000)
-    try:
-        described = admin.describe_cluster()
-        # Every address the metadata names must be loopback too before the clients connect to it.
-        brokers = dict((b["node_id"], {"address": loopback("%s:%d" % (b["host"], b["port"])), "rack": b["rack"]})
-                       for b in described["brokers"])
-        try:
-            admin.create_topics([NewTopic(TOPIC, 3, 3, topic_configs={"min.insync.replicas": "2"})])
-        except TopicAlreadyExistsError:
-            pass
-        partitions = wait_for(lambda: _replicas(admin), 60, "the partitions of %s with their replicas" % TOPIC)
-    finally:
-        admin.close()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="e2e-external-producer")
-    try:
-        for message in messages:
-            producer.send(TOPIC, message.encode())
-        producer.flush(60)
-    finally:
-        producer.close()
-    return {"bootstrap": bootstrap, "brokers": brokers, "partitions": partitions,
-            "received": external_consume(bootstrap, len(messages))}
-
-
-def _replicas(admin):
-    (topic,) = admin.describe_topics([TOPIC])
-    partitions = dict((p["partition"], sorted(p["replicas"])) for p in topic.get("partitions") or [])
-    return partitions if len(partitions) == 3 and all(len(r) == 3 for r in partitions.values()) else None
-
-
-def external_consume(bootstrap, count):
-    from kafka import KafkaConsumer  # pylint: disable=import-outside-toplevel
-    consumer = KafkaConsumer(TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-                             consumer_timeout_ms=30000, client_id="e2e-external-consumer")
-    try:
-        received = []
-        for record in consumer:
-            received.append(record.value.decode())
-            if len(received) >= count:
-                break
-        return received
-    finally:
-        consumer.close()
 
 
 def placement(cluster):
@@ -160,21 +86,8 @@ def quietly(predicate):
     return attempt
 
 
-def settled_versions(cluster):
-    """Every object's resourceVersion once two reads agree (a Deployment's status settles after its pod went)."""
-    from faults import resource_versions  # pylint: disable=import-outside-toplevel
-    seen = [resource_versions(cluster)]
-
-    def settled():
-        seen.append(resource_versions(cluster))
-        return seen[-1] == seen[-2]
-    wait_for(settled, 60, "the objects' resourceVersions to settle", interval=2.0)
-    return seen[-1]
-
-
 def status(cluster):
     """playbooks/status.yml (read-only): its exit code, its report, and whether any object changed."""
-    from faults import resource_versions, run_playbook  # pylint: disable=import-outside-toplevel
     before = settled_versions(cluster)
     proc = run_playbook(cluster, "playbooks/status.yml", *site_vars())
     return {"rc": proc.returncode, "output": proc.stdout[-12000:] + proc.stderr[-4000:],
@@ -187,8 +100,7 @@ def uids(cluster):
                 for kind in ("deployments", "statefulsets", "pvc", "pods") for o in cluster.get(kind))
 
 
-def faults(cluster, state_file):
-    from faults import namespace_exists, run_site, save  # pylint: disable=import-outside-toplevel
+def side_effect(cluster, state_file):
     state = {"placement": placement(cluster), "load_balancers": load_balancer_ips(cluster)}
     messages = ["%s-%d" % (TOPIC, i) for i in range(20)]
     # 1. Through the load balancers from the host.
@@ -252,9 +164,8 @@ def assert_placed(where):
             assert where["volumes"][claim]["zones"] == [pod["zone"]], (name, claim, where["volumes"].get(claim))
 
 
-def verify(cluster, args):
-    from verify import check_quorum, check_membership, check_bootstrap, check_volumes, load, round_trip  # pylint: disable=import-outside-toplevel
-    state = load(args)
+def verify(cluster, state_file):
+    state = load(state_file)
     assert_placed(state["placement"])
     print("placement: brokers 0-3 in za, zb, zc, za with broker.rack the same, ZooKeeper in 3 zones, every volume "
           "in its pod's zone")
