@@ -39,10 +39,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, ".cache")
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
 
-from lib import Cluster, stop_testbed, start_testbed, wait_for  # noqa: E402  pylint: disable=wrong-import-position
 from canary import Canary  # noqa: E402  pylint: disable=wrong-import-position
+from testbed_lib.client import Cluster, stop_testbed, start_testbed, wait_for  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.join(CACHE, "venv", "bin")
 KUBECTL = os.path.join(CACHE, "bin", "kubectl")

@@ -1,160 +1,21 @@
 """What the end-to-end checks read from a running test bed: the Kubernetes API, ZooKeeper and Kafka.
 
-Independent of the collection's own modules on purpose: a scenario's verify step must not trust the code
-it checks. ZooKeeper is asked directly (srvr over TCP, kazoo for znodes) at the pods' loopback addresses,
-Kafka through its own console clients run inside the broker pods (kubectl exec).
+The code is the test bed's own (tests/testbed/testbed_lib/client.py, which bench/ uses too); this module
+re-exports its names so that the scenarios' `from lib import ...` keep working. Independent of the collection's
+own modules on purpose: a scenario's verify step must not trust the code it checks.
 """
-import json
 import os
-import socket
-import subprocess
-import time
+import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CACHE = os.path.join(ROOT, ".cache")
-KUBECTL = os.path.join(CACHE, "bin", "kubectl")
-PYTHON = os.path.join(CACHE, "venv", "bin", "python")
-TESTBED = os.path.join(ROOT, "tests", "testbed", "testbed.py")
-ZK_SELECTOR = "app.kubernetes.io/component=zookeeper"
-BROKER_SELECTOR = "app.kubernetes.io/component=broker"
+_TESTBED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testbed")
+if _TESTBED_DIR not in sys.path:
+    sys.path.append(_TESTBED_DIR)
 
+# pylint: disable=wrong-import-position
+from testbed_lib.bed import CACHE, KUBECTL, PYTHON, REPO as ROOT  # noqa: E402
+from testbed_lib.client import (  # noqa: E402
+    BROKER_SELECTOR, TESTBED, ZK_SELECTOR, Cluster, kubeconfig, srvr, srvr_mode, srvr_version, start_testbed,
+    stop_testbed, wait_for)
 
-def start_testbed(name, nodes=3, index=1, zones=None):
-    """Bring a test bed up (or reuse the running one) and return its kubeconfig path. zones: e.g.
-    ["za", "zb", "zc"]: node i in zones[i % len], StorageClass standard WaitForFirstConsumer with zonal PVs."""
-    argv = [PYTHON, TESTBED, "up", "--name", name, "--nodes", str(nodes), "--index", str(index)]
-    if zones:
-        argv += ["--zones", ",".join(zones)]
-    subprocess.run(argv, check=True)
-    return kubeconfig(name)
-
-
-def stop_testbed(name):
-    subprocess.run([PYTHON, TESTBED, "down", "--name", name], check=True)
-
-
-def kubeconfig(name):
-    return os.path.join(CACHE, "testbeds", name, "kubeconfig")
-
-
-class Cluster:
-    """One test bed, seen as a user sees a cluster."""
-
-    def __init__(self, name, namespace="kafka"):
-        self.name = name
-        self.namespace = namespace
-        self.kubeconfig = kubeconfig(name)
-
-    def kubectl(self, *args, stdin=None, check=True, timeout=120):
-        proc = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "-n", self.namespace] + list(args),
-                              input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
-        if check and proc.returncode != 0:
-            raise AssertionError("kubectl %s failed (%d): %s%s" % (" ".join(args), proc.returncode,
-                                                                   proc.stdout, proc.stderr))
-        return proc
-
-    def get(self, kind, selector=None, name=None):
-        args = ["get", kind, "-o", "json"]
-        if name:
-            args.insert(2, name)
-        if selector:
-            args += ["-l", selector]
-        data = json.loads(self.kubectl(*args).stdout)
-        return data if name else data["items"]
-
-    def pods(self, selector):
-        return [p for p in self.get("pods", selector) if not p["metadata"].get("deletionTimestamp")]
-
-    def uids(self, kind, selector):
-        return {o["metadata"]["name"]: o["metadata"]["uid"] for o in self.get(kind, selector)}
-
-    def zookeeper_addresses(self, port=2181):
-        return ["%s:%d" % (p["status"]["podIP"], port) for p in self.pods(ZK_SELECTOR) if p["status"].get("podIP")]
-
-    def srvr_modes(self):
-        """Mode of each ZooKeeper server from its own srvr answer (None when it is not serving)."""
-        modes = {}
-        for pod in self.pods(ZK_SELECTOR):
-            modes[pod["metadata"]["name"]] = srvr_mode(pod["status"].get("podIP"), 2181)
-        return modes
-
-    def registered_broker_ids(self):
-        from kazoo.client import KazooClient
-        client = KazooClient(hosts=",".join(self.zookeeper_addresses()), timeout=10)
-        client.start(timeout=30)
-        try:
-            if not client.exists("/brokers/ids"):
-                return set()
-            return {int(i) for i in client.get_children("/brokers/ids")}
-        finally:
-            client.stop()
-            client.close()
-
-    def bootstrap_servers(self):
-        return self.get("configmap", name="kafka-client-config")["data"]["bootstrap.servers"]
-
-    def broker_exec(self, broker, *command, stdin=None, timeout=120):
-        args = ["exec"] + (["-i"] if stdin is not None else []) + ["deploy/kafka-broker-%d" % broker, "--"]
-        return self.kubectl(*(args + list(command)), stdin=stdin, timeout=timeout)
-
-    def create_topic(self, topic, replication_factor=3, min_isr=2, partitions=3):
-        # No --if-not-exists: Kafka 2.5's kafka-topics takes it only with --zookeeper.
-        args = ["exec", "deploy/kafka-broker-0", "--", "kafka-topics", "--bootstrap-server", self.bootstrap_servers(),
-                "--create", "--topic", topic, "--partitions", str(partitions),
-                "--replication-factor", str(replication_factor), "--config", "min.insync.replicas=%d" % min_isr]
-        proc = self.kubectl(*args, check=False)
-        if proc.returncode != 0 and "already exists" not in proc.stdout + proc.stderr:
-            raise AssertionError("creating topic %s failed (%d): %s%s" % (topic, proc.returncode, proc.stdout,
-                                                                         proc.stderr))
-
-    def produce(self, topic, messages, broker=1):
-        self.broker_exec(broker, "kafka-console-producer", "--bootstrap-server", self.bootstrap_servers(),
-                         "--topic", topic, "--producer-property", "acks=all",
-                         stdin="".join(m + "\n" for m in messages))
-
-    def consume(self, topic, count, broker=2, timeout_ms=60000):
-        proc = self.broker_exec(broker, "kafka-console-consumer", "--bootstrap-server", self.bootstrap_servers(),
-                                "--topic", topic, "--from-beginning", "--max-messages", str(count),
-                                "--timeout-ms", str(timeout_ms), timeout=timeout_ms // 1000 + 60)
-        return [line for line in proc.stdout.splitlines() if line]
-
-
-def srvr(host, port, timeout=5.0):
-    """A ZooKeeper server's own srvr answer as {field: value} (empty when it does not answer)."""
-    if not host:
-        return {}
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"srvr")
-            data = b""
-            while True:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError:
-        return {}
-    return dict((key.strip(), value.strip()) for key, _, value in
-                (line.partition(":") for line in data.decode("utf-8", "replace").splitlines()) if value)
-
-
-def srvr_mode(host, port, timeout=5.0):
-    return srvr(host, port, timeout).get("Mode")
-
-
-def srvr_version(address):
-    """'3.9.3' from a server's 'Zookeeper version: 3.9.3-<commit>, built on ...' ('host:port'); None if silent."""
-    host, _, port = address.rpartition(":")
-    version = srvr(host, int(port)).get("Zookeeper version")
-    return version.split("-", 1)[0].split(",", 1)[0] if version else None
-
-
-def wait_for(predicate, timeout, what, interval=2.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+__all__ = ["BROKER_SELECTOR", "CACHE", "KUBECTL", "PYTHON", "ROOT", "TESTBED", "ZK_SELECTOR", "Cluster", "kubeconfig",
+           "srvr", "srvr_mode", "srvr_version", "start_testbed", "stop_testbed", "wait_for"]

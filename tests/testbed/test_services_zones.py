@@ -33,7 +33,10 @@ import kubeenv  # noqa: E402
 import loadbalancer  # noqa: E402
 import podrunner  # noqa: E402
 import storage  # noqa: E402
-import testbed  # noqa: E402
+from testbed_lib.bed import Bed, Fail, lb_range  # noqa: E402
+from testbed_lib.down import node_ports_listening  # noqa: E402
+from testbed_lib.nodes import node_manifest, parse_zones  # noqa: E402
+from testbed_lib.procfs import listening  # noqa: E402
 
 pytestmark = pytest.mark.testbed
 
@@ -45,7 +48,7 @@ CIDR = "127.201.0.0/16"  # the units' own range (no bed uses index 181)
 
 def test_lb_range_is_the_top_24_of_the_pod_cidr():
     assert str(loadbalancer.lb_network("127.33.0.0/16")) == "127.33.255.0/24"
-    assert testbed.lb_range("127.33.0.0/16") == "127.33.255.1-127.33.255.254"
+    assert lb_range("127.33.0.0/16") == "127.33.255.1-127.33.255.254"
     assert loadbalancer.lb_network("127.33.7.0/24") is None  # nothing left for pods: no LoadBalancer range
 
 
@@ -276,10 +279,10 @@ def test_forwarding_lb_and_nodeport_for_real(tmp_path, caplog):
         assert mgr.pool.by_key == {}
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.201.255.1", 9092), timeout=5)
-        assert not testbed.listening(net=__import__("ipaddress").ip_network("127.201.255.0/24"))
+        assert not listening(net=__import__("ipaddress").ip_network("127.201.255.0/24"))
         # deleted: the node port closes too
         mgr.reconcile([], pods, ["127.0.0.1"])
-        assert ("127.0.0.1", node_port) not in testbed.listening(ports={node_port})
+        assert ("127.0.0.1", node_port) not in listening(ports={node_port})
         assert wait(lambda: open_fds() <= fds0), (open_fds(), fds0)
     finally:
         mgr.close()
@@ -453,22 +456,22 @@ def test_provisioning_immediate_round_robin():
 
 
 def test_zoned_nodes():
-    bed = testbed.Bed("tb-unit", 13)
-    zones = testbed.parse_zones("za, zb,zc")
-    labels = [testbed.node_manifest(bed, i, zones)["metadata"]["labels"] for i in range(4)]
+    bed = Bed("tb-unit", 13)
+    zones = parse_zones("za, zb,zc")
+    labels = [node_manifest(bed, i, zones)["metadata"]["labels"] for i in range(4)]
     assert [l["topology.kubernetes.io/zone"] for l in labels] == ["za", "zb", "zc", "za"]
     assert {l["topology.kubernetes.io/region"] for l in labels} == {"testbed"}
-    assert "topology.kubernetes.io/zone" not in testbed.node_manifest(bed, 0)["metadata"]["labels"]
-    assert testbed.parse_zones("") == []
+    assert "topology.kubernetes.io/zone" not in node_manifest(bed, 0)["metadata"]["labels"]
+    assert parse_zones("") == []
     for bad in ("za,za", "z a", "-za"):
-        with pytest.raises(testbed.Fail):
-            testbed.parse_zones(bad)
+        with pytest.raises(Fail):
+            parse_zones(bad)
 
 
 def test_down_checks_the_node_ports_the_runner_opened(tmp_path):
-    bed = testbed.Bed("tb-unit", 13)
+    bed = Bed("tb-unit", 13)
     bed.dir = str(tmp_path)
-    assert testbed.node_ports_listening(bed) == []  # no pod runner state
+    assert node_ports_listening(bed) == []  # no pod runner state
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     s.listen(1)
@@ -476,10 +479,10 @@ def test_down_checks_the_node_ports_the_runner_opened(tmp_path):
     os.makedirs(tmp_path / "podrunner")
     (tmp_path / "podrunner" / "listeners.json").write_text(json.dumps({"node_ports_opened": ["127.0.0.1:%d" % port]}))
     try:
-        assert testbed.node_ports_listening(bed) == [("127.0.0.1", port)]
+        assert node_ports_listening(bed) == [("127.0.0.1", port)]
     finally:
         s.close()
-    assert testbed.node_ports_listening(bed) == []
+    assert node_ports_listening(bed) == []
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -638,7 +641,7 @@ def test_e2e_zones_storage_and_services():
         t_lb = time.time() - t2
         # the LoadBalancer Service goes: its address stops answering, the NodePort one stays
         _kubectl(kc, "-n", E2E_NS, "delete", "svc", "zk-lb")
-        assert wait(lambda: not testbed.listening(net=lb_net), 30, 0.3)
+        assert wait(lambda: not listening(net=lb_net), 30, 0.3)
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((ip[0], 2181), timeout=5)
         assert "Mode: standalone" in _srvr("127.0.0.1", node_port)
