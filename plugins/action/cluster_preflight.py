@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import os
 
 from ansible.errors import AnsibleActionFail
@@ -26,7 +27,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
     zone_move_error,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import controllers_finalized
-from ansible_collections.kafka_eks.cluster.plugins.module_utils import storage
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import storage, tls
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.upgrade import apply_to_plan
 
 # The collection's roles/ directory: the argument specs are read from the roles this plugin ships with.
@@ -229,6 +230,11 @@ class ActionModule(ActionBase):
             if plan["external"]["mode"] == "loadbalancer":
                 reads.append(dict(inside, key="services", what="the brokers' Services (%s)" % selector,
                                   kind="Service", label_selectors=[selector]))
+            if plan["tls"]["enabled"]:
+                # Facts about the TLS Secret, never its content (plugins/module_utils/tls.py).
+                reads.append(dict(inside, key="tls", what="the TLS Secret %s (kafka_broker_tls_secret)"
+                                  % plan["tls"]["secret"], kind="Secret", name=plan["tls"]["secret"],
+                                  summary="tls_secret"))
             if check_nodes:
                 # Storage that follows its pods: the claims, the volumes (field selectors cannot pick them by claim:
                 # one list, when there is a claim) and the ZooKeeper and controller pods.
@@ -249,6 +255,20 @@ class ActionModule(ActionBase):
             # A broker advertises its LoadBalancer's address once the Service has one: planned again with them.
             addresses = dict((s["metadata"]["name"], load_balancer_address(s)) for s in found["services"])
             plan = build_plan(config, nodes=nodes, argument_spec=specs, external_addresses=addresses)
+        if plan["tls"]["enabled"] and not render:
+            summary = (found.get("tls") or [tls.summarize_secret(None)])[0]
+            errors, warnings = tls.secret_errors(summary, plan["tls"]["secret"], namespace, plan["tls"]["names"],
+                                                 datetime.datetime.now(datetime.timezone.utc))
+            if plan["tls"]["unchecked_external"]:
+                warnings.append("kafka_broker_listener_security: the external listener is ssl with nodeport access; "
+                                "each broker advertises its node's address, which the preflight cannot check against "
+                                "the certificate: it needs those addresses as ipAddresses.")
+            if warnings:
+                result["warnings"] = list(result.get("warnings") or []) + warnings
+            if errors:
+                return dict(result, failed=True, errors=errors,
+                            msg="The brokers' TLS Secret would not work; nothing was written. " + " ".join(errors))
+            plan["tls"] = dict(plan["tls"], fingerprint=summary["fingerprint"])
         claims = dict((c["metadata"]["name"], c) for c in found.get("claims") or [])
         bound = set((c.get("spec") or {}).get("volumeName") for c in claims.values()
                     if (c.get("status") or {}).get("phase") == "Bound") - {None}

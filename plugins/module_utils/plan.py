@@ -25,6 +25,8 @@ from ansible.module_utils.common.validation import (
     check_type_list,
 )
 
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.tls import CA_KEY, KEYSTORE_KEY, MOUNT_PATH
+
 # Every pattern is anchored with \A and \Z: Python's $ also matches before a trailing newline, so
 # "kafka\n" would pass a ^...$ pattern and land in a manifest.
 DNS1035_LABEL = re.compile(r"\A[a-z]([-a-z0-9]*[a-z0-9])?\Z")
@@ -85,6 +87,12 @@ EXTERNAL_LISTENER = "EXTERNAL"
 EXTERNAL_HOST_ENV = "KAFKA_EXTERNAL_HOST"
 # The API server's default --service-node-port-range.
 NODE_PORT_RANGE = (30000, 32767)
+# kafka_broker_listener_security: the protocol of each listener. The client listener keeps the seed's name
+# PLAINTEXT while it is plaintext and is named CLIENT once it is not (a listener name never says SSL://: the cp-kafka
+# image's start script would then ask for Java key stores and their password files).
+LISTENER_SECURITY = ("plaintext", "ssl")
+LISTENER_ROLES = ("client", "internal", "external")
+CLIENT_LISTENER = {"plaintext": "PLAINTEXT", "ssl": "CLIENT"}
 
 ZOOKEEPER_FLAVORS = ("apache", "kubernetes-zookeeper")
 ANTI_AFFINITY_MODES = ("required", "preferred")
@@ -128,6 +136,11 @@ DERIVED_BROKER_PROPERTIES = {
     "controller.quorum.bootstrap.servers": "kafka_controller_replicas and kafka_controller_node_id_offset",
     "controller.listener.names": "kafka_metadata_mode",
     "zookeeper.metadata.migration.enable": "kafka_metadata_mode",
+    # The brokers' TLS files: the Secret kafka_broker_tls_secret mounted at MOUNT_PATH (module_utils/tls.py).
+    "ssl.keystore.type": "kafka_broker_tls_secret",
+    "ssl.keystore.location": "kafka_broker_tls_secret",
+    "ssl.truststore.type": "kafka_broker_tls_secret",
+    "ssl.truststore.location": "kafka_broker_tls_secret",
 }
 # Keys whose KAFKA_* variable the cp-kafka image reads as a JVM or start-script setting, not as a broker
 # property: through the free-form map they would add JVM options (an agent, a debugger port) to every broker.
@@ -829,19 +842,21 @@ def _names(check, cfg, broker_ids):
         check.dns_label("zookeeper_statefulset_name", last_pod, "ZooKeeper pod")
 
 
-def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external=None):
+def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external=None, security=None):
     client_port = cfg["kafka_broker_client_port"]
     internal_port = cfg["kafka_broker_internal_port"]
-    listeners = ["PLAINTEXT://:%d" % client_port, "INTERNAL://:%d" % internal_port]
-    # Clients use PLAINTEXT, brokers talk to each other on INTERNAL; both are advertised under the broker's own
-    # Service name, which is why each broker has a Service of its own.
-    advertised = ["PLAINTEXT://%s:%d" % (service, client_port), "INTERNAL://%s:%d" % (service, internal_port)]
-    protocols = ["PLAINTEXT:PLAINTEXT", "INTERNAL:PLAINTEXT"]
+    security = security or dict((role, "plaintext") for role in LISTENER_ROLES)
+    client = CLIENT_LISTENER[security["client"]]
+    listeners = ["%s://:%d" % (client, client_port), "INTERNAL://:%d" % internal_port]
+    # Clients use the client listener, brokers talk to each other on INTERNAL; both are advertised under the broker's
+    # own Service name, which is why each broker has a Service of its own.
+    advertised = ["%s://%s:%d" % (client, service, client_port), "INTERNAL://%s:%d" % (service, internal_port)]
+    protocols = ["%s:%s" % (client, security["client"].upper()), "INTERNAL:%s" % security["internal"].upper()]
     if external and external.get("advertised"):
         # Clients outside the cluster: the address they reach this broker at (its LoadBalancer's, or its node's).
         listeners.append("%s://:%d" % (EXTERNAL_LISTENER, external["container_port"]))
         advertised.append("%s://%s" % (EXTERNAL_LISTENER, external["advertised"]))
-        protocols.append("%s:PLAINTEXT" % EXTERNAL_LISTENER)
+        protocols.append("%s:%s" % (EXTERNAL_LISTENER, security["external"].upper()))
     properties = {
         "broker.id": str(broker_id),
         "zookeeper.connect": zookeeper_connect,
@@ -857,6 +872,14 @@ def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, ex
         "default.replication.factor": str(rf["kafka_broker_default_replication_factor"]),
         "min.insync.replicas": str(rf["kafka_broker_min_insync_replicas"]),
     }
+    if "ssl" in security.values():
+        # Kafka's own PEM support reads the Secret's files as they are: no Java key store, no password.
+        properties.update({
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": posixpath.join(MOUNT_PATH, KEYSTORE_KEY),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": posixpath.join(MOUNT_PATH, CA_KEY),
+        })
     properties.update(extra)
     return properties
 
@@ -898,6 +921,75 @@ def _check_external(check, cfg, broker_count):
                        "range." % (base, broker_count, NODE_PORT_RANGE[1]),
                        "use a base of at most %d." % (NODE_PORT_RANGE[1] - broker_count + 1))
     return mode
+
+
+def _check_listener_security(check, cfg, external_mode):
+    """kafka_broker_listener_security and kafka_broker_tls_secret: each listener's protocol, or None when invalid."""
+    value = cfg.get("kafka_broker_listener_security")
+    if value is _INVALID:
+        return None
+    if not isinstance(value, dict):
+        check.fail("kafka_broker_listener_security", "must be a mapping of listener to protocol, got %r." % (value,),
+                   "write it as {client: ssl, internal: ssl, external: ssl}.")
+        return None
+    security = {}
+    for role in LISTENER_ROLES:
+        protocol = value.get(role, "plaintext")
+        if protocol not in LISTENER_SECURITY:
+            check.fail("kafka_broker_listener_security", "%s: must be one of %s, got %r." % (
+                role, ", ".join(LISTENER_SECURITY), protocol), "set it to one of %s." % ", ".join(LISTENER_SECURITY))
+        security[role] = protocol
+    unknown = sorted(str(k) for k in value if k not in LISTENER_ROLES)
+    if unknown:
+        check.fail("kafka_broker_listener_security", "has no listener %s." % ", ".join(unknown),
+                   "use the keys %s." % ", ".join(LISTENER_ROLES))
+    if len(security) != len(LISTENER_ROLES) or unknown:
+        return None
+    if external_mode in (None, "none"):
+        security["external"] = "plaintext"  # no external listener: nothing to secure
+    secret = cfg.get("kafka_broker_tls_secret")
+    if "ssl" in security.values():
+        if not isinstance(secret, str) or not secret:
+            check.fail("kafka_broker_tls_secret", "is empty, but kafka_broker_listener_security asks for TLS (%s)." % (
+                ", ".join(r for r in LISTENER_ROLES if security[r] == "ssl")),
+                "name the Secret in the brokers' namespace that holds tls.crt, ca.crt and tls-combined.pem "
+                "(cert-manager: a Certificate with additionalOutputFormats CombinedPEM).")
+            return None
+        if not check.subdomain("kafka_broker_tls_secret", secret, "Secret"):
+            return None
+        if cfg.get("kafka_metadata_mode") == "kraft":
+            check.fail("kafka_broker_listener_security", "asks for TLS, but kafka_metadata_mode is 'kraft': the KRaft "
+                       "controllers do not take the TLS settings yet.",
+                       "migrate to KRaft with plaintext listeners, or keep kafka_metadata_mode=zookeeper with TLS.")
+            return None
+    return security
+
+
+def _tls(cfg, security, namespace, brokers):
+    """plan["tls"]: the Secret, where it is mounted, and every name a certificate must cover (each name a broker
+    advertises on a TLS listener, and its Service's full name). The preflight adds the Secret's fingerprint."""
+    enabled = "ssl" in security.values()
+    names = []
+    if enabled:
+        for broker in brokers:
+            if "ssl" in (security["client"], security["internal"]):
+                names += [broker["service"], "%s.%s.svc.%s" % (broker["service"], namespace, cfg["kafka_cluster_domain"])]
+            external = broker["external"]
+            if security["external"] == "ssl" and external and external["address"]:
+                names.append(external["address"])
+    return {
+        "enabled": enabled,
+        "listeners": security,
+        "client_listener": CLIENT_LISTENER[security["client"]],
+        "client_protocol": security["client"].upper(),
+        "secret": cfg.get("kafka_broker_tls_secret") if enabled else None,
+        "mount_path": MOUNT_PATH,
+        "names": names,
+        # nodeport: a broker advertises its node's address, which no preflight can know for every node.
+        "unchecked_external": bool(enabled and security["external"] == "ssl" and any(
+            b["external"] and b["external"]["type"] == "NodePort" for b in brokers)),
+        "fingerprint": None,
+    }
 
 
 def _external(cfg, mode, index, addresses):
@@ -1240,6 +1332,7 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
     rf = _check_replication(check, cfg, broker_count)
     _check_ports(check, cfg, ("zookeeper_client_port", "zookeeper_server_port", "zookeeper_election_port"))
     external_mode = _check_external(check, cfg, broker_count)
+    security = _check_listener_security(check, cfg, external_mode)
     _check_ports(check, cfg, ("kafka_broker_client_port", "kafka_broker_internal_port")
                  + (("kafka_broker_external_port",) if external_mode in ("loadbalancer", "nodeport") else ()))
     _names(check, cfg, broker_ids)
@@ -1324,7 +1417,7 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
     for index, broker_id in enumerate(broker_ids):
         service = "%s%d" % (cfg["kafka_broker_service_prefix"], index)
         external = _external(cfg, external_mode, index, external_addresses)
-        properties = _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external)
+        properties = _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external, security)
         # Zone awareness: broker N in zone N mod Z (node affinity), its rack that zone, so Kafka's rack-aware
         # assignment puts a partition's replicas in different zones.
         zone = zones["names"][index % len(zones["names"])] if zones["enabled"] else None
@@ -1412,6 +1505,7 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
         "broker_selector_string": ",".join("%s=%s" % kv for kv in sorted(broker_selector.items())),
         "bootstrap_servers": ",".join(b["address"] for b in brokers),
         "external": _external_summary(external_mode, brokers),
+        "tls": _tls(cfg, security, namespace, brokers),
         # The variables, converted and checked, that the templates read (never a role variable directly); the
         # templates render each one as data.
         "settings": dict((k, v) for k, v in cfg.items() if not k.startswith(CREDENTIAL_PREFIX)),

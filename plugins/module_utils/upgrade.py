@@ -60,6 +60,33 @@ def _env_value(container, name):
     return None
 
 
+def _listener_protocol(protocol_map, listener):
+    for entry in (protocol_map or "").split(","):
+        name, _, protocol = entry.strip().partition(":")
+        if name == listener:
+            return protocol
+    return None
+
+
+def inter_broker_security_errors(plan, deployments):
+    """A running broker whose inter-broker listener has another protocol than planned: a rolling restart cannot
+    change it (a restarted broker and one not yet restarted could not reach each other), so it is refused."""
+    planned = plan["tls"]["listeners"]["internal"].upper()
+    differ = []
+    for deployment in deployments or []:
+        container = _container(((deployment.get("spec") or {}).get("template") or {}).get("spec"), BROKER_CONTAINER)
+        listener = _env_value(container, "KAFKA_INTER_BROKER_LISTENER_NAME") or "INTERNAL"
+        running = _listener_protocol(_env_value(container, "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"), listener)
+        if running and running != planned:
+            differ.append("%s (%s)" % (deployment["metadata"]["name"], running))
+    if not differ:
+        return []
+    return [("kafka_broker_listener_security", "internal is %s, but the brokers run their inter-broker listener with "
+             "another protocol: %s. A rolling restart cannot change it: a restarted broker and one not yet restarted "
+             "could not reach each other." % (planned.lower(), ", ".join(sorted(differ))),
+             "keep internal as it runs; change the client and external listeners only (each rolls safely).")]
+
+
 def running_brokers(deployments, pods, broker_id_label):
     """{broker id (str): {image, protocol, pod_image, ready}} from the broker Deployments and their pods.
 
@@ -247,7 +274,7 @@ def apply_to_plan(plan, deployments=None, pods=None, statefulset=None):
     zookeeper_decision, zookeeper_errors = zookeeper_step(settings["zookeeper_image"],
                                                           settings["zookeeper_image_flavor"], statefulset,
                                                           settings["kafka_broker_image"])
-    errors = ["%s: %s Fix: %s" % e for e in errors + zookeeper_errors]
+    errors = ["%s: %s Fix: %s" % e for e in errors + zookeeper_errors + inter_broker_security_errors(plan, deployments)]
     result = dict(plan, upgrade=broker_decision, zookeeper=dict(plan["zookeeper"], **zookeeper_decision))
     protocol = broker_decision.get("inter_broker_protocol_version")
     brokers = []

@@ -60,8 +60,18 @@ options:
           - The I(key) of an earlier read; this read is skipped (listed in RETURN C(skipped)) when that one found
             nothing. The preflight reads inside a namespace only when the namespace exists, in check mode.
         type: str
+      summary:
+        description:
+          - C(tls_secret) - instead of each Secret read, facts about the TLS material it holds
+            (C(plugins/module_utils/tls.py) C(summarize_secret): which keys are missing, the certificate's subject,
+            names, dates and fingerprint, whether the CA trusts it and the key matches it), never the key or
+            certificate text, so no secret reaches the result. Requires I(name); a Secret that does not exist is
+            summarized as C(found=false).
+        type: str
+        choices: [tls_secret]
 requirements:
   - kubernetes >= 24.2.0 (the Python client, as kubernetes.core needs)
+  - cryptography (with I(summary=tls_secret); ansible-core requires it already)
 """
 
 EXAMPLES = r"""
@@ -71,6 +81,11 @@ EXAMPLES = r"""
       - {key: nodes, kind: Node}
       - {key: classes, kind: StorageClass, api_version: storage.k8s.io/v1}
   register: found
+
+- name: What the brokers' TLS Secret holds, without its key or certificates
+  kafka_eks.cluster.cluster_read:
+    reads:
+      - {key: tls, kind: Secret, namespace: kafka, name: kafka-tls, summary: tls_secret}
 
 - name: Read the brokers only when the namespace exists
   kafka_eks.cluster.cluster_read:
@@ -103,6 +118,9 @@ reading:
 
 import copy
 
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import tls
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
@@ -119,6 +137,7 @@ READ_SPEC = dict(
     name=dict(type="str"),
     label_selectors=dict(type="list", elements="str", default=[]),
     only_if_found=dict(type="str"),
+    summary=dict(type="str", choices=["tls_secret"]),
 )
 
 
@@ -150,6 +169,9 @@ def read_all(svc, reads):
         if not found.get("api_found", True):
             raise ReadFailed(key, "could not read %s: %s" % (what, found.get("msg") or "the API has no such kind"))
         results[key] = found.get("resources") or []
+        if read.get("summary") == "tls_secret":
+            # Facts only: the Secret's data never leaves this process.
+            results[key] = [tls.summarize_secret(obj) for obj in results[key]] or [tls.summarize_secret(None)]
     return results, skipped
 
 
@@ -165,6 +187,8 @@ def main():
     """Run the reads and return what each found."""
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
     reads = module.params["reads"]
+    if any(r.get("summary") for r in reads) and not tls.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"))
     try:
         try:
             svc = K8sService(get_api_client(module), module)

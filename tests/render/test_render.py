@@ -630,3 +630,25 @@ def test_annotation_values_are_data(tmp_path):
 def test_default_render_has_no_external_services(default_render):
     assert [s["metadata"]["name"] for s in by_kind(default_render.objects, "Service")
             if s["metadata"]["name"].startswith("kafka-external-")] == []
+
+
+def test_tls_mounts_the_secret_by_reference_and_renders_no_key_material(tmp_path):
+    rendered = render(tmp_path, kafka_broker_listener_security={"client": "ssl", "internal": "ssl"},
+                      kafka_broker_tls_secret="kafka-tls")
+    assert rendered.proc.returncode == 0, rendered.proc.stdout + rendered.proc.stderr
+    deployment = named(rendered.objects, "Deployment", "kafka-broker-0")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {"name": "tls", "mountPath": "/etc/kafka/tls", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "tls", "secret": {"secretName": "kafka-tls", "defaultMode": 0o440}} in pod["volumes"]
+    env = env_of(container)
+    assert env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "CLIENT:SSL,INTERNAL:SSL"
+    assert env["KAFKA_SSL_KEYSTORE_LOCATION"] == "/etc/kafka/tls/tls-combined.pem"
+    assert env["KAFKA_SSL_TRUSTSTORE_LOCATION"] == "/etc/kafka/tls/ca.crt"
+    # Rendering reads no cluster: no Secret was read, so no fingerprint annotation, and nothing secret anywhere.
+    assert "annotations" not in deployment["spec"]["template"]["metadata"]
+    text = "".join(p.read_text() for p in rendered.out.iterdir())
+    assert "PRIVATE KEY" not in text and "BEGIN CERTIFICATE" not in text and "password" not in text.lower()
+    assert named(rendered.objects, "ConfigMap", "kafka-client-config")["data"]["security.protocol"] == "SSL"
+    for obj in rendered.objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)

@@ -794,3 +794,59 @@ def test_cordoning_the_only_node_of_a_zone_keeps_every_broker_in_its_zone(cfg):
     plan = plan_of(cfg, nodes=nodes)
     assert [b["zone"] for b in plan["brokers"]] == before == ["za", "zb", "zc", "za"]
     assert any(w.startswith("zone zc has no node a broker can be scheduled on now") for w in plan["warnings"])
+
+
+def test_tls_listeners_read_the_secret_files_with_kafkas_pem_support(cfg):
+    cfg.update(kafka_broker_listener_security={"client": "ssl", "internal": "ssl", "external": "ssl"},
+               kafka_broker_tls_secret="kafka-tls")
+    plan = plan_of(cfg)
+    props = plan["brokers"][1]["properties"]
+    # The client listener is named CLIENT once it is not plaintext; no name says SSL:// (the image would then ask
+    # for Java key stores).
+    assert props["listeners"] == "CLIENT://:9092,INTERNAL://:9093"
+    assert props["advertised.listeners"] == "CLIENT://kafka-service-1:9092,INTERNAL://kafka-service-1:9093"
+    assert props["listener.security.protocol.map"] == "CLIENT:SSL,INTERNAL:SSL"
+    assert "SSL://" not in props["advertised.listeners"]
+    assert props["ssl.keystore.type"] == "PEM" and props["ssl.keystore.location"] == "/etc/kafka/tls/tls-combined.pem"
+    assert props["ssl.truststore.type"] == "PEM" and props["ssl.truststore.location"] == "/etc/kafka/tls/ca.crt"
+    assert not any("password" in k for k in props)
+    # No external access: nothing to secure there.
+    assert plan["tls"]["listeners"] == {"client": "ssl", "internal": "ssl", "external": "plaintext"}
+    assert plan["tls"]["names"][:4] == ["kafka-service-0", "kafka-service-0.kafka.svc.cluster.local",
+                                        "kafka-service-1", "kafka-service-1.kafka.svc.cluster.local"]
+    assert plan["tls"]["secret"] == "kafka-tls" and plan["tls"]["fingerprint"] is None
+
+
+def test_plaintext_stays_the_seeds_listeners_and_mounts_nothing(cfg):
+    plan = plan_of(cfg)
+    assert plan["tls"]["enabled"] is False and plan["tls"]["names"] == [] and plan["tls"]["secret"] is None
+    assert plan["brokers"][0]["properties"]["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT"
+    assert not any(k.startswith("ssl.") for k in plan["brokers"][0]["properties"])
+
+
+def test_an_external_tls_listener_needs_its_load_balancer_names_covered(cfg):
+    cfg.update(kafka_broker_listener_security={"client": "plaintext", "internal": "plaintext", "external": "ssl"},
+               kafka_broker_tls_secret="kafka-tls", kafka_broker_external_access="loadbalancer")
+    plan = plan_of(cfg, external_addresses={"kafka-external-0": "a.elb.example", "kafka-external-1": "127.20.255.2"})
+    assert plan["tls"]["names"] == ["a.elb.example", "127.20.255.2"]
+    props = plan["brokers"][0]["properties"]
+    assert props["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,EXTERNAL:SSL"
+    assert props["ssl.keystore.type"] == "PEM"
+
+
+@pytest.mark.parametrize("update, variable, words", [
+    ({"kafka_broker_listener_security": {"client": "ssl"}}, "kafka_broker_tls_secret", "is empty"),
+    ({"kafka_broker_listener_security": {"client": "ssl"}, "kafka_broker_tls_secret": "tls\n  hostPath: /"},
+     "kafka_broker_tls_secret", "not a valid DNS name"),
+    ({"kafka_broker_listener_security": {"client": "tls"}}, "kafka_broker_listener_security", "client: must be one of"),
+    ({"kafka_broker_listener_security": {"client": "ssl", "replication": "ssl"}, "kafka_broker_tls_secret": "t"},
+     "kafka_broker_listener_security", "has no listener replication"),
+    ({"kafka_broker_listener_security": ["ssl"]}, "kafka_broker_listener_security", "must be a mapping"),
+    ({"kafka_broker_listener_security": {"internal": "ssl"}, "kafka_broker_tls_secret": "t",
+      "kafka_metadata_mode": "kraft"}, "kafka_broker_listener_security", "controllers do not take"),
+])
+def test_bad_listener_security_is_refused_naming_the_variable(cfg, update, variable, words):
+    cfg.update(update)
+    errors = errors_of(cfg)
+    named = [e for e in errors if e.startswith(variable + ":")]
+    assert named and any(words in e for e in named), errors

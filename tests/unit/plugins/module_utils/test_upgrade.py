@@ -4,7 +4,7 @@ interrupted halfway, a pod that still runs the old image, a sidecar listed first
 import pytest
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.upgrade import (
-    IBP_ENV, apply_to_plan, broker_step, running_brokers, zookeeper_step)
+    IBP_ENV, apply_to_plan, broker_step, inter_broker_security_errors, running_brokers, zookeeper_step)
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.versions import (
     at_least, kafka_version, zookeeper_version)
 
@@ -214,13 +214,37 @@ def test_apply_to_plan_pins_every_broker_and_keeps_the_plan_given():
     plan = {"settings": {"kafka_broker_image": NEW, "zookeeper_image": "zookeeper:3.9.3",
                          "zookeeper_image_flavor": "apache", "kafka_broker_inter_broker_protocol_version": "",
                          "kafka_broker_upgrade_bump_protocol": True},
-            "broker_id_label": LABEL, "broker_ids": [0, 1], "brokers": brokers, "zookeeper": {"replicas": 3}}
+            "broker_id_label": LABEL, "broker_ids": [0, 1], "brokers": brokers, "zookeeper": {"replicas": 3},
+            "tls": {"listeners": {"client": "plaintext", "internal": "plaintext", "external": "plaintext"}}}
     result, errors = apply_to_plan(plan, [deployment(0, OLD), deployment(1, OLD)], [pod(0, OLD), pod(1, OLD)], None)
     assert errors == []
     assert [b["properties"]["inter.broker.protocol.version"] for b in result["brokers"]] == ["2.5", "2.5"]
     assert {"name": IBP_ENV, "value": "2.5"} in result["brokers"][0]["env"]
     assert result["zookeeper"]["replicas"] == 3 and result["zookeeper"]["mount"] == "/data"
     assert "inter.broker.protocol.version" not in plan["brokers"][0]["properties"] and "upgrade" not in plan
+
+
+def with_protocol_map(found, protocol_map, listener=None):
+    env = found["spec"]["template"]["spec"]["containers"][-1]["env"]
+    env.append({"name": "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "value": protocol_map})
+    if listener:
+        env.append({"name": "KAFKA_INTER_BROKER_LISTENER_NAME", "value": listener})
+    return found
+
+
+def test_an_inter_broker_protocol_change_on_running_brokers_is_refused_naming_them():
+    plan = {"tls": {"listeners": {"client": "ssl", "internal": "ssl", "external": "plaintext"}}}
+    running = [with_protocol_map(deployment(0, NEW), "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT"),
+               with_protocol_map(deployment(1, NEW), "CLIENT:SSL,INTERNAL:SSL")]
+    errors = inter_broker_security_errors(plan, running)
+    assert len(errors) == 1 and errors[0][0] == "kafka_broker_listener_security"
+    assert "kafka-broker-0 (PLAINTEXT)" in errors[0][1] and "kafka-broker-1" not in errors[0][1]
+    # The client listener may change (it rolls safely); a new cluster has nothing running.
+    assert inter_broker_security_errors(plan, [running[1]]) == []
+    assert inter_broker_security_errors(plan, []) == []
+    # The listener the brokers name as inter-broker one is the one compared.
+    other = with_protocol_map(deployment(2, NEW), "REPL:PLAINTEXT,INTERNAL:SSL", listener="REPL")
+    assert "kafka-broker-2 (PLAINTEXT)" in inter_broker_security_errors(plan, [other])[0][1]
 
 
 def running_brokers_in_kraft_mode(count):
