@@ -204,7 +204,7 @@ def main():
         print("\n".join(canary_lines(results["canary"])[1:]))
         return
     if "--upgrade" in sys.argv[2:]:
-        # The upgrade scenario's state file (tests/e2e/faults.py upgrade): its steps under the canary.
+        # The upgrade scenario's state file (tests/e2e/scenarios/upgrade.py): its steps under the canary.
         print("\n".join(phase_lines(results["canary"], UPGRADE_STEPS)))
         return
     if "--heal-only" in sys.argv[2:]:

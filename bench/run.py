@@ -42,7 +42,8 @@ CACHE = os.path.join(ROOT, ".cache")
 sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
 
 from canary import Canary  # noqa: E402  pylint: disable=wrong-import-position
-from testbed_lib.client import Cluster, stop_testbed, start_testbed, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+from testbed_lib.client import (  # noqa: E402  pylint: disable=wrong-import-position
+    Cluster, drop_registration, registration, start_testbed, stop_testbed, wait_for)
 
 VENV_BIN = os.path.join(CACHE, "venv", "bin")
 KUBECTL = os.path.join(CACHE, "bin", "kubectl")
@@ -220,7 +221,6 @@ def measure_heal(kubeconfig, repeat, results, bed=BED, rate=100.0):
 def heal_once(cluster, kubeconfig, sig, probe):
     """One case of measure_heal, the canary already running: returns {"total": pod deletion -> registered,
     "after_start": the new container's start -> registered}, in seconds."""
-    from faults import drop_registration, registration  # pylint: disable=import-outside-toplevel
     time.sleep(CANARY_QUIET_SECONDS)
     fault = probe.now()
     endpoints = registration(cluster, 2)[0]["endpoints"]

@@ -14,8 +14,9 @@ if _TESTBED_DIR not in sys.path:
 # pylint: disable=wrong-import-position
 from testbed_lib.bed import CACHE, KUBECTL, PYTHON, REPO as ROOT  # noqa: E402
 from testbed_lib.client import (  # noqa: E402
-    BROKER_SELECTOR, TESTBED, ZK_SELECTOR, Cluster, kubeconfig, srvr, srvr_mode, srvr_version, start_testbed,
-    stop_testbed, wait_for)
+    BROKER_SELECTOR, TESTBED, ZK_SELECTOR, Cluster, drop_registration, kazoo_client, kubeconfig, registration, srvr,
+    srvr_mode, srvr_version, start_testbed, stop_testbed, wait_for)
 
-__all__ = ["BROKER_SELECTOR", "CACHE", "KUBECTL", "PYTHON", "ROOT", "TESTBED", "ZK_SELECTOR", "Cluster", "kubeconfig",
-           "srvr", "srvr_mode", "srvr_version", "start_testbed", "stop_testbed", "wait_for"]
+__all__ = ["BROKER_SELECTOR", "CACHE", "KUBECTL", "PYTHON", "ROOT", "TESTBED", "ZK_SELECTOR", "Cluster",
+           "drop_registration", "kazoo_client", "kubeconfig", "registration", "srvr", "srvr_mode", "srvr_version",
+           "start_testbed", "stop_testbed", "wait_for"]

@@ -1,6 +1,6 @@
 """A running test bed as a user sees it: the Kubernetes API (kubectl), ZooKeeper and Kafka; beds brought up and down
-through tests/testbed/testbed.py. The benchmark (bench/) and the end-to-end checks (tests/e2e/lib.py re-exports
-these names) read beds through this module.
+through tests/testbed/testbed.py; a broker's registration read or dropped (kazoo). The benchmark (bench/) and the
+end-to-end checks (tests/e2e/lib.py re-exports these names) read beds through this module.
 
 Independent of the collection's own modules on purpose: a scenario's verify step must not trust the code
 it checks. ZooKeeper is asked directly (srvr over TCP, kazoo for znodes) at the pods' loopback addresses,
@@ -79,9 +79,7 @@ class Cluster:
         return modes
 
     def registered_broker_ids(self):
-        from kazoo.client import KazooClient
-        client = KazooClient(hosts=",".join(self.zookeeper_addresses()), timeout=10)
-        client.start(timeout=30)
+        client = kazoo_client(self)
         try:
             if not client.exists("/brokers/ids"):
                 return set()
@@ -117,6 +115,44 @@ class Cluster:
                                 "--topic", topic, "--from-beginning", "--max-messages", str(count),
                                 "--timeout-ms", str(timeout_ms), timeout=timeout_ms // 1000 + 60)
         return [line for line in proc.stdout.splitlines() if line]
+
+
+def kazoo_client(cluster):
+    """A started kazoo client of the cluster's ZooKeeper (its pods' addresses); stop() and close() it."""
+    from kazoo.client import KazooClient  # pylint: disable=import-outside-toplevel
+    client = KazooClient(hosts=",".join(cluster.zookeeper_addresses()), timeout=10)
+    client.start(timeout=30)
+    return client
+
+
+def drop_registration(cluster, broker_id):
+    """Delete a live broker's /brokers/ids/<id> from another session.
+
+    ZooKeeper lets any session delete another's ephemeral node and does not tell the owner: the broker
+    keeps running, believes it is registered, and is no longer part of the cluster, which is what a
+    registration lost to a session problem looks like (KAFKA-7165).
+    """
+    client = kazoo_client(cluster)
+    try:
+        client.delete("/brokers/ids/%d" % broker_id)
+    finally:
+        client.stop()
+        client.close()
+
+
+def registration(cluster, broker_id):
+    """(data as a dict, ephemeral owner, ctime ms) of /brokers/ids/<id>, or None."""
+    from kazoo.exceptions import NoNodeError  # pylint: disable=import-outside-toplevel
+    client = kazoo_client(cluster)
+    try:
+        # One read, no exists() first: the node may go between two calls (the heal deletes it).
+        data, stat = client.get("/brokers/ids/%d" % broker_id)
+        return json.loads(data), stat.ephemeralOwner, stat.ctime
+    except NoNodeError:
+        return None
+    finally:
+        client.stop()
+        client.close()
 
 
 def srvr(host, port, timeout=5.0):
