@@ -306,6 +306,30 @@ def test_cp_kafka_entrypoint_errors(tmp_path):
     assert launch.error == "Running in KRaft mode...\nCLUSTER_ID is required."
 
 
+def test_cp_kafka_tls_reads_the_pem_files_of_its_mounted_secret(tmp_path):
+    env = {"KAFKA_BROKER_ID": "0", "KAFKA_ZOOKEEPER_CONNECT": "zk-cs:2181",
+           "KAFKA_ADVERTISED_LISTENERS": "CLIENT://kafka-service-0:9092,INTERNAL://kafka-service-0:9093",
+           "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CLIENT:SSL,INTERNAL:SSL",
+           "KAFKA_SSL_KEYSTORE_TYPE": "PEM", "KAFKA_SSL_KEYSTORE_LOCATION": "/etc/kafka/tls/tls-combined.pem",
+           "KAFKA_SSL_TRUSTSTORE_TYPE": "PEM", "KAFKA_SSL_TRUSTSTORE_LOCATION": "/etc/kafka/tls/ca.crt"}
+    sb = sandbox(tmp_path, "127.201.0.33", "kafka-broker-0-abc", "broker",
+                 {"/var/lib/kafka": str(tmp_path / "pv"), "/etc/kafka/tls": str(tmp_path / "secret")})
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, env, sb)
+    assert launch.error == ""
+    props = dict(l.split("=", 1) for l in cfg_lines(launch, "kafka.properties"))
+    # A listener named CLIENT (mapped to SSL) skips the image's key store branch; the files are the Secret's.
+    assert props["ssl.keystore.location"] == str(tmp_path / "secret" / "tls-combined.pem")
+    assert props["ssl.truststore.location"] == str(tmp_path / "secret" / "ca.crt")
+    assert props["listener.security.protocol.map"] == "CLIENT:SSL,INTERNAL:SSL"
+    # A listener *named* SSL takes the image's own branch: Java key stores and their password files.
+    named_ssl = {"KAFKA_ZOOKEEPER_CONNECT": "z:1", "KAFKA_ADVERTISED_LISTENERS": "SSL://x:1"}
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, named_ssl, sb)
+    assert launch.error == "Running in Zookeeper mode...\nSSL is enabled.\nKAFKA_SSL_KEYSTORE_FILENAME is required."
+    sasl = {"KAFKA_ZOOKEEPER_CONNECT": "z:1", "KAFKA_ADVERTISED_LISTENERS": "SASL_PLAINTEXT://x:1"}
+    launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, sasl, sb)
+    assert launch.error.endswith("SASL is enabled.\nKAFKA_OPTS is required.")
+
+
 # KRaft (cp-kafka 7.9 with KAFKA_PROCESS_ROLES, cp-kafka 8.0): the entrypoint's rules and the format step.
 KRAFT_CONTROLLER_CMD = ["bash", "-c", "export KAFKA_NODE_ID=$((3000 + ${HOSTNAME##*-})) && exec /etc/confluent/docker/run"]
 

@@ -46,6 +46,10 @@ class Authority:
         return builder.sign(self.key, hashes.SHA256()), key
 
 
+def der(cert):
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
 def pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 

@@ -72,12 +72,13 @@ def namespace_exists(cluster, name):
     return any(n["metadata"]["name"] == name for n in items)
 
 
-def new_canary(cluster):
-    """bench/canary.py's canary (acks=all, idempotent, 50 msg/s) against the bed, not started yet."""
+def new_canary(cluster, **kwargs):
+    """bench/canary.py's canary (acks=all, idempotent, 50 msg/s) against the bed, not started yet; ``kwargs`` go to
+    the Canary (client_config: TLS settings, for one)."""
     if BENCH not in sys.path:
         sys.path.insert(0, BENCH)
     from canary import Canary  # pylint: disable=import-outside-toplevel
-    return Canary.for_kubeconfig(cluster.kubeconfig, namespace=cluster.namespace, rate=50)
+    return Canary.for_kubeconfig(cluster.kubeconfig, namespace=cluster.namespace, **dict(dict(rate=50), **kwargs))
 
 
 # --- what a story records ------------------------------------------------------------------------------------------

@@ -628,6 +628,16 @@ def cp_kafka_config_error(env, runtime):
                              ("KAFKA_HOST", "host"), ("KAFKA_PORT", "port")):
         if env.get(deprecated):
             return "\n".join(out + ["%s is deprecated. Please use KAFKA_ADVERTISED_LISTENERS instead." % what])
+    advertised = env.get("KAFKA_ADVERTISED_LISTENERS") or ""
+    if "SSL://" in advertised:
+        # A listener *named* SSL or SASL_SSL: the script wants Java key stores under /etc/kafka/secrets and files
+        # with their passwords. A listener named otherwise (CLIENT, mapped to SSL) skips this branch.
+        out.append("SSL is enabled.")
+        for required in ("KAFKA_SSL_KEYSTORE_FILENAME", "KAFKA_SSL_KEY_CREDENTIALS", "KAFKA_SSL_KEYSTORE_CREDENTIALS"):
+            if not env.get(required):
+                return "\n".join(out + ["%s is required." % required])
+    if re.search(r"SASL_.*://", advertised) and not env.get("KAFKA_OPTS"):
+        return "\n".join(out + ["SASL is enabled.", "KAFKA_OPTS is required."])
     return ""
 
 
@@ -757,8 +767,13 @@ def plan_cp_kafka(container, env, sandbox, runtime=DEFAULT_RUNTIMES["kafka"]):
     mode = cp_kafka_mode(e, runtime)
     advertised = e.get("KAFKA_ADVERTISED_LISTENERS", "") + "," + e.get("KAFKA_LISTENERS", "")
     if "SSL://" in advertised or "SASL_" in advertised:
-        raise UnsupportedImage("testbed cp-kafka runner has no SSL/SASL support")
+        raise UnsupportedImage("testbed cp-kafka runner has no Java key stores or SASL: TLS runs with listeners named "
+                               "otherwise (CLIENT:SSL) and PEM files (ssl.keystore.type=PEM)")
     props = kafka_properties(e)
+    for key in props:
+        if key.endswith(".location") and props[key].startswith("/"):
+            # ssl.keystore.location and the like: the file of the volume mounted there (a Secret's, for TLS).
+            props[key] = sandbox.host_path(props[key])
     if props.get("listeners"):
         # Every listener, the controller's too, binds the pod IP instead of the wildcard.
         props["listeners"] = bind_listeners(props["listeners"], sandbox.pod_ip)

@@ -742,12 +742,17 @@ class Controller:
             d = os.path.join(worker.pod_dir, "volumes", vol["name"])
             os.makedirs(d, exist_ok=True)
             if "configMap" in vol:
-                obj = self.get_configmap(worker.namespace, vol["configMap"]["name"]) or {}
-                data = obj.get("data") or {}
+                source, name = vol["configMap"], vol["configMap"]["name"]
+                obj = self.get_configmap(worker.namespace, name)
+                data = (obj or {}).get("data") or {}
             else:
                 import base64
-                obj = self.get_secret(worker.namespace, vol["secret"]["secretName"]) or {}
-                data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (obj.get("data") or {}).items()}
+                source, name = vol["secret"], vol["secret"]["secretName"]
+                obj = self.get_secret(worker.namespace, name)
+                data = {k: base64.b64decode(v).decode(errors="replace") for k, v in ((obj or {}).get("data") or {}).items()}
+            if obj is None and not source.get("optional"):
+                # The kubelet's FailedMount: the container is not created until the object exists.
+                raise kubeenv.ConfigError('%s "%s" not found' % ("configmap" if "configMap" in vol else "secret", name))
             for k, v in data.items():
                 with open(os.path.join(d, k), "w") as f:
                     f.write(v)
