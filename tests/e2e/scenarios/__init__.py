@@ -13,7 +13,8 @@ Each molecule scenario (molecule/<name>/molecule.yml) has its whole story in ``s
 molecule runs a step with ``python -m scenarios side_effect|verify NAME --testbed BED --state FILE`` from tests/e2e
 (scenarios/__main__.py); tests/e2e/test_scenarios.py finds the scenarios by their molecule.yml and
 tests/unit/test_scenario_layout.py checks that every scenario has its module and every module its scenario.
-Modules whose names start with ``_`` are not scenarios.
+Modules whose names start with ``_`` are not scenarios. What a story reads from a bed (kubectl, ZooKeeper's srvr and
+kazoo, Kafka's console clients, wait_for) is tests/e2e/lib.py's.
 """
 import ipaddress
 import json
@@ -135,45 +136,6 @@ def save(state, state_file):
 def load(state_file):
     with open(state_file) as handle:
         return json.load(handle)
-
-
-# --- ZooKeeper, read and written with kazoo -------------------------------------------------------------------------
-
-def kazoo_client(cluster):
-    from kazoo.client import KazooClient  # pylint: disable=import-outside-toplevel
-    client = KazooClient(hosts=",".join(cluster.zookeeper_addresses()), timeout=10)
-    client.start(timeout=30)
-    return client
-
-
-def drop_registration(cluster, broker_id):
-    """Delete a live broker's /brokers/ids/<id> from another session.
-
-    ZooKeeper lets any session delete another's ephemeral node and does not tell the owner: the broker
-    keeps running, believes it is registered, and is no longer part of the cluster, which is what a
-    registration lost to a session problem looks like (KAFKA-7165).
-    """
-    client = kazoo_client(cluster)
-    try:
-        client.delete("/brokers/ids/%d" % broker_id)
-    finally:
-        client.stop()
-        client.close()
-
-
-def registration(cluster, broker_id):
-    """(data as a dict, ephemeral owner, ctime ms) of /brokers/ids/<id>, or None."""
-    from kazoo.exceptions import NoNodeError  # pylint: disable=import-outside-toplevel
-    client = kazoo_client(cluster)
-    try:
-        # One read, no exists() first: the node may go between two calls (the heal deletes it).
-        data, stat = client.get("/brokers/ids/%d" % broker_id)
-        return json.loads(data), stat.ephemeralOwner, stat.ctime
-    except NoNodeError:
-        return None
-    finally:
-        client.stop()
-        client.close()
 
 
 # --- the seed's checks, on the cluster as it runs ------------------------------------------------------------------

@@ -13,9 +13,8 @@ import subprocess
 import sys
 import time
 
-from lib import BROKER_SELECTOR, wait_for
-from scenarios import (check_membership, drop_registration, load, registration, run_site, save, snapshot,
-                       write_messages)
+from lib import BROKER_SELECTOR, drop_registration, registration, wait_for
+from scenarios import check_membership, load, run_site, save, snapshot, write_messages
 
 
 # The heal scenario's brokers keep a ZooKeeper session for 40 s (ZooKeeper's maximum at tickTime 2000) instead

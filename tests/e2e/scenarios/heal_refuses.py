@@ -6,9 +6,8 @@ import json
 import os
 import subprocess
 
-from lib import CACHE, ROOT, wait_for
-from scenarios import (check_membership, check_quorum, drop_registration, load, run_site, save, site_env,
-                       snapshot)
+from lib import CACHE, ROOT, drop_registration, wait_for
+from scenarios import check_membership, check_quorum, load, run_site, save, site_env, snapshot
 
 
 def side_effect(cluster, state_file):

@@ -8,9 +8,9 @@ import os
 import subprocess
 import time
 
-from lib import BROKER_SELECTOR, CACHE, ROOT, Cluster, wait_for
-from scenarios import (ANSIBLE_PLAYBOOK, TESTBED_VARS, admin_kubectl, drop_registration, load,
-                       namespace_exists, save, site_env, snapshot, write_messages)
+from lib import BROKER_SELECTOR, CACHE, ROOT, Cluster, drop_registration, wait_for
+from scenarios import (ANSIBLE_PLAYBOOK, TESTBED_VARS, admin_kubectl, load, namespace_exists, save, site_env, snapshot,
+                       write_messages)
 
 
 RBAC_DIR = os.path.join(ROOT, "examples", "rbac")

@@ -32,9 +32,9 @@ import signal
 import subprocess
 import time
 
-from lib import BROKER_SELECTOR, CACHE, ROOT, ZK_SELECTOR, wait_for
-from scenarios import (assert_recap_unchanged, kazoo_client, load, new_canary, resource_versions, run_playbook,
-                       run_site, save, settled_versions, site_argv, site_env, write_messages)
+from lib import BROKER_SELECTOR, CACHE, ROOT, ZK_SELECTOR, kazoo_client, wait_for
+from scenarios import (assert_recap_unchanged, load, new_canary, resource_versions, run_playbook, run_site, save,
+                       settled_versions, site_argv, site_env, write_messages)
 
 # Run by `make test-slow` (KAFKA_EKS_SLOW_SCENARIOS=1), not by `make test`: the migration to KRaft and back and on
 # to Kafka 4 takes about 30 minutes on 2 cores, which CI's 75-minute budget does not hold next to the others.

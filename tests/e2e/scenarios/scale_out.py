@@ -8,9 +8,9 @@ import calendar
 import json
 import time
 
-from lib import BROKER_SELECTOR
-from scenarios import (check_bootstrap, check_membership, external_clients, image_of, kazoo_client, load,
-                       load_balancer_ips, run_site, save, snapshot, write_messages)
+from lib import BROKER_SELECTOR, kazoo_client
+from scenarios import (check_bootstrap, check_membership, external_clients, image_of, load, load_balancer_ips, run_site,
+                       save, snapshot, write_messages)
 
 
 def registration_ctimes(cluster):
