@@ -261,10 +261,12 @@ def _replicas(admin):
     return partitions if len(partitions) == 3 and all(len(r) == 3 for r in partitions.values()) else None
 
 
-def external_consume(bootstrap, count):
+def external_consume(bootstrap, count, topic=EXTERNAL_TOPIC, client_id="e2e-external-consumer", **client):
+    """Up to ``count`` messages of ``topic`` from the beginning, read from the host (``client``: more of
+    KafkaConsumer's settings, e.g. TLS)."""
     from kafka import KafkaConsumer  # pylint: disable=import-outside-toplevel
-    consumer = KafkaConsumer(EXTERNAL_TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-                             consumer_timeout_ms=30000, client_id="e2e-external-consumer")
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
+                             consumer_timeout_ms=30000, client_id=client_id, **client)
     try:
         received = []
         for record in consumer:
