@@ -263,8 +263,8 @@ def secret_errors(summary, secret_name, namespace, names, now, variable="kafka_b
                       "(BEGIN PRIVATE KEY). Set privateKey.encoding: PKCS8 on the Certificate."
                       % (where, KEYSTORE_KEY, store["key_format"]))
     elif store and store["key_format"] == "pkcs8" and cert and not store["key_matches_certificate"]:
-        errors.append("%s: the private key in %s is not the key of the certificate in %s." % (where, KEYSTORE_KEY,
-                                                                                             CERTIFICATE_KEY))
+        errors.append("%s: the private key in %s is not the key of the certificate in %s."
+                      % (where, KEYSTORE_KEY, CERTIFICATE_KEY))
     if store and cert and not store["certificate_matches"]:
         errors.append("%s: %s does not hold the certificate of %s after its key (a stale CombinedPEM?)."
                       % (where, KEYSTORE_KEY, CERTIFICATE_KEY))

@@ -62,8 +62,8 @@ def _env_value(container, name):
 
 def _listener_protocol(protocol_map, listener):
     for entry in (protocol_map or "").split(","):
-        name, _, protocol = entry.strip().partition(":")
-        if name == listener:
+        name, separator, protocol = entry.strip().partition(":")
+        if separator and name == listener:
             return protocol
     return None
 

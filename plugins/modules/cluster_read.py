@@ -63,8 +63,8 @@ options:
       summary:
         description:
           - C(tls_secret) - instead of each Secret read, facts about the TLS material it holds
-            (C(plugins/module_utils/tls.py) C(summarize_secret): which keys are missing, the certificate's subject,
-            names, dates and fingerprint, whether the CA trusts it and the key matches it), never the key or
+            (C(summarize_secret) of C(plugins/module_utils/tls.py) - which keys are missing, the certificate's
+            subject, names, dates and fingerprint, whether the CA issued it and the key matches it), never the key or
             certificate text, so no secret reaches the result. Requires I(name); a Secret that does not exist is
             summarized as C(found=false).
         type: str

@@ -46,7 +46,7 @@ def test_the_summary_holds_facts_and_never_key_or_certificate_text(ca, good):
 
 
 def test_a_missing_secret_names_it_the_variable_and_the_fix():
-    errors, _ = secret_errors(summarize_secret(None), "kafka-tls", "kafka", NAMES, NOW)
+    errors = secret_errors(summarize_secret(None), "kafka-tls", "kafka", NAMES, NOW)[0]
     assert len(errors) == 1
     assert "Secret kafka-tls in namespace kafka (kafka_broker_tls_secret) does not exist" in errors[0]
     assert "CombinedPEM" in errors[0]
@@ -56,19 +56,19 @@ def test_a_missing_secret_names_it_the_variable_and_the_fix():
 def test_a_missing_key_is_named(ca, good, missing):
     data = secret_data(good[0], good[1], ca)
     del data[missing]
-    errors, _ = check(data)
+    errors = check(data)[0]
     assert any("has no %s" % missing in e for e in errors), errors
 
 
 def test_a_name_the_brokers_advertise_missing_from_the_sans_is_named(ca):
     cert, key = ca.issue(dns_names=NAMES[:-1])
-    errors, _ = check(secret_data(cert, key, ca))
+    errors = check(secret_data(cert, key, ca))[0]
     assert len(errors) == 1 and "do not cover %s" % NAMES[-1] in errors[0]
 
 
 def test_a_wildcard_covers_one_label_and_not_the_short_name(ca):
     cert, key = ca.issue(dns_names=["*.kafka.svc.cluster.local"])
-    errors, _ = check(secret_data(cert, key, ca))
+    errors = check(secret_data(cert, key, ca))[0]
     assert len(errors) == 1
     assert "do not cover kafka-service-0, kafka-service-1, kafka-service-2" in errors[0]
     assert name_covered("kafka-service-0.kafka.svc.cluster.local", ["*.kafka.svc.cluster.local"], [])
@@ -81,16 +81,16 @@ def test_an_address_needs_an_ip_san_not_a_dns_name(ca):
     cert, key = ca.issue(dns_names=NAMES + ["127.20.255.1"], ip_addresses=["127.20.255.2"])
     summary = summarize_secret(secret("t", "kafka", secret_data(cert, key, ca)))
     assert summary["certificate"]["ip_addresses"] == ["127.20.255.2"]
-    errors, _ = secret_errors(summary, "t", "kafka", NAMES + ["127.20.255.1", "127.20.255.2"], NOW)
+    errors = secret_errors(summary, "t", "kafka", NAMES + ["127.20.255.1", "127.20.255.2"], NOW)[0]
     assert len(errors) == 1 and "do not cover 127.20.255.1" in errors[0]
 
 
 def test_an_expired_or_not_yet_valid_certificate_is_refused_and_one_near_its_end_is_said(ca):
     cert, key = ca.issue(dns_names=NAMES, not_before=NOW - datetime.timedelta(days=100), days=90)
-    errors, _ = check(secret_data(cert, key, ca))
+    errors = check(secret_data(cert, key, ca))[0]
     assert len(errors) == 1 and "expired at" in errors[0]
     cert, key = ca.issue(dns_names=NAMES, not_before=NOW + datetime.timedelta(days=1))
-    errors, _ = check(secret_data(cert, key, ca))
+    errors = check(secret_data(cert, key, ca))[0]
     assert len(errors) == 1 and "is not valid before" in errors[0]
     cert, key = ca.issue(dns_names=NAMES, not_before=NOW - datetime.timedelta(days=85), days=90)
     errors, warnings = check(secret_data(cert, key, ca))
@@ -98,36 +98,36 @@ def test_an_expired_or_not_yet_valid_certificate_is_refused_and_one_near_its_end
 
 
 def test_a_key_kafka_cannot_read_is_refused_with_the_certificate_setting(ca, good):
-    errors, _ = check(secret_data(good[0], good[1], ca, key_format="sec1"))
+    errors = check(secret_data(good[0], good[1], ca, key_format="sec1"))[0]
     assert len(errors) == 1 and "sec1" in errors[0] and "privateKey.encoding: PKCS8" in errors[0]
 
 
 def test_a_key_that_is_not_the_certificates_is_refused(ca, good):
     data = secret_data(good[0], good[1], ca)
     data["tls-combined.pem"] = key_pem(new_key()) + data["tls.crt"]
-    errors, _ = check(data)
+    errors = check(data)[0]
     assert len(errors) == 1 and "is not the key of the certificate" in errors[0]
 
 
 def test_a_stale_combined_pem_after_a_renewal_is_refused(ca, good):
-    renewed, _ = ca.issue(dns_names=NAMES, key=good[1])
-    errors, _ = check(secret_data(renewed, good[1], ca, combined_cert=good[0]))
+    renewed = ca.issue(dns_names=NAMES, key=good[1])[0]
+    errors = check(secret_data(renewed, good[1], ca, combined_cert=good[0]))[0]
     assert len(errors) == 1 and "stale CombinedPEM" in errors[0]
 
 
 def test_a_ca_that_did_not_issue_the_certificate_is_refused(good):
     other = Authority("another CA")
-    errors, _ = check(secret_data(good[0], good[1], other))
+    errors = check(secret_data(good[0], good[1], other))[0]
     assert len(errors) == 1 and "does not trust tls.crt" in errors[0]
 
 
 def test_text_that_is_not_pem_is_a_problem_not_a_crash(ca, good):
     data = secret_data(good[0], good[1], ca)
     data["tls.crt"] = "-----BEGIN CERTIFICATE-----\n%%%not base64%%%\n-----END CERTIFICATE-----\n"
-    errors, _ = check(data)
+    errors = check(data)[0]
     assert any("tls.crt does not hold PEM certificates" in e for e in errors), errors
     data["tls.crt"] = "hello"
-    errors, _ = check(data)
+    errors = check(data)[0]
     assert any("tls.crt holds no PEM certificate" in e for e in errors), errors
     raw = secret("kafka-tls", "kafka", secret_data(good[0], good[1], ca))
     raw["data"]["ca.crt"] = base64.b64encode(b"\xff\xfe").decode()
