@@ -168,11 +168,16 @@ def read_all(svc, reads):
             raise ReadFailed(key, "could not read %s: %s" % (what, exc))
         if not found.get("api_found", True):
             raise ReadFailed(key, "could not read %s: %s" % (what, found.get("msg") or "the API has no such kind"))
-        results[key] = found.get("resources") or []
-        if read.get("summary") == "tls_secret":
-            # Facts only: the Secret's data never leaves this process.
-            results[key] = [tls.summarize_secret(obj) for obj in results[key]] or [tls.summarize_secret(None)]
+        results[key] = summarized(read, found.get("resources") or [])
     return results, skipped
+
+
+def summarized(read, objects):
+    """What a read returns of the objects it found: the objects, or with I(summary=tls_secret) the facts about the
+    Secret only (its data never leaves this process), C(found=false) when there is none."""
+    if read.get("summary") == "tls_secret":
+        return [tls.summarize_secret(obj) for obj in objects] or [tls.summarize_secret(None)]
+    return objects
 
 
 class ReadFailed(Exception):

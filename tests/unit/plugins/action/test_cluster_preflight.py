@@ -11,6 +11,7 @@ from ansible.template import Templar
 
 from ansible_collections.kafka_eks.cluster.plugins.action import cluster_preflight
 from ansible_collections.kafka_eks.cluster.plugins.action.cluster_preflight import ActionModule
+from ansible_collections.kafka_eks.cluster.plugins.modules.cluster_read import summarized
 
 TOKEN = "sentinel-token-4f1c"
 AUTH = {"host": "https://127.0.0.1:6443", "api_key": TOKEN, "validate_certs": False}
@@ -89,7 +90,7 @@ class Run:
                     found = [o for o in found if (o.get("metadata") or {}).get("name") == read["name"]]
                 if read.get("label_selectors"):
                     found = [o for o in found if selected(o, read["label_selectors"])]
-                results[read["key"]] = copy.deepcopy(found)
+                results[read["key"]] = summarized(read, copy.deepcopy(found))
             return {"objects": results, "skipped": skipped}
 
         action._execute_module = execute_module
@@ -427,3 +428,68 @@ def test_the_volumes_are_read_only_when_the_namespace_has_claims():
     assert not run.result.get("failed"), run.result
     assert "PersistentVolume" in run.kinds()
     assert run.result["plan"]["volumes"]["brokers"]["0"]["volume"] == "pv-a"
+
+
+# --- TLS: the Secret read as facts, checked before any write ------------------------------------------------------
+
+TLS = {"kafka_broker_listener_security": {"client": "ssl", "internal": "ssl"}, "kafka_broker_tls_secret": "kafka-tls"}
+
+
+def tls_secret(dns_names=None, days=90):
+    import datetime  # pylint: disable=import-outside-toplevel
+    import tls_material  # pylint: disable=import-outside-toplevel
+    now = datetime.datetime.now(datetime.timezone.utc)
+    authority = tls_material.Authority(not_before=now - datetime.timedelta(days=1))
+    cert, key = authority.issue(dns_names=tls_material.broker_names() if dns_names is None else dns_names,
+                                not_before=now - datetime.timedelta(days=1), days=days)
+    data = tls_material.secret_data(cert, key, authority)
+    return tls_material.secret("kafka-tls", "kafka", data), data
+
+
+def test_a_tls_secret_is_read_as_facts_and_its_fingerprint_reaches_the_plan():
+    secret, data = tls_secret()
+    run = Run(TLS, cluster={"Secret": [secret]})
+    assert not run.result.get("failed"), run.result
+    (read,) = [r for r in run.reads if r["kind"] == "Secret"]
+    assert read["name"] == "kafka-tls" and read["namespace"] == "kafka" and read["summary"] == "tls_secret"
+    assert len(run.result["plan"]["tls"]["fingerprint"]) == 32
+    # Nothing of the Secret's content in what the preflight returns (the plan is printed, registered, cached).
+    text = repr(run.result)
+    for value in list(data.values()) + list(secret["data"].values()):
+        for line in value.splitlines():
+            if len(line) > 20:
+                assert line not in text
+
+
+def test_a_tls_secret_that_misses_a_name_or_does_not_exist_is_refused_before_any_write():
+    secret = tls_secret(dns_names=["kafka-service-0"])[0]
+    run = Run(TLS, cluster={"Secret": [secret]})
+    assert run.result["failed"] and "do not cover kafka-service-0.kafka.svc.cluster.local" in run.result["msg"]
+    run = Run(TLS)
+    assert run.result["failed"] and "Secret kafka-tls in namespace kafka (kafka_broker_tls_secret) does not exist" \
+        in run.result["msg"]
+    # Check mode on a cluster without the namespace: the Secret cannot exist there either.
+    run = Run(TLS, check_mode=True)
+    assert run.result["failed"] and "does not exist" in run.result["msg"]
+
+
+def test_status_and_teardown_hear_of_a_broken_tls_secret_without_being_stopped():
+    secret = tls_secret(days=1)[0]  # valid from a day ago for a day: expired now
+    run = Run(dict(TLS, kafka_preflight_check_tls=False), cluster={"Secret": [secret]})
+    assert not run.result.get("failed"), run.result
+    assert any("expired at" in w for w in run.result["warnings"]), run.result.get("warnings")
+    assert Run(TLS, cluster={"Secret": [secret]}).result["failed"]
+
+
+def test_running_brokers_keep_their_inter_broker_protocol():
+    running = [deployment(n) for n in range(4)]
+    for item in running:
+        item["spec"]["template"]["spec"]["containers"][0]["name"] = "broker"
+        item["spec"]["template"]["spec"]["containers"][0]["env"] = [
+            {"name": "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "value": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT"}]
+    run = Run(TLS, cluster={"Secret": [tls_secret()[0]], "Deployment": running})
+    assert run.result["failed"] and "kafka-broker-0 (PLAINTEXT)" in run.result["msg"], run.result
+    # The client listener alone may change: it rolls.
+    run = Run(dict(TLS, kafka_broker_listener_security={"client": "ssl"}), cluster={"Secret": [tls_secret()[0]],
+                                                                                     "Deployment": running})
+    assert not run.result.get("failed"), run.result

@@ -64,3 +64,19 @@ def test_a_key_used_twice_is_refused():
     with pytest.raises(ReadFailed) as info:
         read_all(FakeService({}), [{"key": "a", "kind": "Node"}, {"key": "a", "kind": "Pod"}])
     assert "used by two reads" in str(info.value)
+
+
+def test_a_tls_secret_is_returned_as_facts_only_and_a_missing_one_as_not_found():
+    import tls_material  # pylint: disable=import-outside-toplevel
+    authority = tls_material.Authority()
+    cert, key = authority.issue(dns_names=["kafka-service-0"])
+    data = tls_material.secret_data(cert, key, authority)
+    secret = tls_material.secret("kafka-tls", "kafka", data)
+    svc = FakeService({"Secret": [secret]})
+    read = {"key": "tls", "kind": "Secret", "namespace": "kafka", "name": "kafka-tls", "summary": "tls_secret"}
+    results = read_all(svc, [read, dict(read, key="other", name="absent")])[0]
+    (summary,) = results["tls"]
+    assert summary["found"] and summary["certificate"]["dns_names"] == ["kafka-service-0"]
+    assert "data" not in summary and "BEGIN" not in repr(results) and secret["data"]["tls.key"] not in repr(results)
+    assert results["other"] == [{"found": False, "missing_keys": [], "problems": [], "certificate": None,
+                                 "keystore": None, "ca": None, "fingerprint": None}]
