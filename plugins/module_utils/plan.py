@@ -1376,6 +1376,9 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
     controller_ids = _check_controllers(check, cfg, broker_ids, max_id)
     access = check.choice(cfg, "kafka_zookeeper_access", ZOOKEEPER_ACCESS_MODES)
     _check_zookeeper_hosts(check, cfg)
+    if access == "direct" and cfg.get("kafka_network_policy") is True:
+        warnings.append("kafka_network_policy lets only the brokers and the KRaft controllers reach ZooKeeper's client "
+                        "port: kafka_zookeeper_access=direct works only from a pod it admits (use exec, the default).")
     if access == "direct" and not cfg.get("kafka_zookeeper_hosts"):
         check.fail("kafka_zookeeper_hosts", "is empty but kafka_zookeeper_access is 'direct'.",
                    "list the ZooKeeper servers as host:port, or use kafka_zookeeper_access=exec.")
@@ -1506,6 +1509,13 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
         "bootstrap_servers": ",".join(b["address"] for b in brokers),
         "external": _external_summary(external_mode, brokers),
         "tls": _tls(cfg, security, namespace, brokers),
+        # kafka_network_policy: one NetworkPolicy each for ZooKeeper, the brokers and the KRaft controllers.
+        "network_policy": {
+            "enabled": bool(cfg.get("kafka_network_policy")),
+            "zookeeper": "%s-network-policy" % sts,
+            "brokers": "%snetwork-policy" % cfg["kafka_broker_deployment_prefix"],
+            "controllers": "%s-network-policy" % controller_sts,
+        },
         # The variables, converted and checked, that the templates read (never a role variable directly); the
         # templates render each one as data.
         "settings": dict((k, v) for k, v in cfg.items() if not k.startswith(CREDENTIAL_PREFIX)),

@@ -652,3 +652,32 @@ def test_tls_mounts_the_secret_by_reference_and_renders_no_key_material(tmp_path
     assert named(rendered.objects, "ConfigMap", "kafka-client-config")["data"]["security.protocol"] == "SSL"
     for obj in rendered.objects:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def test_network_policies_admit_only_what_each_port_is_for(tmp_path, default_render):
+    assert by_kind(default_render.objects, "NetworkPolicy") == []
+    rendered = render(tmp_path, kafka_network_policy=True, kafka_broker_external_access="nodeport")
+    assert rendered.proc.returncode == 0, rendered.proc.stdout + rendered.proc.stderr
+    policies = dict((p["metadata"]["name"], p["spec"]) for p in by_kind(rendered.objects, "NetworkPolicy"))
+    assert sorted(policies) == ["kafka-broker-network-policy", "kafka-controller-network-policy",
+                                "zookeeper-network-policy"]
+    zookeeper_pods = {"app.kubernetes.io/component": "zookeeper", "app.kubernetes.io/instance": "kafka"}
+    brokers = {"app.kubernetes.io/component": "broker", "app.kubernetes.io/instance": "kafka"}
+    controllers = {"app.kubernetes.io/component": "controller", "app.kubernetes.io/instance": "kafka"}
+
+    def rules(spec):
+        return [(sorted(tuple(sorted(f["podSelector"]["matchLabels"].items())) for f in r.get("from", [])) or "anyone",
+                 sorted(p["port"] for p in r["ports"])) for r in spec["ingress"]]
+
+    def selector(labels):
+        return tuple(sorted(labels.items()))
+    zookeeper = policies["zookeeper-network-policy"]
+    assert zookeeper["podSelector"]["matchLabels"] == zookeeper_pods and zookeeper["policyTypes"] == ["Ingress"]
+    assert rules(zookeeper) == [([selector(zookeeper_pods)], [2181, 2888, 3888]),
+                                (sorted([selector(brokers), selector(controllers)]), [2181])]
+    assert rules(policies["kafka-broker-network-policy"]) == [
+        ("anyone", [9092, 9094]), (sorted([selector(brokers), selector(controllers)]), [9093])]
+    assert rules(policies["kafka-controller-network-policy"]) == [
+        (sorted([selector(brokers), selector(controllers)]), [9093])]
+    for obj in by_kind(rendered.objects, "NetworkPolicy"):
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
