@@ -11,6 +11,7 @@ Three layers, cheapest first:
     .cache/venv/bin/python -m pytest -m testbed tests/testbed/test_podrunner.py
 """
 
+import functools
 import json
 import os
 import re
@@ -27,8 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "podrunner"))
 sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+sys.path.insert(0, HERE)
 
 import hosts  # noqa: E402
+from testbed_lib import client  # noqa: E402
 import images  # noqa: E402
 import kubeenv  # noqa: E402
 import procs  # noqa: E402
@@ -589,15 +592,8 @@ def zk_mode(ip, port=2181):
     return None
 
 
-def wait_for(fn, timeout, what, interval=0.2):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+# The test bed client's wait, polling faster: these tests watch single processes start.
+wait_for = functools.partial(client.wait_for, interval=0.2)
 
 
 class Ensemble:
