@@ -16,6 +16,10 @@ if not os.path.exists(LINK):
     os.symlink(ROOT, LINK)
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+# The test bed's own package (tests/testbed/testbed_lib): certificates made like cert-manager's, for one.
+TESTBED = os.path.join(ROOT, "tests", "testbed")
+if TESTBED not in sys.path:
+    sys.path.insert(0, TESTBED)
 
 
 class ModuleExit(Exception):

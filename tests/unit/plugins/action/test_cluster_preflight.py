@@ -437,7 +437,7 @@ TLS = {"kafka_broker_listener_security": {"client": "ssl", "internal": "ssl"}, "
 
 def tls_secret(dns_names=None, days=90):
     import datetime  # pylint: disable=import-outside-toplevel
-    import tls_material  # pylint: disable=import-outside-toplevel
+    from testbed_lib import tls_material  # pylint: disable=import-outside-toplevel
     now = datetime.datetime.now(datetime.timezone.utc)
     authority = tls_material.Authority(not_before=now - datetime.timedelta(days=1))
     cert, key = authority.issue(dns_names=tls_material.broker_names() if dns_names is None else dns_names,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.tls import name_covered, secret_errors, summarize_secret
-from tls_material import NOW, Authority, broker_names, key_pem, new_key, secret, secret_data
+from testbed_lib.tls_material import NOW, Authority, broker_names, key_pem, new_key, secret, secret_data
 
 NAMES = broker_names(3)
 

@@ -67,7 +67,7 @@ def test_a_key_used_twice_is_refused():
 
 
 def test_a_tls_secret_is_returned_as_facts_only_and_a_missing_one_as_not_found():
-    import tls_material  # pylint: disable=import-outside-toplevel
+    from testbed_lib import tls_material  # pylint: disable=import-outside-toplevel
     authority = tls_material.Authority()
     cert, key = authority.issue(dns_names=["kafka-service-0"])
     data = tls_material.secret_data(cert, key, authority)

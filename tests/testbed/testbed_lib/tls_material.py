@@ -1,6 +1,6 @@
-"""Certificates for the tests: a CA and broker certificates with chosen names, dates, key formats, and the
-Secret cert-manager would write for them (tls.crt, tls.key, ca.crt, tls-combined.pem). Used by the unit tests of
-plugins/module_utils/tls.py and by the end-to-end TLS scenario."""
+"""Certificates for a test bed's Kafka: a CA and broker certificates with chosen names, dates and key formats, and
+the Secret cert-manager would write for them (tls.crt, tls.key, ca.crt, tls-combined.pem). Used by the unit tests
+of plugins/module_utils/tls.py, the end-to-end TLS scenario and the benchmark's TLS measurement."""
 import base64
 import datetime
 import ipaddress
