@@ -498,18 +498,30 @@ class Canary:
         config.update(self.client_config)
         return config
 
-    def ensure_topic(self):
+    def ensure_topic(self, timeout=60.0):
+        """Create the canary's topic (or use it as it is). Before anything is sent, a connection that fails is tried
+        again until ``timeout`` (each failure recorded): a broker that just started may refuse the first one."""
         from kafka.admin import KafkaAdminClient, NewTopic  # pylint: disable=import-outside-toplevel
+        from kafka.errors import KafkaConnectionError, NoBrokersAvailable  # pylint: disable=import-outside-toplevel
         from kafka.errors import TopicAlreadyExistsError  # pylint: disable=import-outside-toplevel
-        admin = KafkaAdminClient(**self._config(client_id="canary-admin"))
-        try:
-            admin.create_topics([NewTopic(self.topic, self.partitions, self.replication_factor,
-                                          topic_configs={"min.insync.replicas": str(self.min_insync_replicas)})],
-                                timeout_ms=30000)
-        except TopicAlreadyExistsError:
-            pass  # used as it is: its partitions are read from the metadata below
-        finally:
-            admin.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                admin = KafkaAdminClient(**self._config(client_id="canary-admin"))
+                try:
+                    admin.create_topics([NewTopic(self.topic, self.partitions, self.replication_factor,
+                                                  topic_configs={"min.insync.replicas": str(self.min_insync_replicas)})],
+                                        timeout_ms=30000)
+                finally:
+                    admin.close()
+                return
+            except TopicAlreadyExistsError:
+                return  # used as it is: its partitions are read from the metadata below
+            except (KafkaConnectionError, NoBrokersAvailable) as error:
+                self.record_error("admin", type(error).__name__, str(error))
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2.0)
 
     def start(self, ready_timeout=120.0):
         from kafka import KafkaProducer  # pylint: disable=import-outside-toplevel

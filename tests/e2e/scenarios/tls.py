@@ -1,0 +1,211 @@
+"""Scenario tls (molecule/tls): TLS listeners from a Secret in cert-manager's shape, on the smallest cluster that
+proves it (1 ZooKeeper server, 3 brokers, RF 3, min ISR 2).
+
+(1) Refused before any write: the Secret does not exist (the namespace is not even created); then a certificate
+whose names miss a broker (nothing of the cluster is created). (2) With a good certificate the brokers talk TLS
+to each other (INTERNAL) and to clients (CLIENT): a host client trusting the CA creates a topic and reads back
+what it produced with acks=all; the same client without the CA, with another CA, or in plaintext is refused. (3)
+A second run changes nothing. (4) Turning the running brokers' inter-broker listener back to plaintext is
+refused, nothing written. (5) The certificate is renewed (new key, same CA): site.yml rolls the brokers one at a
+time while an acks=all canary trusting the CA runs, nothing is lost, and each broker then serves the new one.
+"""
+import datetime
+import hashlib
+import json
+import os
+import socket
+import ssl
+import time
+
+from testbed_lib import tls_material
+
+from scenarios import (BROKER_SELECTOR, admin_kubectl, assert_recap_unchanged, load, namespace_exists, new_canary,
+                       run_site, save, settled_versions)
+
+SECRET = "kafka-tls"
+BROKERS = 3
+TOPIC = "tls-e2e"
+TLS_VARS = {"kafka_broker_listener_security": {"client": "ssl", "internal": "ssl"}, "kafka_broker_tls_secret": SECRET,
+            "kafka_broker_count": BROKERS, "zookeeper_replicas": 1}
+
+
+def site(cluster, check=True, **overrides):
+    return run_site(cluster, "-e", json.dumps(dict(TLS_VARS, **overrides)), check=check)
+
+
+def apply_secret(cluster, cert, key, authority):
+    obj = tls_material.secret(SECRET, cluster.namespace, tls_material.secret_data(cert, key, authority))
+    admin_kubectl(cluster, "apply", "-f", "-", stdin=json.dumps(obj))
+
+
+def output(proc):
+    return proc.stdout[-8000:] + proc.stderr[-4000:]
+
+
+def served_certificate(resolve, service, port, cafile):
+    """The SHA-256 of the certificate a broker shows a client that connects by its Service name."""
+    (address, *_) = resolve(service)
+    context = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection((address, port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=service) as tls:
+            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+
+
+def refusal(bootstrap, **config):
+    """The error a client gets (its type's name), or None when it reached the cluster."""
+    from kafka import KafkaAdminClient  # pylint: disable=import-outside-toplevel
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="e2e-tls-refused", request_timeout_ms=8000,
+                                 api_version_auto_timeout_ms=8000, **config)
+    except Exception as error:  # pylint: disable=broad-except
+        return type(error).__name__
+    admin.close()
+    return None
+
+
+def round_trip(bootstrap, client, count=30):
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer  # pylint: disable=import-outside-toplevel
+    from kafka.admin import NewTopic  # pylint: disable=import-outside-toplevel
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="e2e-tls-admin", **client)
+    try:
+        admin.create_topics([NewTopic(TOPIC, 3, 3, topic_configs={"min.insync.replicas": "2"})], timeout_ms=30000)
+    finally:
+        admin.close()
+    messages = ["tls-%d" % i for i in range(count)]
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="e2e-tls-producer", **client)
+    try:
+        for message in messages:
+            producer.send(TOPIC, message.encode()).get(timeout=60)
+    finally:
+        producer.close()
+    consumer = KafkaConsumer(TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
+                             consumer_timeout_ms=30000, client_id="e2e-tls-consumer", **client)
+    try:
+        received = []
+        for record in consumer:
+            received.append(record.value.decode())
+            if len(received) >= count:
+                break
+    finally:
+        consumer.close()
+    return messages, received
+
+
+def side_effect(cluster, state_file):
+    state = {}
+    here = os.path.dirname(state_file)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    authority = tls_material.Authority("e2e CA", not_before=now - datetime.timedelta(days=1))
+    other = tls_material.Authority("another CA", not_before=now - datetime.timedelta(days=1))
+    hour_ago = now - datetime.timedelta(hours=1)
+    names = tls_material.broker_names(BROKERS, cluster.namespace)
+    cafile, other_cafile = os.path.join(here, "tls-ca.pem"), os.path.join(here, "tls-other-ca.pem")
+    for path, ca in ((cafile, authority), (other_cafile, other)):
+        with open(path, "w") as handle:
+            handle.write(tls_material.pem(ca.cert))
+
+    # (1) Refusals before any write.
+    missing = site(cluster, check=False)
+    state["missing"] = {"rc": missing.returncode, "output": output(missing),
+                        "namespace_created": namespace_exists(cluster, cluster.namespace)}
+    admin_kubectl(cluster, "create", "namespace", cluster.namespace)
+    short, key = authority.issue(dns_names=names[:-2], not_before=hour_ago)
+    apply_secret(cluster, short, key, authority)
+    uncovered = site(cluster, check=False)
+    state["uncovered"] = {"rc": uncovered.returncode, "output": output(uncovered),
+                          "objects": [o["metadata"]["name"] for kind in ("statefulsets", "deployments", "services")
+                                      for o in cluster.get(kind)]}
+
+    # (2) A good certificate: the cluster comes up on TLS.
+    first, key = authority.issue(dns_names=names, not_before=hour_ago)
+    apply_secret(cluster, first, key, authority)
+    started = time.monotonic()
+    site(cluster)
+    state["converge_seconds"] = round(time.monotonic() - started, 1)
+    canary = new_canary(cluster, client_config={"security_protocol": "SSL", "ssl_cafile": cafile})
+    bootstrap = canary.bootstrap_servers
+    trusted = {"security_protocol": "SSL", "ssl_cafile": cafile}
+    state["messages"], state["received"] = round_trip(bootstrap, trusted)
+    state["refusals"] = {
+        "no_ca": refusal(bootstrap, security_protocol="SSL"),
+        "other_ca": refusal(bootstrap, security_protocol="SSL", ssl_cafile=other_cafile),
+        "plaintext": refusal(bootstrap),
+        "trusted": refusal(bootstrap, **trusted),
+    }
+    resolve = canary.kube.resolve
+    state["served_before"] = dict((s, served_certificate(resolve, s, 9092, cafile)) for s in names[::2])
+    state["first_sha256"] = hashlib.sha256(tls_material.der(first)).hexdigest()
+
+    # (3) Nothing to do: a second run changes nothing.
+    state["rerun"] = output(site(cluster))
+
+    # (4) The inter-broker listener of running brokers cannot go back to plaintext in a roll.
+    before = settled_versions(cluster)
+    back = site(cluster, check=False, kafka_broker_listener_security={"client": "ssl", "internal": "plaintext"})
+    state["internal_change"] = {"rc": back.returncode, "output": output(back),
+                                "unchanged": settled_versions(cluster) == before}
+
+    # (5) Renewal: same CA, new key; the brokers roll one at a time under the canary.
+    renewed, new_key = authority.issue(dns_names=names, not_before=hour_ago)
+    apply_secret(cluster, renewed, new_key, authority)
+    pods_before = dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p["metadata"]["uid"])
+                       for p in cluster.pods(BROKER_SELECTOR))
+    canary.start()
+    try:
+        with canary.phase("certificate_renewal_roll"):
+            rotation = site(cluster)
+    finally:
+        state["canary"] = canary.stop()
+    state["rotation"] = output(rotation)
+    state["pods_before"] = pods_before
+    state["pods_after"] = dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p["metadata"]["uid"])
+                               for p in cluster.pods(BROKER_SELECTOR))
+    state["renewed_sha256"] = hashlib.sha256(tls_material.der(renewed)).hexdigest()
+    canary.kube.poll(0)
+    state["served_after"] = dict((s, served_certificate(resolve, s, 9092, cafile)) for s in names[::2])
+    save(state, state_file)
+
+
+def verify(cluster, state_file):
+    state = load(state_file)
+    missing = state["missing"]
+    assert missing["rc"] != 0 and not missing["namespace_created"], missing["output"][-3000:]
+    folded = " ".join(missing["output"].split())
+    assert "Secret %s in namespace %s (kafka_broker_tls_secret) does not exist" % (SECRET, cluster.namespace) in folded, \
+        folded[-3000:]
+    uncovered = state["uncovered"]
+    folded = " ".join(uncovered["output"].split())
+    assert uncovered["rc"] != 0 and "do not cover kafka-service-2, kafka-service-2.%s.svc.cluster.local" % (
+        cluster.namespace) in folded, folded[-3000:]
+    assert uncovered["objects"] == [], "objects were written although the Secret was refused: %s" % uncovered["objects"]
+
+    # Three partitions: read back partition by partition, every message once.
+    assert sorted(state["received"]) == sorted(state["messages"]), (len(state["received"]), len(state["messages"]))
+    refusals = state["refusals"]
+    assert refusals["trusted"] is None, refusals
+    for case in ("no_ca", "other_ca", "plaintext"):
+        assert refusals[case] is not None, "a client with %s reached the TLS listener: %s" % (case, refusals)
+    assert set(state["served_before"].values()) == {state["first_sha256"]}, state["served_before"]
+    assert_recap_unchanged(state["rerun"])
+
+    change = state["internal_change"]
+    folded = " ".join(change["output"].split())
+    assert change["rc"] != 0 and "kafka_broker_listener_security" in folded and "inter-broker listener" in folded, \
+        folded[-3000:]
+    assert change["unchanged"], "the refused run changed objects"
+
+    # The renewal: every broker pod replaced, one at a time, nothing lost, the new certificate served.
+    before, after = state["pods_before"], state["pods_after"]
+    assert sorted(before) == sorted(after) == [str(b) for b in range(BROKERS)], (before, after)
+    assert all(before[b] != after[b] for b in before), "a broker kept its pod through the renewal"
+    report = state["canary"]
+    assert report["acknowledged"] > 0 and report["lost"] == 0 and report["unanswered"] == 0, report
+    windows = [w for w in report["restart_windows"] if w["closed"]]
+    assert len({w["broker"] for w in windows}) == BROKERS, windows
+    for earlier, later in zip(windows, windows[1:]):
+        assert later["start"] >= earlier["end"], "two brokers were down at once: %s" % windows
+    assert set(state["served_after"].values()) == {state["renewed_sha256"]}, state["served_after"]
+    print("tls: refused a missing Secret and uncovered names before any write; converged in %ss; clients without the "
+          "CA, with another CA or in plaintext refused; renewal rolled %d brokers one at a time, canary %d "
+          "acknowledged, %d lost, p99 %s ms" % (state["converge_seconds"], BROKERS, report["acknowledged"],
+                                                 report["lost"], report.get("latency_ms", {}).get("p99")))
