@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn bench/run.py's results JSON into the tables of docs/benchmarks.md (printed to stdout).
 
-    bench/report.py .cache/bench/results.json [--canary-only | --heal-only]
+    bench/report.py .cache/bench/results.json [--canary-only | --heal-only | --tls-only]
     bench/report.py .cache/e2e-logs/upgrade-state.json --upgrade   (the upgrade scenario's steps)
 """
 import json
@@ -197,6 +197,31 @@ def heal_lines(results):
             % (cell(heal["killed"]["after_start"]), cell(heal["stopped"]["after_start"]))] + heal_canary_lines(heal)
 
 
+def tls_lines(tls):
+    """Plaintext beside TLS: each run's rollout, the canary's steady latency and the burst's throughput."""
+    lines = ["| listeners | run | rollout (site.yml) | canary acknowledged / lost | latency p50 / p99 / max "
+             "(%g msg/s, %d s) | burst: acks=all, %d × %d B |" % (tls["rate"], tls["canary_seconds"],
+                                                                  tls["burst_messages"], tls["burst_bytes"]),
+             "|---|---|---|---|---|---|"]
+    medians = {}
+    for protocol, label in (("plaintext", "PLAINTEXT"), ("ssl", "TLS (client and inter-broker)")):
+        runs = tls["runs"][protocol]
+        for index, run in enumerate(runs, 1):
+            latency, burst = run["latency_ms"], run["burst"]
+            lines.append("| %s | %d | %.1f s | %d / %d | %s / %s / %s | %d msg/s (%.2f MiB/s, %d failed) |" % (
+                label, index, run["rollout_seconds"], run["acknowledged"], run["lost"], ms(latency["p50"]),
+                ms(latency["p99"]), ms(latency["max"]), burst["messages_per_second"], burst["mib_per_second"],
+                burst["failed"]))
+        ordered = sorted(r["burst"]["messages_per_second"] for r in runs)
+        p99 = sorted(r["latency_ms"]["p99"] for r in runs)
+        medians[protocol] = (ordered[len(ordered) // 2], p99[len(p99) // 2])
+    plain, secured = medians["plaintext"], medians["ssl"]
+    lines += ["", "Median burst throughput: PLAINTEXT %d msg/s, TLS %d msg/s (%.2fx); median p99 at %g msg/s: "
+              "PLAINTEXT %s, TLS %s." % (plain[0], secured[0], secured[0] / float(plain[0]), tls["rate"],
+                                         ms(plain[1]), ms(secured[1]))]
+    return lines
+
+
 def main():
     with open(sys.argv[1]) as handle:
         results = json.load(handle)
@@ -206,6 +231,9 @@ def main():
     if "--upgrade" in sys.argv[2:]:
         # The upgrade scenario's state file (tests/e2e/scenarios/upgrade.py): its steps under the canary.
         print("\n".join(phase_lines(results["canary"], UPGRADE_STEPS)))
+        return
+    if "--tls-only" in sys.argv[2:]:
+        print("\n".join(tls_lines(results["tls"])))
         return
     if "--heal-only" in sys.argv[2:]:
         print("\n".join(heal_lines(results)[1:]))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of kafka_eks.cluster on the local test bed; writes docs/benchmarks.md.
 
-    bench/run.py [--repeat N] [--sizes 4,16,32] [--only rollout,noop,growth,heal,multi,canary,migration] [--smoke]
+    bench/run.py [--repeat N] [--sizes 4,16,32] [--only rollout,noop,growth,heal,multi,canary,tls,migration] [--smoke]
                  [--bed NAME --bed-index I]
 
 Each measurement is repeated --repeat times and reported as median and spread (min-max):
@@ -16,6 +16,10 @@ Each measurement is repeated --repeat times and reported as median and spread (m
   multi    1 versus 3 test beds rolled out in parallel (kafka_serial=100%, forks 3)
   canary   what a client sees of a rolling change of all 4 brokers through site.yml: bench/canary.py (an
            idempotent acks=all producer at 100 msg/s and a consumer) from 10 s before to 10 s after the roll
+  tls      the same client on plaintext and on TLS listeners (client and inter-broker), interleaved: the seed
+           cluster rolled out on each from an empty namespace, then the canary's latency at a steady 100 msg/s and
+           the throughput of an acks=all producer sending as fast as it can (once per run of each protocol; not
+           part of --only's default)
   migration the seed cluster (3 ZooKeeper, 4 brokers, 3 KRaft controllers) migrated to KRaft, finalized and
            ZooKeeper removed in one site.yml run, then Kafka 4 in another, the canary throughout: seconds per pass
            of the migration (each pass one step, read from the run's task times) and what the client saw
@@ -42,6 +46,7 @@ CACHE = os.path.join(ROOT, ".cache")
 sys.path.insert(0, os.path.join(ROOT, "tests", "testbed"))
 
 from canary import Canary  # noqa: E402  pylint: disable=wrong-import-position
+from testbed_lib import tls_material  # noqa: E402  pylint: disable=wrong-import-position
 from testbed_lib.client import (  # noqa: E402  pylint: disable=wrong-import-position
     Cluster, drop_registration, registration, start_testbed, stop_testbed, wait_for)
 
@@ -330,6 +335,77 @@ def measure_canary(kubeconfig, repeat, results, rate=100.0):
                          "change": "kafka_broker_extra_config log.cleaner.backoff.ms", "runs": runs}
 
 
+TLS_SECRET = "kafka-tls"
+TLS_CANARY_SECONDS = 30
+TLS_BURST_MESSAGES = 20000
+TLS_BURST_BYTES = 512
+
+
+def tls_secret(kubeconfig, cafile):
+    """A cert-manager-shaped Secret for the seed's 4 brokers in namespace kafka (created first), its CA in cafile."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    authority = tls_material.Authority("bench CA", not_before=now - datetime.timedelta(days=1))
+    cert, key = authority.issue(dns_names=tls_material.broker_names(4), not_before=now - datetime.timedelta(hours=1))
+    with open(cafile, "w") as handle:
+        handle.write(tls_material.pem(authority.cert))
+    secret = tls_material.secret(TLS_SECRET, "kafka", tls_material.secret_data(cert, key, authority))
+    subprocess.run([KUBECTL, "--kubeconfig", kubeconfig, "create", "namespace", "kafka"], check=True,
+                   capture_output=True)
+    subprocess.run([KUBECTL, "--kubeconfig", kubeconfig, "apply", "-f", "-"], input=json.dumps(secret), text=True,
+                   check=True, capture_output=True)
+
+
+def burst(bootstrap, client_config, topic):
+    """Messages per second of an acks=all producer sending TLS_BURST_MESSAGES as fast as it can (RF 3 topic)."""
+    from kafka import KafkaProducer  # pylint: disable=import-outside-toplevel
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, client_id="bench-burst",
+                             **client_config)
+    payload = b"x" * TLS_BURST_BYTES
+    try:
+        producer.send(topic, payload).get(timeout=60)  # connections and metadata before the clock starts
+        start = time.monotonic()
+        futures = [producer.send(topic, payload) for _ in range(TLS_BURST_MESSAGES)]
+        producer.flush(300)
+        elapsed = time.monotonic() - start
+        failed = sum(1 for f in futures if f.failed())
+    finally:
+        producer.close()
+    return {"seconds": round(elapsed, 2), "messages_per_second": round(TLS_BURST_MESSAGES / elapsed),
+            "mib_per_second": round(TLS_BURST_MESSAGES * TLS_BURST_BYTES / elapsed / 2 ** 20, 2), "failed": failed}
+
+
+def measure_tls(kubeconfig, repeat, results, rate=100.0):
+    """Plaintext and TLS (client and inter-broker listeners), interleaved run by run on the same bed: rollout from
+    an empty namespace, the canary at a steady rate (no roll), then a burst. The client trusts the CA; the brokers
+    verify each other's names."""
+    runs = {"plaintext": [], "ssl": []}
+    with tempfile.TemporaryDirectory() as directory:
+        cafile = os.path.join(directory, "ca.pem")
+        for _ in range(repeat):
+            for protocol in ("plaintext", "ssl"):
+                empty_namespace(kubeconfig)
+                extra, client = [], {}
+                if protocol == "ssl":
+                    tls_secret(kubeconfig, cafile)
+                    extra = ["-e", json.dumps({"kafka_broker_listener_security": {"client": "ssl", "internal": "ssl"},
+                                               "kafka_broker_tls_secret": TLS_SECRET})]
+                    client = {"security_protocol": "SSL", "ssl_cafile": cafile}
+                rollout = site(kubeconfig, 4, *extra)[0]
+                probe = Canary.for_kubeconfig(kubeconfig, namespace="kafka", rate=rate, topic=CANARY_TOPIC,
+                                              client_config=client)
+                probe.start()
+                try:
+                    time.sleep(TLS_CANARY_SECONDS)
+                finally:
+                    report = probe.stop()
+                runs[protocol].append({"rollout_seconds": round(rollout, 1), "latency_ms": report["latency_ms"],
+                                       "acknowledged": report["acknowledged"], "lost": report["lost"],
+                                       "burst": burst(probe.bootstrap_servers, client, CANARY_TOPIC)})
+    results["tls"] = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                      "brokers": 4, "rate": rate, "canary_seconds": TLS_CANARY_SECONDS,
+                      "burst_messages": TLS_BURST_MESSAGES, "burst_bytes": TLS_BURST_BYTES, "runs": runs}
+
+
 MIGRATION_PASS_START = "Read the KRaft controller StatefulSet, the broker Deployments and the ZooKeeper StatefulSet that run now"
 KAFKA_4_IMAGE = "confluentinc/cp-kafka:8.0.0"
 
@@ -437,6 +513,9 @@ def main():
             save()
         if "canary" in only:
             measure_canary(kubeconfig, args.canary_repeat or repeat, results, args.canary_rate)
+            save()
+        if "tls" in only:
+            measure_tls(kubeconfig, repeat, results, args.canary_rate)
             save()
         if "migration" in only:
             measure_migration(kubeconfig, results)
