@@ -19,8 +19,8 @@ import time
 
 from testbed_lib import tls_material
 
-from scenarios import (BROKER_SELECTOR, admin_kubectl, assert_recap_unchanged, load, namespace_exists, new_canary,
-                       run_site, save, settled_versions)
+from scenarios import (BROKER_SELECTOR, admin_kubectl, assert_recap_unchanged, external_consume, load,
+                       namespace_exists, new_canary, run_site, save, settled_versions)
 
 SECRET = "kafka-tls"
 BROKERS = 3
@@ -64,7 +64,7 @@ def refusal(bootstrap, **config):
 
 
 def round_trip(bootstrap, client, count=30):
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer  # pylint: disable=import-outside-toplevel
+    from kafka import KafkaAdminClient, KafkaProducer  # pylint: disable=import-outside-toplevel
     from kafka.admin import NewTopic  # pylint: disable=import-outside-toplevel
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="e2e-tls-admin", **client)
     try:
@@ -78,17 +78,7 @@ def round_trip(bootstrap, client, count=30):
             producer.send(TOPIC, message.encode()).get(timeout=60)
     finally:
         producer.close()
-    consumer = KafkaConsumer(TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-                             consumer_timeout_ms=30000, client_id="e2e-tls-consumer", **client)
-    try:
-        received = []
-        for record in consumer:
-            received.append(record.value.decode())
-            if len(received) >= count:
-                break
-    finally:
-        consumer.close()
-    return messages, received
+    return messages, external_consume(bootstrap, count, TOPIC, "e2e-tls-consumer", **client)
 
 
 def side_effect(cluster, state_file):
