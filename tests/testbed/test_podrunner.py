@@ -575,21 +575,8 @@ def exec_env(state, ns, pod, ip, **extra):
 
 
 def zk_mode(ip, port=2181):
-    try:
-        with socket.create_connection((ip, port), timeout=2) as s:
-            s.sendall(b"srvr")
-            data = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError:
-        return None
-    for line in data.decode().splitlines():
-        if line.startswith("Mode:"):
-            return line.split(":", 1)[1].strip()
-    return None
+    """The server's Mode from its srvr answer (the test bed client's probe, with a short timeout), or None."""
+    return client.srvr_mode(ip, port, timeout=2)
 
 
 # The test bed client's wait, polling faster: these tests watch single processes start.
