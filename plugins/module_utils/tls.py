@@ -119,6 +119,20 @@ def _sans(cert):
             [str(a) for a in ext.get_values_for_type(x509.IPAddress)])
 
 
+def _read_certificates(texts, key, problems):
+    """The certificates of one key of the Secret ([] when absent); what is wrong with them goes to ``problems``."""
+    if not texts[key]:
+        return []
+    try:
+        certs = _certificates(texts[key])
+    except ValueError as exc:
+        problems.append("%s does not hold PEM certificates (%s)" % (key, exc))
+        return []
+    if not certs:
+        problems.append("%s holds no PEM certificate" % key)
+    return certs
+
+
 def summarize_secret(secret):
     """Facts about a TLS Secret, never its key or certificate text. ``secret`` is the API object or None."""
     summary = {"found": secret is not None, "missing_keys": [], "problems": [], "certificate": None,
@@ -128,14 +142,7 @@ def summarize_secret(secret):
     texts = dict((k, _decode(secret, k)) for k in REQUIRED_KEYS)
     summary["missing_keys"] = [k for k in REQUIRED_KEYS if not texts[k]]
     problems = summary["problems"]
-    chain = []
-    if texts[CERTIFICATE_KEY]:
-        try:
-            chain = _certificates(texts[CERTIFICATE_KEY])
-        except ValueError as exc:
-            problems.append("%s does not hold PEM certificates (%s)" % (CERTIFICATE_KEY, exc))
-        if not chain and not problems:
-            problems.append("%s holds no PEM certificate" % CERTIFICATE_KEY)
+    chain = _read_certificates(texts, CERTIFICATE_KEY, problems)
     if chain:
         leaf = chain[0]
         dns, ips = _sans(leaf)
@@ -150,14 +157,7 @@ def summarize_secret(secret):
             # Each certificate of the chain signed by the next one.
             "chain_ordered": all(_issued_by(chain[i], chain[i + 1]) for i in range(len(chain) - 1)),
         }
-    cas = []
-    if texts[CA_KEY]:
-        try:
-            cas = _certificates(texts[CA_KEY])
-        except ValueError as exc:
-            problems.append("%s does not hold PEM certificates (%s)" % (CA_KEY, exc))
-        if not cas and texts[CA_KEY] and not any(p.startswith(CA_KEY) for p in problems):
-            problems.append("%s holds no PEM certificate" % CA_KEY)
+    cas = _read_certificates(texts, CA_KEY, problems)
     if cas:
         top = chain[-1] if chain else None
         summary["ca"] = {
