@@ -5,6 +5,7 @@
     bench/report.py .cache/e2e-logs/upgrade-state.json --upgrade   (the upgrade scenario's steps)
 """
 import json
+import statistics
 import sys
 
 
@@ -212,11 +213,10 @@ def tls_lines(tls):
                 label, index, run["rollout_seconds"], run["acknowledged"], run["lost"], ms(latency["p50"]),
                 ms(latency["p99"]), ms(latency["max"]), burst["messages_per_second"], burst["mib_per_second"],
                 burst["failed"]))
-        ordered = sorted(r["burst"]["messages_per_second"] for r in runs)
-        p99 = sorted(r["latency_ms"]["p99"] for r in runs)
-        medians[protocol] = (ordered[len(ordered) // 2], p99[len(p99) // 2])
+        medians[protocol] = (statistics.median(r["burst"]["messages_per_second"] for r in runs),
+                             statistics.median(r["latency_ms"]["p99"] for r in runs))
     plain, secured = medians["plaintext"], medians["ssl"]
-    lines += ["", "Median burst throughput: PLAINTEXT %d msg/s, TLS %d msg/s (%.2fx); median p99 at %g msg/s: "
+    lines += ["", "Median burst throughput: PLAINTEXT %.0f msg/s, TLS %.0f msg/s (%.2fx); median p99 at %g msg/s: "
               "PLAINTEXT %s, TLS %s." % (plain[0], secured[0], secured[0] / float(plain[0]), tls["rate"],
                                          ms(plain[1]), ms(secured[1]))]
     return lines
