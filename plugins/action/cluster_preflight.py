@@ -320,11 +320,8 @@ class ActionModule(ActionBase):
             # The broker Deployments as they run now (empty when none can exist yet), for the kafka_broker role:
             # fresh until something is applied.
             broker_deployments=deployments,
-            # The KRaft controllers' StatefulSets (by the controllers' labels, as roles/kafka_broker/tasks/migration.yml
-            # read them itself before), fresh likewise.
-            controller_statefulsets=[s for s in found_sets if all(
-                ((s.get("metadata") or {}).get("labels") or {}).get(k) == v
-                for k, v in plan["controller"]["selector"].items())],
+            # The KRaft controllers' StatefulSet, the one the finalized check above read, fresh likewise.
+            controller_statefulsets=controllers,
             upgrade_message=upgrade_message(plan),
             msg="Planned %d brokers and %d ZooKeeper servers in namespace %s%s."
                 % (len(plan["brokers"]), plan["zookeeper"]["replicas"], plan["namespace"],

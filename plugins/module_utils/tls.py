@@ -68,8 +68,7 @@ def _decode(secret, key):
     """The text of one key of the Secret's data (base64 in the API), or None when absent or not text."""
     data = (secret or {}).get("data") or {}
     if key not in data:
-        string_data = (secret or {}).get("stringData") or {}
-        return string_data.get(key)
+        return None
     try:
         return base64.b64decode(data[key]).decode("ascii")
     except (binascii.Error, ValueError, UnicodeDecodeError):
@@ -183,11 +182,7 @@ def summarize_secret(secret):
                     store["key_matches_certificate"] = bool(chain) and _public_key(key) == _public_key(chain[0])
                 except (ValueError, TypeError):
                     problems.append("%s: its private key does not load" % KEYSTORE_KEY)
-        try:
-            stored = _certificates(texts[KEYSTORE_KEY])
-        except ValueError as exc:
-            stored = []
-            problems.append("%s: %s" % (KEYSTORE_KEY, exc))
+        stored = _read_certificates(texts, KEYSTORE_KEY, problems)
         store["certificate_matches"] = bool(stored) and bool(chain) and _fingerprint(stored[0]) == _fingerprint(chain[0])
         summary["keystore"] = store
     if chain:

@@ -493,3 +493,11 @@ def test_running_brokers_keep_their_inter_broker_protocol():
     client_only = dict(TLS, kafka_broker_listener_security={"client": "ssl"})
     run = Run(client_only, cluster={"Secret": [tls_secret()[0]], "Deployment": running})
     assert not run.result.get("failed"), run.result
+
+
+def test_the_controllers_statefulset_read_is_returned_for_the_migration_step():
+    sets = [{"kind": "StatefulSet", "metadata": {"name": name, "labels": {}}, "spec": {"replicas": 3}}
+            for name in ("zookeeper", "kafka-controller")]
+    run = Run(cluster={"StatefulSet": sets})
+    assert [s["metadata"]["name"] for s in run.result["controller_statefulsets"]] == ["kafka-controller"]
+    assert Run().result["controller_statefulsets"] == []
