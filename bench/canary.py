@@ -39,14 +39,15 @@ broker (the Java client keeps up to 5), so at 100 msg/s the latencies are those 
 
 How the clients reach the brokers (name-resolution shim, this process only): brokers advertise
 ``kafka-service-N:9092`` (their Service's short name). There is no cluster DNS and no kube-proxy on the test
-bed; a pod's address is a loopback address (127.<20+index>.x.y). ``KubeView`` polls the Kubernetes API
+bed; a pod's address is one of the bed's pod network (10.244.<index>.0/24: each pod a network namespace on a
+bridge of the bed's own, on this machine; ``testbed.json`` beside the kubeconfig names it). ``KubeView`` polls the Kubernetes API
 (pods every 0.5 s, Services every 5 s) and maps each Service's names (``svc``, ``svc.ns``, ``svc.ns.svc``,
 ``svc.ns.svc.cluster.local``) to the addresses of the pods it selects, with the rule the pod runner's hosts
 files apply to the JVMs (ready pods, or every pod with an address under ``publishNotReadyAddresses``).
 ``install_resolver`` replaces ``kafka.conn.dns_lookup`` (kafka-python's only name lookup; it runs again at
 every reconnect, so a replaced pod's new address is picked up) with a lookup in that map. It answers only with
-loopback addresses: a name it does not know, or a Service address that is not loopback, resolves to nothing
-(kafka-python logs a failed lookup and retries), so no traffic leaves the machine. The same poll records,
+loopback addresses or addresses of the bed's pod network: a name it does not know, or a Service address outside
+those, resolves to nothing (kafka-python logs a failed lookup and retries), so no traffic leaves the machine. The same poll records,
 per broker, when its pod stopped being ready (terminating, gone or not ready) and when a pod of it was ready
 again, with the container's start time Kubernetes reports: those are the restart windows.
 
@@ -291,11 +292,23 @@ def service_addresses(namespace, services, pods):
     return names
 
 
-def is_loopback(address):
+def is_local(address, pod_networks=()):
+    """True for a loopback address or one of the test bed's pod networks (namespaces on this machine)."""
     try:
-        return ipaddress.ip_address(address).is_loopback
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    return ip.is_loopback or any(ip in ipaddress.ip_network(n) for n in pod_networks)
+
+
+def bed_pod_networks(kubeconfig):
+    """The pod network of the test bed whose kubeconfig this is (its testbed.json), else none."""
+    try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), "testbed.json")) as handle:
+            cidr = json.load(handle).get("pod_cidr")
+    except (OSError, ValueError):
+        return ()
+    return (cidr,) if cidr else ()
 
 
 # --- the Kubernetes side: names and restart windows --------------------------------------------------------------
@@ -309,7 +322,8 @@ class KubeView(threading.Thread):
     """Polls the namespace's pods (and Services, less often): the name map for the resolver shim and, per
     broker, whether a pod of it is ready (the snapshots ``restart_windows`` reads)."""
 
-    def __init__(self, kubeconfig, namespace, clock, interval=0.5, services_every=10, on_error=None):
+    def __init__(self, kubeconfig, namespace, clock, interval=0.5, services_every=10, on_error=None,
+                 pod_networks=()):
         super().__init__(name="canary-kube", daemon=True)
         from kubernetes import client, config  # pylint: disable=import-outside-toplevel
         self.api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
@@ -318,6 +332,7 @@ class KubeView(threading.Thread):
         self.interval = interval
         self.services_every = services_every
         self.on_error = on_error or (lambda kind, message: None)
+        self.pod_networks = tuple(pod_networks)
         self.names = {}
         self.snapshots = []
         self.services = []
@@ -355,11 +370,11 @@ class KubeView(threading.Thread):
                 brokers[broker] = {"ready": ok, "started": max(started) if started else None}
         names = service_addresses(self.namespace, self.services, pods)
         for name, addresses in names.items():
-            refused = [a for a in addresses if not is_loopback(a)]
+            refused = [a for a in addresses if not is_local(a, self.pod_networks)]
             if refused:
-                self.on_error("resolver", "Service %s has addresses that are not loopback, not used: %s"
+                self.on_error("resolver", "Service %s has addresses that are not on this machine, not used: %s"
                               % (name, ", ".join(refused)))
-                names[name] = [a for a in addresses if is_loopback(a)]
+                names[name] = [a for a in addresses if is_local(a, self.pod_networks)]
         with self._lock:
             self.names = names
             self.snapshots.append((when, brokers))
@@ -386,25 +401,26 @@ class KubeView(threading.Thread):
             return None if found is None else list(found)
 
 
-def install_resolver(resolve, on_refused):
+def install_resolver(resolve, on_refused, pod_networks=()):
     """Replace kafka-python's name lookup (kafka.conn.dns_lookup) in this process: names through
-    ``resolve(host) -> [address] or None`` (None: not a name it knows), only loopback addresses, IP literals
-    only when loopback. ``on_refused(host, reason)`` hears of every lookup answered with nothing."""
+    ``resolve(host) -> [address] or None`` (None: not a name it knows), only loopback addresses and those of
+    ``pod_networks``, IP literals likewise. ``on_refused(host, reason)`` hears of every lookup answered with
+    nothing."""
     import kafka.conn  # pylint: disable=import-outside-toplevel
 
     def dns_lookup(host, port, afi=socket.AF_UNSPEC):
-        if is_loopback(host):
+        if is_local(host, pod_networks):
             addresses = [host]
         else:
             known = resolve(host)
-            addresses = [a for a in known or () if is_loopback(a)]
+            addresses = [a for a in known or () if is_local(a, pod_networks)]
             if known is None:
-                on_refused(host, "not a Service of the namespace nor a loopback address")
+                on_refused(host, "not a Service of the namespace nor an address of this machine")
             elif not known:
                 # Normal while a broker's pod is replaced: its Service selects no pod for a few seconds.
                 on_refused(host, "Service selects no pod")
             elif not addresses:
-                on_refused(host, "Service addresses are not loopback")
+                on_refused(host, "Service addresses are not on this machine")
         found = []
         for address in addresses:
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -464,12 +480,16 @@ class Canary:
     @classmethod
     def for_kubeconfig(cls, kubeconfig, namespace="kafka", **kwargs):
         """A canary for the cluster in ``namespace``: bootstrap servers from its client ConfigMap, names
-        through the resolver shim, restart windows from the same poll of the API."""
+        through the resolver shim (loopback and the bed's pod network only), restart windows from the same
+        poll of the API."""
         canary = cls(None, **kwargs)
+        networks = bed_pod_networks(kubeconfig)
         canary.kube = KubeView(kubeconfig, namespace, canary.now,
-                               on_error=lambda kind, message: canary.record_error(kind, message, message))
+                               on_error=lambda kind, message: canary.record_error(kind, message, message),
+                               pod_networks=networks)
         canary.bootstrap_servers = canary.kube.bootstrap_servers().split(",")
-        install_resolver(canary.kube.resolve, lambda host, reason: canary.record_error("resolver", reason, host))
+        install_resolver(canary.kube.resolve, lambda host, reason: canary.record_error("resolver", reason, host),
+                         networks)
         return canary
 
     def now(self):

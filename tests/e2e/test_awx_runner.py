@@ -30,7 +30,7 @@ from lib import CACHE, KUBECTL, ROOT, kubeconfig, start_testbed, stop_testbed  #
 pytestmark = pytest.mark.testbed
 
 BED = "runner"
-# Ports 21143.., pod CIDR 127.31.0.0/16: no other bed of the suite uses index 11 (7 is test_controlplane's tb-ct).
+# Ports 21143.., pod network 10.244.11.0/24: no other bed of the suite uses index 11 (7 is test_controlplane's tb-ct).
 BED_INDEX = int(os.environ.get("AWX_RUNNER_INDEX", "11"))
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 JOB_TEMPLATE = os.path.join(ROOT, "examples", "awx", "job_template.json")

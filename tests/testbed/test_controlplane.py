@@ -123,7 +123,8 @@ def test_env_and_kubeconfigs(bed):
     for key in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG", "K8S_AUTH_CONTEXT", "TESTBED_NAME", "TESTBED_POD_CIDR",
                 "TESTBED_APISERVER"):
         assert "export %s=" % key in env
-    assert "127.%d.0.0/16" % (20 + INDEX) in env
+    assert "export TESTBED_POD_CIDR='10.244.%d.0/24'" % INDEX in env
+    assert "export TESTBED_LB_RANGE='127.%d.255.1-127.%d.255.254'" % (20 + INDEX, 20 + INDEX) in env
     merged = subprocess.run([KUBECTL, "--kubeconfig", os.path.join(CACHE, "testbeds", "kubeconfig"), "config",
                              "get-contexts", "-o", "name"], capture_output=True, text=True, check=True).stdout.split()
     assert "kafka-eks-" + NAME in merged

@@ -36,6 +36,8 @@ import images  # noqa: E402
 import kubeenv  # noqa: E402
 import procs  # noqa: E402
 import podrunner  # noqa: E402
+from testbed_lib import podnet  # noqa: E402
+from testbed_lib.procfs import listening  # noqa: E402
 
 pytestmark = pytest.mark.testbed
 
@@ -63,6 +65,26 @@ def jars():
     """The JVM parts (idempotent: a stamp file makes the second call instant)."""
     subprocess.run([os.path.join(HERE, "java", "fetch.sh")], check=True)
     return images.DEFAULT_JAVA_DIR
+
+
+# The standalone processes' own pod network (bed indexes stop at 120): each 'pod' gets its network namespace
+# on this bridge, as the pod runner gives one to each pod of a bed.
+STANDALONE_NET = "10.244.201.0/24"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def standalone_network():
+    """Whatever namespaces the standalone tests made are removed at the end, and proven gone."""
+    yield STANDALONE_NET
+    podnet.remove_all(STANDALONE_NET)
+    assert podnet.leftovers(STANDALONE_NET) == []
+
+
+def in_pod(launch, sb):
+    """launch, to run in the network namespace of the 'pod' at sb.pod_ip (made when missing)."""
+    podnet.attach(STANDALONE_NET, sb.pod_ip)
+    launch.argv = podnet.enter_argv(sb.pod_ip, launch.argv)
+    return launch
 
 
 def sandbox(tmp_path, ip, pod, container="main", mounts=None, subdomain="zk-hs", ns="kafka"):
@@ -200,9 +222,9 @@ def test_apache_zookeeper_config(tmp_path):
     assert "admin.enableServer=false" in lines
     # The id comes from the pod name's ordinal + 1, exactly as the container command computes it.
     assert launch.files_if_missing == {str(tmp_path / "pv2" / "myid"): "3\n"}
-    assert "server.3=zookeeper-2.zk-hs.kafka.svc.cluster.local:2888:3888;127.201.0.12:2181" in lines
-    assert "server.1=zookeeper-0.zk-hs.kafka.svc.cluster.local:2888:3888;2181" in lines
-    assert "clientPortAddress=127.201.0.12" in lines and "clientPort=2181" in lines
+    # The image's own lines: the client port on the wildcard of the pod's network namespace.
+    assert [l for l in lines if l.startswith("server.")] == ROLE_ZK_ENV["ZOO_SERVERS"].split()
+    assert not [l for l in lines if l.startswith("clientPort")]
     argv = launch.argv
     assert argv[-2:] == ["org.apache.zookeeper.server.quorum.QuorumPeerMain", launch.argv[-1]]
     assert "-Xmx256m" in argv and "-XX:+UseSerialGC" in argv and "-Dsun.net.inetaddr.ttl=0" in argv
@@ -236,7 +258,7 @@ def test_kubernetes_zookeeper_config(tmp_path):
     lines = cfg_lines(launch, "zoo.cfg")
     assert [l for l in lines if l.startswith("server.")] == [
         "server.%d=zk-%d.zk-hs.kafka.svc.cluster.local:2888:3888" % (i + 1, i) for i in range(3)]
-    assert "clientPort=2181" in lines and "clientPortAddress=127.201.0.11" in lines
+    assert "clientPort=2181" in lines and not [l for l in lines if l.startswith("clientPortAddress")]
     assert "minSessionTimeout=4000" in lines and "maxSessionTimeout=40000" in lines
     assert "dataDir=%s" % (tmp_path / "pv" / "data") in lines
     assert launch.files_if_missing == {str(tmp_path / "pv" / "data" / "myid"): "2\n"}
@@ -276,7 +298,7 @@ def test_cp_kafka_properties(tmp_path):
     props = dict(l.split("=", 1) for l in cfg_lines(launch, "kafka.properties"))
     assert props == {
         "broker.id": "3", "zookeeper.connect": "zk-cs:2181",
-        "listeners": "PLAINTEXT://127.201.0.30:9092,INTERNAL://127.201.0.30:9093",
+        "listeners": "PLAINTEXT://:9092,INTERNAL://:9093",
         "advertised.listeners": "PLAINTEXT://kafka-service-3:9092,INTERNAL://kafka-service-3:9093",
         "log.dirs": str(tmp_path / "pv" / "data")}
     assert launch.argv[-2] == "kafka.Kafka"
@@ -289,9 +311,9 @@ def test_cp_kafka_listeners_default_from_advertised(tmp_path):
     launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, env,
                                    sandbox(tmp_path, "127.201.0.31", "b0"))
     props = dict(l.split("=", 1) for l in cfg_lines(launch, "kafka.properties"))
-    assert props["listeners"] == "PLAINTEXT://b0:9092"  # a host name stays (it resolves to the pod)
+    assert props["listeners"] == "PLAINTEXT://0.0.0.0:9092"  # `cub listeners`: the advertised ones, any address
     assert props["log.dirs"].endswith("rootfs/var/lib/kafka/data")  # no volume: the container's own layer
-    assert images.bind_listeners("PLAINTEXT://0.0.0.0:9092,X://:1", "127.0.0.9") == "PLAINTEXT://127.0.0.9:9092,X://127.0.0.9:1"
+    assert images.cub_listeners("A://b0:9092, X://[::1]:1") == "A://0.0.0.0:9092,X://0.0.0.0:1"
 
 
 def test_cp_kafka_entrypoint_errors(tmp_path):
@@ -357,7 +379,7 @@ def test_cp_kafka_kraft_controller_in_migration_mode(tmp_path):
     assert not launch.error
     assert _props(launch) == {
         "process.roles": "controller", "node.id": "3000",  # exported by the command from the pod's ordinal
-        "listeners": "CONTROLLER://127.208.0.10:9093", "controller.listener.names": "CONTROLLER",
+        "listeners": "CONTROLLER://:9093", "controller.listener.names": "CONTROLLER",
         "controller.quorum.voters": "3000@kafka-controller-0:9093",
         "controller.quorum.bootstrap.servers": "kafka-controller-0:9093",
         "zookeeper.metadata.migration.enable": "true", "zookeeper.connect": "zk-cs:2181",
@@ -383,7 +405,7 @@ def test_cp_kafka_kraft_broker_and_image_env(tmp_path):
     launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, env, sb)
     props = _props(launch)
     assert not launch.error and props["process.roles"] == "broker" and props["node.id"] == "0"
-    assert props["listeners"] == "PLAINTEXT://127.208.0.11:9092"
+    assert props["listeners"] == "PLAINTEXT://:9092"
     # The 7.9 image has ENV KAFKA_ZOOKEEPER_CONNECT="" (Dockerfile.ubi8): a KRaft node that does not set it gets
     # an empty zookeeper.connect, as on the real image. cp-kafka 8.0 has no such ENV.
     assert props["zookeeper.connect"] == ""
@@ -475,7 +497,8 @@ def test_dispatchers_kraft_tools_per_version(monkeypatch, tmp_path):
     monkeypatch.setenv("KAFKA_CONFIG", "/s/pods/kafka/c-0/controller/conf/kafka.properties")
     assert _podbin.pod_config_path("/etc/kafka/kafka.properties") == "/s/pods/kafka/c-0/controller/conf/kafka.properties"
     assert _podbin.pod_config_path("/tmp/x.properties") == "/tmp/x.properties"
-    env = exec_env(tmp_path, "kafka", "old-0", "127.208.0.16", TESTBED_RUNTIME="kafka-4.0.2")
+    podnet.attach(STANDALONE_NET, "10.244.201.16")
+    env = exec_env(tmp_path, "kafka", "old-0", "10.244.201.16", TESTBED_RUNTIME="kafka-4.0.2")
     r = subprocess.run(["zookeeper-shell", "localhost:2181", "ls", "/"], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 127 and "zookeeper-shell: command not found" in r.stderr
 
@@ -526,15 +549,16 @@ def test_hosts_entries():
 
 
 def test_ip_allocator(tmp_path):
-    a = podrunner.IPAllocator("127.201.0.0/16", str(tmp_path / "ips.json"))
+    a = podrunner.IPAllocator("10.244.201.0/24", str(tmp_path / "ips.json"))
     ip1, ip2 = a.get("u1"), a.get("u2")
-    assert ip1 != ip2 and ip1.startswith("127.201.") and a.get("u1") == ip1
+    assert ip1 != ip2 and ip1.startswith("10.244.201.") and a.get("u1") == ip1
     a.release("u1")
     assert a.get("u3") not in (ip2, ip1)  # round-robin: a freed address is not handed out at once
-    b = podrunner.IPAllocator("127.201.0.0/16", str(tmp_path / "ips.json"))
+    b = podrunner.IPAllocator("10.244.201.0/24", str(tmp_path / "ips.json"))
     assert b.get("u2") == ip2
-    with pytest.raises(SystemExit):
-        podrunner.IPAllocator("10.0.0.0/16", str(tmp_path / "x.json"))
+    for other in ("10.0.0.0/16", "127.201.0.0/16"):  # outside the test bed's pod networks
+        with pytest.raises(SystemExit):
+            podrunner.IPAllocator(other, str(tmp_path / "x.json"))
 
 
 @pytest.mark.parametrize("tool", ["zkServer.sh", "zkCli.sh", "zookeeper-ready", "kafka-topics",
@@ -548,19 +572,29 @@ def test_dispatchers_refuse_without_pod_ip(tool):
 
 
 def test_probes_against_a_socket(tmp_path):
-    srv = socket.socket()
-    srv.bind(("127.201.0.40", 0))
-    srv.listen()
-    port = srv.getsockname()[1]
+    """A 'pod' listening in its own network namespace: tcpSocket probes reach its address from the host, exec
+    probes run inside (their localhost is the pod's, not this host's)."""
+    ip, port = "10.244.201.40", 18181
+    podnet.attach(STANDALONE_NET, ip)
+    server = subprocess.Popen(podnet.enter_argv(ip, [sys.executable, "-c",
+                              "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', %d)); s.listen(); "
+                              "print('up', flush=True); time.sleep(60)" % port]), stdout=subprocess.PIPE, text=True)
     try:
+        assert server.stdout.readline().strip() == "up"
         container = {"ports": [{"name": "client", "containerPort": port}]}
-        assert podrunner.run_probe({"tcpSocket": {"port": "client"}}, container, "127.201.0.40", {}, str(tmp_path))[0]
-        assert podrunner.run_probe({"exec": {"command": ["true"]}}, container, "127.201.0.40", dict(os.environ), str(tmp_path))[0]
+        assert podrunner.run_probe({"tcpSocket": {"port": "client"}}, container, ip, {}, str(tmp_path))[0]
+        assert podrunner.run_probe({"exec": {"command": ["true"]}}, container, ip, dict(os.environ), str(tmp_path))[0]
+        local = {"exec": {"command": ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % port]}}
+        assert podrunner.run_probe(local, container, ip, dict(os.environ), str(tmp_path))[0]
+        assert not listening(ports={port})  # nothing on this host's own loopback
         assert not podrunner.run_probe({"exec": {"command": ["sh", "-c", "sleep 5"]}, "timeoutSeconds": 1},
-                                       container, "127.201.0.40", dict(os.environ), str(tmp_path))[0]
+                                       container, ip, dict(os.environ), str(tmp_path))[0]
     finally:
-        srv.close()
-    assert not podrunner.run_probe({"tcpSocket": {"port": port}}, {}, "127.201.0.40", {}, str(tmp_path))[0]
+        server.kill()
+        server.wait()
+    assert not podrunner.run_probe({"tcpSocket": {"port": port}}, {}, ip, {}, str(tmp_path))[0]
+    podnet.detach(ip)
+    assert podnet.netns_name(ip) not in podnet.namespaces(STANDALONE_NET)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -586,7 +620,7 @@ wait_for = functools.partial(client.wait_for, interval=0.2)
 class Ensemble:
     """3 ZooKeeper 'pods' of the zookeeper image, as the StatefulSet would make them."""
 
-    def __init__(self, state, base="127.201.1.", ns="kafka"):
+    def __init__(self, state, base="10.244.201.", ns="kafka"):
         self.state, self.ns = state, ns
         self.ips = [base + str(10 + i) for i in range(3)]
         self.sandboxes = [sandbox(state, ip, "zookeeper-%d" % i, "zookeeper",
@@ -605,7 +639,7 @@ class Ensemble:
     def start(self, i):
         launch = images.plan_container({}, {"image": "zookeeper:3.9.3", "command": ZK_CMD}, ROLE_ZK_ENV,
                                        self.sandboxes[i])
-        self.procs[i] = procs.Process(launch, self.sandboxes[i].log_file).start()
+        self.procs[i] = procs.Process(in_pod(launch, self.sandboxes[i]), self.sandboxes[i].log_file).start()
 
     def modes(self):
         return [zk_mode(ip) or "-" for ip in self.ips]
@@ -662,7 +696,7 @@ def test_kafka_broker_registers(ensemble, tmp_path):
     for i in range(3):
         ensemble.start(i)
     wait_for(lambda: sorted(ensemble.modes()) == ["follower", "follower", "leader"], 90, "quorum")
-    ip = "127.201.1.30"
+    ip = "10.244.201.30"
     pods = ensemble.pods + [dict(namespace="kafka", labels={"b": "0"}, ip=ip, ready=False, terminating=False,
                                  hostname="kafka-broker-0-x", subdomain="")]
     svcs = ensemble.services + [{"metadata": {"namespace": "kafka", "name": "kafka-service-0"},
@@ -677,7 +711,7 @@ def test_kafka_broker_registers(ensemble, tmp_path):
     sb = sandbox(tmp_path, ip, "kafka-broker-0-x", "broker", {"/var/lib/kafka": str(tmp_path / "volumes" / "kafka-data-0")})
     launch = images.plan_container({}, {"image": "confluentinc/cp-kafka:7.9.0"}, env, sb)
     t0 = time.time()
-    broker = procs.Process(launch, sb.log_file).start()
+    broker = procs.Process(in_pod(launch, sb), sb.log_file).start()
     try:
         from kazoo.client import KazooClient
         zk = KazooClient(hosts=",".join("%s:2181" % i for i in ensemble.ips))
@@ -735,7 +769,7 @@ def test_kafka_broker_registers(ensemble, tmp_path):
 
 # ----------------------------------------------------------------------------------------------------------
 # KRaft on real JVMs (process layer, no Kubernetes): the ZooKeeper-to-KRaft migration on Kafka 3.9, and a
-# Kafka 4 (cp-kafka 8.0) cluster. Addresses 127.208.x.y; heaps of 192 MB.
+# Kafka 4 (cp-kafka 8.0) cluster. Addresses of STANDALONE_NET; heaps of 192 MB.
 
 KRAFT_HEAP = "-Xmx192m -Xms64m"
 # A broker's log cleaner allocates log.cleaner.dedupe.buffer.size (128 MB) at start: too much for a 192 MB heap.
@@ -769,7 +803,7 @@ class Pod:
             container["command"] = command
         self.launch = images.plan_container({}, container, env, self.sb)
         self.offset = os.path.getsize(self.sb.log_file) if os.path.exists(self.sb.log_file) else 0
-        self.proc = procs.Process(self.launch, self.sb.log_file).start()
+        self.proc = procs.Process(in_pod(self.launch, self.sb), self.sb.log_file).start()
         return self
 
     def log(self):
@@ -814,7 +848,7 @@ def _quorum_status(pod, address):
 def test_kraft_refusals_of_the_real_format_step(image, no_node_id_error, tmp_path, jars):
     """What the image's format step refuses, refused by the real StorageTool: no node.id; a controller
     without controller.quorum.voters (kafka-storage format without --standalone/--initial-controllers)."""
-    ip = "127.208.2.10" if "7.9" in image else "127.208.2.11"
+    ip = "10.244.201.150" if "7.9" in image else "10.244.201.151"
     _name_pods(tmp_path, "kafka", {"kafka-controller-0": ip})
     t0 = time.time()
     pod = Pod(tmp_path, "kafka-controller-0", ip, "controller", {"/var/lib/kafka": str(tmp_path / "pv0")})
@@ -847,7 +881,7 @@ def test_kraft_migration_from_zookeeper(tmp_path, jars):
     KRaft controller in migration mode, the broker rolled with the migration settings, the metadata copied,
     then the broker rolled as a KRaft broker that still serves the old messages."""
     ns = "kafka"
-    zk_ip, broker_ip, ctl_ip = "127.208.1.10", "127.208.1.30", "127.208.1.40"
+    zk_ip, broker_ip, ctl_ip = "10.244.201.110", "10.244.201.130", "10.244.201.140"
     _name_pods(tmp_path, ns, {"zk-cs": zk_ip, "kafka-service-0": broker_ip, "kafka-controller-0": ctl_ip})
     times = {}
     t0 = time.time()
@@ -978,7 +1012,7 @@ def test_kafka4_kraft_cluster_from_cp_kafka_8(tmp_path, jars):
     """cp-kafka 8.0 (Kafka 4.0.2): a controller and a broker, formatted by the image's entrypoint, serve a
     topic round trip; the KRaft tools answer from inside the pods."""
     ns = "kafka"
-    ctl_ip, broker_ip = "127.208.3.40", "127.208.3.30"
+    ctl_ip, broker_ip = "10.244.201.240", "10.244.201.230"
     _name_pods(tmp_path, ns, {"kafka-service-0": broker_ip, "kafka-controller-0": ctl_ip})
     cluster_id = "q1Sh-9_ISia_zwGINzRvyQ"
     ctl = Pod(tmp_path, "kafka-controller-0", ctl_ip, "controller", {"/var/lib/kafka": str(tmp_path / "volumes" / "c0")})
@@ -1104,7 +1138,8 @@ def bed(jars):
         # The bed did not start a pod runner: this test starts its own.
         log = open(os.path.join(state, "podrunner-test.log"), "ab")
         runner = subprocess.Popen([PYTHON, os.path.join(HERE, "podrunner", "podrunner.py"), "--kubeconfig", kubeconfig,
-                                   "--state-dir", state, "--pod-cidr", "127.250.0.0/16"], stdout=log, stderr=log)
+                                   "--state-dir", state, "--pod-cidr", "10.244.250.0/24",
+                                   "--lb-cidr", "127.250.255.0/24"], stdout=log, stderr=log)
     b = Bed(kubeconfig, state)
     try:
         from kubernetes import client

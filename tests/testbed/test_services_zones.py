@@ -1,13 +1,15 @@
 """Tests of the test bed's production shape (issue 14): zones, EBS-like storage, LoadBalancer and NodePort
 Services, the kubelet's env rules.
 
-  * units: address pool and release, the pod IP allocator leaving the LoadBalancer range alone, target ports,
+  * units: address pool and release, the pod IP allocator (the pod network only), target ports,
     backends, the listeners wanted, real forwarding on loopback (half-close, many connections at once, a
     taken port, nothing left open), env expansion and fieldRefs, the provisioning decisions (WaitForFirstConsumer
     and zones), the zoned node manifests;
   * test_e2e_zones_storage_and_services: one zoned bed (`testbed.py up --name tb-lb --index 13 --zones
     za,zb,zc`), a ZooKeeper pod on a WaitForFirstConsumer claim behind a LoadBalancer and a NodePort Service,
-    and an Immediate claim that pins a pod of another zone Pending.
+    and an Immediate claim that pins a pod of another zone Pending; a second ZooKeeper pod on the same port
+    (each pod its own network namespace), both ready endpoints of the Services' EndpointSlices, and `down`
+    leaving no namespace, link or listener of the pod network.
 
     PATH=.cache/venv/bin:$PATH .cache/venv/bin/python -m pytest -m testbed tests/testbed/test_services_zones.py
 """
@@ -33,6 +35,7 @@ import kubeenv  # noqa: E402
 import loadbalancer  # noqa: E402
 import podrunner  # noqa: E402
 import storage  # noqa: E402
+from testbed_lib import podnet  # noqa: E402
 from testbed_lib.bed import Bed, Fail, lb_range  # noqa: E402
 from testbed_lib.down import node_ports_listening  # noqa: E402
 from testbed_lib.nodes import node_manifest, parse_zones  # noqa: E402
@@ -40,16 +43,18 @@ from testbed_lib.procfs import listening  # noqa: E402
 
 pytestmark = pytest.mark.testbed
 
-CIDR = "127.201.0.0/16"  # the units' own range (no bed uses index 181)
+CIDR = "127.201.255.0/24"  # the units' own LoadBalancer range (no bed uses index 181)
+POD_CIDR = "10.244.201.0/24"  # and pod network (bed indexes stop at 120)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Addresses
 
-def test_lb_range_is_the_top_24_of_the_pod_cidr():
-    assert str(loadbalancer.lb_network("127.33.0.0/16")) == "127.33.255.0/24"
-    assert lb_range("127.33.0.0/16") == "127.33.255.1-127.33.255.254"
-    assert loadbalancer.lb_network("127.33.7.0/24") is None  # nothing left for pods: no LoadBalancer range
+def test_lb_range_is_a_loopback_24_of_its_own():
+    assert str(loadbalancer.lb_network("127.33.255.0/24")) == "127.33.255.0/24"
+    assert lb_range("127.33.255.0/24") == "127.33.255.1-127.33.255.254"
+    with pytest.raises(ValueError, match="inside 127.0.0.0/8"):
+        loadbalancer.lb_network("10.244.3.0/24")  # the pods' network is not the host's loopback
 
 
 def test_address_pool_allocation_and_release():
@@ -62,7 +67,7 @@ def test_address_pool_allocation_and_release():
     # a restarted runner keeps what the Service shows, if it is in the range and free
     assert pool.get("svc-d", hint="127.201.255.77") == "127.201.255.77"
     assert pool.get("svc-e", hint="127.201.255.77") == "127.201.255.3"  # taken
-    assert pool.get("svc-f", hint="127.201.0.10") == "127.201.255.4"  # a pod address: not ours
+    assert pool.get("svc-f", hint="10.244.201.10") == "127.201.255.4"  # a pod address: not ours
     assert pool.get("svc-g", hint="127.201.255.255") == "127.201.255.5"  # broadcast
     for i in range(254 - 6):  # svc-b..svc-g hold 6
         pool.get("fill-%d" % i)
@@ -71,14 +76,18 @@ def test_address_pool_allocation_and_release():
     assert len(set(pool.by_key.values())) == 254
 
 
-def test_pod_ips_never_come_from_the_lb_range(tmp_path):
-    a = podrunner.IPAllocator(CIDR, str(tmp_path / "ips.json"))
-    a.cursor = int(__import__("ipaddress").ip_address("127.201.254.250"))
+def test_pod_ips_come_from_the_pod_network_only(tmp_path):
+    a = podrunner.IPAllocator(POD_CIDR, str(tmp_path / "ips.json"))
+    a.cursor = int(__import__("ipaddress").ip_address("10.244.201.250"))
     got = [a.get("u%d" % i) for i in range(12)]
-    assert not [ip for ip in got if ip.startswith("127.201.255.")], got
-    assert "127.201.254.254" in got and "127.201.254.255" in got and "127.201.0.10" in got  # wrapped round
-    assert a.get("hinted", hint="127.201.255.9") != "127.201.255.9"
-    assert a.get("hinted2", hint="127.201.9.9") == "127.201.9.9"
+    # .250-.254, then round to .10: never the bridge's .1, the network or the broadcast address
+    assert got[:6] == ["10.244.201.%d" % h for h in (250, 251, 252, 253, 254, 10)], got
+    assert not {"10.244.201.0", "10.244.201.1", "10.244.201.255"} & set(got)
+    assert a.get("hinted", hint="10.244.201.1") != "10.244.201.1"  # the gateway
+    assert a.get("hinted2", hint="10.244.201.99") == "10.244.201.99"
+    assert a.get("hinted3", hint="127.201.0.10") != "127.201.0.10"  # an old loopback address: a new one
+    with pytest.raises(SystemExit, match="inside 10.244.0.0/16"):
+        podrunner.IPAllocator("127.201.0.0/16", str(tmp_path / "other.json"))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -531,7 +540,7 @@ def test_e2e_zones_storage_and_services():
     kc = os.path.join(state, "kubeconfig")
     meta = json.load(open(os.path.join(state, "testbed.json")))
     assert meta["zones"] == ["za", "zb", "zc"]
-    lb_net = loadbalancer.lb_network(meta["pod_cidr"])
+    lb_net = loadbalancer.lb_network(meta["lb_cidr"])
     t_up = time.time() - t0
     try:
         again = subprocess.run(up + ["--zones", "za,zb"], capture_output=True, text=True, check=True)
@@ -594,6 +603,13 @@ def test_e2e_zones_storage_and_services():
                  "readinessProbe": {"tcpSocket": {"port": "client"}, "periodSeconds": 1},
                  "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
                  "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}},
+            # A second server on the same port: each pod has its own network namespace.
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "zk2", "namespace": E2E_NS, "labels": {"app": "zk"}},
+             "spec": {"containers": [{
+                 "name": "zk", "image": "zookeeper:3.9.3", "ports": [{"name": "client", "containerPort": 2181}],
+                 "env": [{"name": "ZK_SERVER_HEAP", "value": "64"},
+                         {"name": "ZOO_4LW_COMMANDS_WHITELIST", "value": "srvr,ruok"}],
+                 "readinessProbe": {"exec": {"command": ["sh", "-c", "zookeeper-ready 2181"]}, "periodSeconds": 1}}]}},
             {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pinned", "namespace": E2E_NS},
              "spec": {"nodeSelector": {"kubernetes.io/hostname": other},
                       "containers": [{"name": "zk", "image": "zookeeper:3.9.3",
@@ -603,13 +619,37 @@ def test_e2e_zones_storage_and_services():
         t1 = time.time()
         _kubectl(kc, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": pods}))
 
-        def zk_ready():
-            p = _get(kc, "-n", E2E_NS, "pod", "zk")
+        def zk_ready(name="zk"):
+            p = _get(kc, "-n", E2E_NS, "pod", name)
             ok = any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])
             return p if ok else None
         zk = wait(zk_ready, 120, 0.5)
         assert zk, "pod zk not Ready"
         t_ready = time.time() - t1
+        zk2 = wait(lambda: zk_ready("zk2"), 120, 0.5)
+        assert zk2, "pod zk2 not Ready"
+
+        # Pod networking: two pods, each listening on 2181 of its own address in the pod network
+        pod_net = __import__("ipaddress").ip_network(meta["pod_cidr"])
+        ips = [zk["status"]["podIP"], zk2["status"]["podIP"]]
+        assert len(set(ips)) == 2 and all(__import__("ipaddress").ip_address(i) in pod_net for i in ips), ips
+        for pod_ip in ips:
+            assert "Mode: standalone" in _srvr(pod_ip, 2181), pod_ip
+            assert podnet.netns_name(pod_ip) in podnet.namespaces(pod_net)
+        # ... whose localhost is the pod's own (kubectl exec runs in the pod's network namespace)
+        own = _kubectl(kc, "-n", E2E_NS, "exec", "zk2", "--", "bash", "-c",
+                       "exec 3<>/dev/tcp/127.0.0.1/2181; printf srvr >&3; cat <&3").stdout
+        assert "Mode: standalone" in own, own
+        assert "Client port found: 2181" in _kubectl(kc, "-n", E2E_NS, "exec", "zk", "--", "zkServer.sh", "status").stdout
+
+        # EndpointSlices: the endpoints controller takes the pods' addresses (it refuses loopback ones)
+        def ready_endpoints(service):
+            slices = _get(kc, "-n", E2E_NS, "endpointslices", "-l", "kubernetes.io/service-name=" + service)["items"]
+            return sorted(a for sl in slices for ep in sl.get("endpoints") or []
+                          if (ep.get("conditions") or {}).get("ready") for a in ep["addresses"])
+        got = wait(lambda: ready_endpoints("zk-np") == sorted(ips) and ready_endpoints("zk-np"), 30, 0.5)
+        assert got == sorted(ips), ready_endpoints("zk-np")
+        assert ready_endpoints("zk-lb") == sorted(ips)
         node = zk["spec"]["nodeName"]
         data = _get(kc, "-n", E2E_NS, "pvc", "data")
         assert data["metadata"]["annotations"][storage.ANN_SELECTED_NODE] == node
@@ -657,6 +697,11 @@ def test_e2e_zones_storage_and_services():
                                   capture_output=True, text=True)
             assert down.returncode == 0, down.stdout + down.stderr
             print("down in %.1fs" % (time.time() - t3))
+            # nothing of the pod network is left: no namespace, no bridge or veth, no listener
+            assert podnet.leftovers(meta["pod_cidr"]) == []
+            assert not [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+                        if n.startswith(podnet.netns_name(meta["pod_cidr"].split("/")[0]).rsplit("-", 1)[0] + "-")]
+            assert not listening(net=__import__("ipaddress").ip_network(meta["pod_cidr"]))
     print("test_e2e_zones_storage_and_services: %.1fs" % (time.time() - t0))
 
 

@@ -249,21 +249,34 @@ def test_service_names_follow_the_hosts_file_rule():
     assert "no-selector" not in names
 
 
-def test_the_resolver_answers_only_with_loopback_addresses(monkeypatch):
+def test_the_resolver_answers_only_with_addresses_of_this_machine(monkeypatch):
+    """Loopback and the bed's pod network (namespaces on this machine's bridge); never a ClusterIP, another
+    private address or a public one."""
     monkeypatch.setattr(kafka.conn, "dns_lookup", kafka.conn.dns_lookup)  # restored after the test
-    table = {"kafka-service-0": ["127.29.0.3"], "outside": ["10.96.0.10", "127.29.0.9"], "cluster-ip": ["10.96.0.1"],
-             "kafka-service-1": []}
+    table = {"kafka-service-0": ["10.244.29.13"], "outside": ["10.96.0.10", "127.29.0.9"], "cluster-ip": ["10.96.0.1"],
+             "kafka-service-1": [], "other-bed": ["10.244.30.12"]}
     refused = []
-    canary.install_resolver(table.get, lambda host, reason: refused.append(host))
+    canary.install_resolver(table.get, lambda host, reason: refused.append(host), ("10.244.29.0/24",))
     lookup = kafka.conn.dns_lookup
     assert lookup("kafka-service-0", 9092) == [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
-                                               ("127.29.0.3", 9092))]
+                                               ("10.244.29.13", 9092))]
     assert [entry[4][0] for entry in lookup("outside", 9092)] == ["127.29.0.9"]
     assert lookup("127.0.0.1", 9092)[0][4] == ("127.0.0.1", 9092)
+    assert lookup("10.244.29.40", 9092)[0][4] == ("10.244.29.40", 9092)
     assert lookup("10.0.0.1", 9092) == [] and lookup("example.com", 9092) == []
     assert lookup("cluster-ip", 9092) == [] and lookup("kafka-service-1", 9092) == []
+    assert lookup("other-bed", 9092) == []  # another bed's network is not this canary's
     assert lookup("kafka-service-0", 9092, socket.AF_INET6) == []
-    assert refused == ["10.0.0.1", "example.com", "cluster-ip", "kafka-service-1"]
+    assert refused == ["10.0.0.1", "example.com", "cluster-ip", "kafka-service-1", "other-bed"]
+
+
+def test_the_pod_network_comes_from_the_beds_testbed_json(tmp_path):
+    (tmp_path / "kubeconfig").write_text("")
+    assert canary.bed_pod_networks(str(tmp_path / "kubeconfig")) == ()  # not a test bed: loopback only
+    (tmp_path / "testbed.json").write_text('{"pod_cidr": "10.244.29.0/24"}')
+    assert canary.bed_pod_networks(str(tmp_path / "kubeconfig")) == ("10.244.29.0/24",)
+    assert canary.is_local("10.244.29.5", ("10.244.29.0/24",)) and not canary.is_local("10.244.29.5")
+    assert not canary.is_local("not-an-address", ("10.244.29.0/24",))
 
 
 def test_the_canary_does_not_import_from_tests():

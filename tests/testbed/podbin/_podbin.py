@@ -3,8 +3,9 @@
 
 KWOK starts the command as a local process with the pod's env plus TESTBED_POD_IP, TESTBED_POD_NAME,
 TESTBED_POD_NAMESPACE and TESTBED_STATE_DIR (from the pod's kwok Exec object); this directory comes first
-on its PATH. Each command name is a symlink to this file; it behaves like the image's own command, against
-the pod's address instead of localhost. The pod runner's exec probes run them the same way.
+on its PATH. Each command name is a symlink to this file; it first enters the pod's network namespace (the one
+of TESTBED_POD_IP, testbed_lib/podnet.py), so localhost is the pod's own as inside the container, then behaves
+like the image's own command. The pod runner's exec probes run them the same way.
 Standard library only (any python3 runs it).
 """
 
@@ -15,8 +16,10 @@ import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.dirname(HERE))
+from testbed_lib import podnet  # noqa: E402  (standard library only, like this file)
+
 JAVA_DIR = os.environ.get("TESTBED_JAVA_DIR", os.path.join(REPO, ".cache", "java"))
-LOCAL_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0")
 TOOL_JVM_FLAGS = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1",
                   "-XX:ActiveProcessorCount=1", "-Xss512k", "-XX:-UsePerfData", "-Xshare:auto",
                   "-Djava.net.preferIPv4Stack=true", "-Dsun.net.inetaddr.ttl=0",
@@ -51,8 +54,6 @@ KAFKA_TOOLS = {
     "kafka-cluster": [((3, 5), "org.apache.kafka.tools.ClusterTool"), ((2, 8), "kafka.tools.ClusterTool"),
                       ((0,), None)],
 }
-# Options whose value is a list of host:port that inside the pod may say localhost / 127.0.0.1.
-ADDRESS_OPTIONS = ("--bootstrap-server", "--bootstrap-controller", "--broker-list", "--zookeeper")
 # Options whose value is a file the image keeps in /etc/kafka (kafka-storage info -c /etc/kafka/kafka.properties):
 # in a test bed pod that directory is the container's conf dir, where the runner wrote kafka.properties.
 CONFIG_FILE_OPTIONS = ("-c", "--config", "--command-config", "--producer.config", "--consumer.config",
@@ -90,6 +91,18 @@ def pod_ip():
             "and runs only inside a test bed pod (kubectl exec, or the pod runner's probes)."
             % os.path.basename(sys.argv[0]), 126)
     return ip
+
+
+def enter_pod_network():
+    """Run this very command again inside the pod's network namespace, unless it already is there."""
+    ip = os.environ.get("TESTBED_POD_IP")
+    if not ip or podnet.in_netns(ip):
+        return
+    if not os.path.exists(podnet.netns_path(ip)):
+        die("%s (test bed dispatcher): pod %s has no network namespace %s (is its pod runner running?)"
+            % (os.path.basename(sys.argv[0]), ip, podnet.netns_path(ip)), 126)
+    argv = podnet.enter_argv(ip, [sys.executable, os.path.abspath(sys.argv[0])] + sys.argv[1:])
+    os.execvp(argv[0], argv)
 
 
 def four_letter_word(host, port, word, timeout=5.0):
@@ -138,7 +151,7 @@ def zk_client_port(cfg):
 
 def zk_server_sh(args):
     """zkServer.sh status (the only verb the test bed has: the server is the pod runner's business)."""
-    ip = pod_ip()
+    pod_ip()
     if not args or args[0] != "status":
         die("zkServer.sh (test bed): only `zkServer.sh status` is supported; the pod runner starts and stops "
             "the server", 1)
@@ -147,7 +160,7 @@ def zk_server_sh(args):
     port = zk_client_port(cfg)
     print("Client port found: %s. Client address: localhost. Client SSL: false." % port)
     sys.stdout.flush()
-    answer = four_letter_word(ip, port, "srvr")
+    answer = four_letter_word("localhost", port, "srvr")
     mode = [l for l in answer.splitlines() if "Mode" in l]
     if not mode:
         print("Error contacting service. It is probably not running.")
@@ -158,13 +171,13 @@ def zk_server_sh(args):
 
 def zookeeper_ready(args):
     """The kubernetes-zookeeper image's probe: `zookeeper-ready <port>` passes when ruok answers imok."""
-    ip = pod_ip()
+    pod_ip()
     port = args[0] if args else "2181"
-    sys.exit(0 if four_letter_word(ip, port, "ruok").strip() == "imok" else 1)
+    sys.exit(0 if four_letter_word("localhost", port, "ruok").strip() == "imok" else 1)
 
 
 def local_hosts_file(ip):
-    """The namespace's hosts file with localhost meaning the pod (as it would inside the pod)."""
+    """The namespace's hosts file plus the pod's own hostname (as the kubelet's /etc/hosts has it)."""
     state = os.environ.get("TESTBED_STATE_DIR", "")
     ns = os.environ.get("TESTBED_POD_NAMESPACE", "default")
     src = os.path.join(state, "hosts", ns)
@@ -173,10 +186,7 @@ def local_hosts_file(ip):
         with open(src) as f:
             for line in f:
                 parts = line.split()
-                if len(parts) >= 2 and "localhost" in parts[1:]:
-                    continue
                 lines.append(line.rstrip("\n"))
-    lines.append("%s localhost" % ip)
     pod = os.environ.get("TESTBED_POD_NAME")
     if pod:
         lines.append("%s %s" % (ip, os.environ.get("HOSTNAME", pod)))
@@ -248,28 +258,9 @@ def run_java(runtime, main, args, ip, extra_flags=(), stdin_idle_eof=False):
     os.execvp(argv[0], argv)
 
 
-def rewrite_local(address, ip):
-    """localhost:2181 / 127.0.0.1:2181 -> <pod ip>:2181 (a comma list too)."""
-    out = []
-    for item in address.split(","):
-        host, sep, port = item.rpartition(":")
-        if not sep:
-            host, port = item, ""
-        if host in LOCAL_NAMES:
-            host = ip
-        out.append(host + (":" + port if port else ""))
-    return ",".join(out)
-
-
 def zk_cli(args):
     ip = pod_ip()
     args = list(args)
-    for i, a in enumerate(args[:-1]):
-        if a == "-server":
-            # 127.0.0.1 is rewritten; "localhost" stays as typed and resolves to the pod IP through the
-            # exec's hosts file, so the tool prints "Connecting to localhost:2181" like the real one.
-            args[i + 1] = ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
-                                   for item in args[i + 1].split(","))
     if "-server" not in args:
         args = ["-server", "localhost:2181"] + args
     runtime = runtime_for("zookeeper")
@@ -342,14 +333,9 @@ def kafka_tool(name, args):
         # bin/zookeeper-shell.sh: `zookeeper-shell host:port[/chroot] [cmd ...]` -> the class with -server first.
         if not args:
             die("USAGE: %s zookeeper_host:port[/path] [-zk-tls-config-file file] [args...]" % name, 1)
-        args = ["-server", ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
-                                    for item in args[0].split(","))] + args[1:]
+        args = ["-server", args[0]] + args[1:]
     for i, a in enumerate(args[:-1]):
-        if a in ADDRESS_OPTIONS:
-            # 127.0.0.1 -> pod IP; "localhost" resolves to the pod IP through the exec's hosts file.
-            args[i + 1] = ",".join(ip + item[len("127.0.0.1"):] if item.startswith("127.0.0.1") else item
-                                   for item in args[i + 1].split(","))
-        elif a in CONFIG_FILE_OPTIONS:
+        if a in CONFIG_FILE_OPTIONS:
             args[i + 1] = pod_config_path(args[i + 1])
     args = [pod_config_path(a) if a.startswith("/etc/kafka/") else a for a in args]
     interactive = name == "zookeeper-shell" and len([a for a in args if not a.startswith("-")]) <= 1
@@ -358,19 +344,15 @@ def kafka_tool(name, args):
 
 
 def bash(args):
-    """bash, with /dev/tcp/127.0.0.1/<port> (and localhost) meaning the pod's own address, as inside the pod:
-    the collection sends four-letter words such as cons that way (`bash -c 'exec 3<>/dev/tcp/127.0.0.1/2181
-    ...'`). Everything else is the machine's own bash."""
-    ip = os.environ.get("TESTBED_POD_IP")  # outside a pod (kwok's own PATH has podbin too): plain bash
-    if ip:
-        args = [a.replace("/dev/tcp/127.0.0.1/", "/dev/tcp/%s/" % ip).replace("/dev/tcp/localhost/", "/dev/tcp/%s/" % ip)
-                for a in args]
+    """The machine's own bash, in the pod's network namespace: the collection sends four-letter words such as
+    cons to the pod's own server that way (`bash -c 'exec 3<>/dev/tcp/127.0.0.1/2181 ...'`)."""
     os.execv("/bin/bash", ["bash"] + args)
 
 
 def main():
     name = os.path.basename(sys.argv[0])
     args = sys.argv[1:]
+    enter_pod_network()  # outside a pod (kwok's own PATH has podbin too) nothing to enter
     if name == "bash":
         bash(args)
     elif name in ("zkServer.sh", "zkServer"):

@@ -321,16 +321,6 @@ def zookeeper_my_id(container, env, hostname):
     return env.get("ZOO_MY_ID", "1")
 
 
-def _rewrite_own_server_line(line, my_id, pod_ip):
-    """server.<id>=host:p1:p2[:role][;[addr:]port]: bind this server's client port to the pod IP."""
-    key, _, value = line.partition("=")
-    if key.strip() != "server.%s" % my_id or ";" not in value:
-        return line
-    quorum, _, client = value.partition(";")
-    port = client.rsplit(":", 1)[-1]
-    return "%s=%s;%s:%s" % (key.strip(), quorum, pod_ip, port)
-
-
 def plan_apache_zookeeper(container, env, sandbox, runtime=DEFAULT_RUNTIMES["zookeeper"]):
     text = _command_text(container)
     if text and "zkServer.sh" not in text and "docker-entrypoint.sh" not in text:
@@ -360,21 +350,11 @@ def plan_apache_zookeeper(container, env, sandbox, runtime=DEFAULT_RUNTIMES["zoo
         # The AdminServer (Jetty) is not on the test bed's class path; it would bind 0.0.0.0:8080.
         "admin.enableServer=false",
     ]
-    for server in servers.split():
-        lines.append(_rewrite_own_server_line(server, my_id, sandbox.pod_ip))
+    lines += servers.split()
     if e.get("ZOO_4LW_COMMANDS_WHITELIST"):
         lines.append("4lw.commands.whitelist=" + e["ZOO_4LW_COMMANDS_WHITELIST"])
     for extra in e.get("ZOO_CFG_EXTRA", "").split():
         lines.append(extra)
-    # Test bed: the server listens for clients on the pod's address (127.x), never on the wildcard. Its own
-    # server line says ";2181" (wildcard): it becomes ";<pod ip>:2181", and clientPort/clientPortAddress
-    # say the same (ZooKeeper refuses a clientPortAddress without clientPort, or one that differs).
-    own = [s for s in servers.split() if s.partition("=")[0].strip() == "server.%s" % my_id and ";" in s]
-    if own:
-        lines.append("clientPort=" + own[0].rsplit(":", 1)[-1].rsplit(";", 1)[-1])
-        lines.append("clientPortAddress=" + sandbox.pod_ip)
-    elif any(l.startswith("clientPort=") for l in lines):
-        lines.append("clientPortAddress=" + sandbox.pod_ip)
     conf = os.path.join(sandbox.conf_dir, "zoo.cfg")
     launch.files[conf] = "\n".join(lines) + "\n"
     launch.files[os.path.join(sandbox.conf_dir, "logback.xml")] = LOGBACK_XML.replace("{level}", "INFO")
@@ -464,7 +444,6 @@ def plan_kubernetes_zookeeper(container, env, sandbox, runtime=Runtime("zookeepe
     data_log_dir = sandbox.host_path(o["data_log_dir"])
     lines = [
         "clientPort=" + o["client_port"],
-        "clientPortAddress=" + sandbox.pod_ip,
         "dataDir=" + data_dir,
         "dataLogDir=" + data_log_dir,
         "tickTime=%d" % tick,
@@ -553,26 +532,6 @@ def kafka_properties(env):
     return props
 
 
-_LISTENER = re.compile(r"^\s*([A-Za-z0-9_]+)://(\[[^\]]*\]|[^:]*):(\d+)\s*$")
-
-
-def bind_listeners(listeners, pod_ip):
-    """Listeners with no host (or the wildcard) listen on the pod IP instead of every address."""
-    out = []
-    for item in listeners.split(","):
-        if not item.strip():
-            continue
-        m = _LISTENER.match(item)
-        if not m:
-            out.append(item.strip())
-            continue
-        name, host, port = m.groups()
-        if host in ("", "0.0.0.0", "[::]", "::"):
-            host = pod_ip
-        out.append("%s://%s:%s" % (name, host, port))
-    return ",".join(out)
-
-
 # What the image itself sets with ENV (kafka-images, kafka/Dockerfile.ubi8 of 7.9.x, Dockerfile.ubi9 of 8.0.x:
 # `ARG X` + `ENV X=${X}`, built without a value): these variables exist, empty, in every container unless the
 # pod sets them. The entrypoint's `dub ensure` treats an empty one as missing; its template turns each empty
@@ -651,6 +610,12 @@ def cp_kafka_image_env(env, runtime):
     return e
 
 
+def cub_listeners(advertised):
+    """Confluent's `cub listeners`: each advertised listener NAME://host:port as NAME://0.0.0.0:port."""
+    return ",".join("%s://0.0.0.0:%s" % (item.split("://", 1)[0].strip(), item.rsplit(":", 1)[1].strip())
+                    for item in advertised.split(",") if "://" in item)
+
+
 def cp_kafka_env(env, runtime):
     """The container's env as configure leaves it for the template (after its checks passed): the 7.9
     controller's `unset KAFKA_ADVERTISED_LISTENERS`, the KAFKA_LISTENERS and KAFKA_LOG_DIRS defaults."""
@@ -659,9 +624,8 @@ def cp_kafka_env(env, runtime):
     if controller_only and runtime.version_tuple < (4,):
         e.pop("KAFKA_ADVERTISED_LISTENERS", None)  # 7.9's configure unsets it; 8.0's does not (empty stays)
     if not e.get("KAFKA_LISTENERS") and not controller_only:
-        # `cub listeners` (the advertised ones with host 0.0.0.0); here the advertised host names stay: they
-        # resolve to the pod IP, and bind_listeners() binds the wildcard to the pod IP.
-        e["KAFKA_LISTENERS"] = e.get("KAFKA_ADVERTISED_LISTENERS", "")
+        # `cub listeners`: the advertised ones with host 0.0.0.0 (the pod has a network namespace of its own).
+        e["KAFKA_LISTENERS"] = cub_listeners(e.get("KAFKA_ADVERTISED_LISTENERS", ""))
     if not e.get("KAFKA_LOG_DIRS"):
         e["KAFKA_LOG_DIRS"] = "/var/lib/kafka/data"
     return e
@@ -774,9 +738,6 @@ def plan_cp_kafka(container, env, sandbox, runtime=DEFAULT_RUNTIMES["kafka"]):
         if key.endswith(".location") and props[key].startswith("/"):
             # ssl.keystore.location and the like: the file of the volume mounted there (a Secret's, for TLS).
             props[key] = sandbox.host_path(props[key])
-    if props.get("listeners"):
-        # Every listener, the controller's too, binds the pod IP instead of the wildcard.
-        props["listeners"] = bind_listeners(props["listeners"], sandbox.pod_ip)
     log_dirs = [sandbox.host_path(d.strip()) for d in props["log.dirs"].split(",") if d.strip()]
     props["log.dirs"] = ",".join(log_dirs)
     if props.get("metadata.log.dir"):

@@ -1,14 +1,14 @@
 """LoadBalancer and NodePort Services of the test bed, served for real (what MetalLB or cloud-provider-kind
 plus kube-proxy do on a cluster), driven by the pod runner's reconcile loop.
 
-* ``type: LoadBalancer``: an address from the bed's own range that pods never get (the top /24 of the pod
-  CIDR, ``127.(20+I).255.1-254``), written to ``status.loadBalancer.ingress[0].ip``; a listener on that address
+* ``type: LoadBalancer``: an address from the bed's own loopback range (``--lb-cidr``,
+  ``127.(20+I).255.1-254``; the pods' addresses are elsewhere, in their network namespaces), written to ``status.loadBalancer.ingress[0].ip``; a listener on that address
   for every TCP port of the Service. Freed (listeners closed, status cleared) when the Service goes or stops
   being a LoadBalancer. A Service with a ``loadBalancerClass`` is someone else's and left alone.
 * ``nodePort`` of every port of a ``NodePort`` or ``LoadBalancer`` Service: a listener on each KWOK node's
   InternalIP (127.0.0.1) at that port. A port something else holds is an error in the runner's log naming the
   Service (retried), never a crash.
-* Each accepted connection goes to the next (round-robin) ready pod the Service selects (every pod with an
+* Each accepted connection goes (over the bed's bridge) to the next (round-robin) ready pod the Service selects (every pod with an
   address when ``publishNotReadyAddresses``), at the port's ``targetPort`` (number, or the container port's
   name, as the endpoints controller resolves it per pod). No backend: the connection is closed at once.
   Bytes are copied both ways by two threads; EOF on one side is passed on as a half-close (``shutdown(WR)``),
@@ -34,13 +34,12 @@ RETRY_SECONDS = 10.0
 # ----------------------------------------------------------------------------------------------------------
 # Pure parts
 
-def lb_network(pod_cidr):
-    """The LoadBalancer range of a pod CIDR: its top /24 (None when the CIDR is smaller than a /23: pods
-    would have nothing left)."""
-    net = ipaddress.ip_network(pod_cidr, strict=False)
-    if net.prefixlen > 23:
-        return None
-    return ipaddress.ip_network("%s/24" % (net.broadcast_address - 255))
+def lb_network(lb_cidr):
+    """The LoadBalancer range: a loopback network of this host (the listeners are the pod runner's own)."""
+    net = ipaddress.ip_network(lb_cidr, strict=False)
+    if not net.subnet_of(ipaddress.ip_network("127.0.0.0/8")):
+        raise ValueError("the LoadBalancer range must be inside 127.0.0.0/8 (got %s)" % lb_cidr)
+    return net
 
 
 class Exhausted(Exception):
@@ -51,8 +50,8 @@ class AddressPool:
     """LoadBalancer addresses .1-.254 of the range, one per Service uid; the lowest free one (as MetalLB),
     or the one the Service already shows in its status (a restarted runner keeps the addresses)."""
 
-    def __init__(self, pod_cidr):
-        self.net = lb_network(pod_cidr)
+    def __init__(self, lb_cidr):
+        self.net = lb_network(lb_cidr)
         self.by_key = {}
 
     def contains(self, ip):
@@ -327,8 +326,8 @@ class Listener:
 class Manager:
     """Called by the pod runner's reconcile loop with what it listed."""
 
-    def __init__(self, pod_cidr, state_dir=None, patch_status=None, event=None):
-        self.pool = AddressPool(pod_cidr)
+    def __init__(self, lb_cidr, state_dir=None, patch_status=None, event=None):
+        self.pool = AddressPool(lb_cidr)
         self.state_file = os.path.join(state_dir, "podrunner", "listeners.json") if state_dir else None
         self.patch_status = patch_status or (lambda ns, name, body: None)
         self.event = event or (lambda svc, type_, reason, message: None)

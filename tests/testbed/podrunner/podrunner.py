@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """The test bed's kubelet for pods bound to KWOK fake nodes, and its volume provisioner.
 
-    podrunner.py --kubeconfig K --state-dir S --pod-cidr 127.X.0.0/16
+    podrunner.py --kubeconfig K --state-dir S --pod-cidr 10.244.I.0/24 --lb-cidr 127.X.255.0/24
 
 * StorageClass ``standard`` (default, provisioner testbed.kafka-eks/local, Immediate, Retain); every
   Pending PVC of that class gets a hostPath PV at S/volumes/<ns>/<pvc> bound to it through claimRef. With
   --zones: ``standard`` WaitForFirstConsumer and ``immediate``, zonal PVs (storage.py).
-* Every pod whose node has annotation ``kwok.x-k8s.io/node: fake`` gets a loopback IP from the CIDR (stable
-  per pod uid), and the real process its image runs (images.py), with the pod's env, volumes mapped to host
+* Every pod whose node has annotation ``kwok.x-k8s.io/node: fake`` gets an address of the pod network (stable
+  per pod uid) in a network namespace of its own on the bed's bridge (testbed_lib/podnet.py: its localhost is
+  its own, its address a valid endpoint), and the real process its image runs in that namespace (images.py), with the pod's env, volumes mapped to host
   directories, probes run for real, restarts with back-off, graceful deletion, and a kwok ``Exec`` object so
   ``kubectl exec`` runs the podbin/ dispatchers with the pod's env.
 * S/hosts/<namespace>: the names the pods' JVMs resolve (hosts.py).
-* LoadBalancer Services get an address of the CIDR's top /24 (never a pod's), NodePort and LoadBalancer
-  Services their node ports on 127.0.0.1, each forwarded to the ready pods for real (loadbalancer.py).
+* LoadBalancer Services get an address of --lb-cidr (loopback), NodePort and LoadBalancer Services their node
+  ports on 127.0.0.1, each forwarded to the ready pods for real (loadbalancer.py).
 
 Logs of each container: S/pods/<ns>/<pod>/<container>.log. State: S/podrunner/.
 Run by the test bed with .cache/venv/bin/python (kubernetes==33.1.0). SIGTERM stops every process it started.
@@ -35,6 +36,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.dirname(HERE))  # tests/testbed: testbed_lib.podnet
 
 import hosts  # noqa: E402
 import images  # noqa: E402
@@ -42,6 +44,7 @@ import kubeenv  # noqa: E402
 import loadbalancer  # noqa: E402
 import procs  # noqa: E402
 import storage  # noqa: E402
+from testbed_lib import podnet  # noqa: E402
 
 from kubernetes import client, config  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
@@ -124,7 +127,8 @@ def run_probe(probe, container, pod_ip, exec_env, cwd):
             with socket.create_connection((host, port), timeout=timeout):
                 return True, ""
         if "exec" in probe:
-            cmd = probe["exec"].get("command") or []
+            # In the pod's network namespace: a probe's localhost is the pod's own.
+            cmd = podnet.enter_argv(pod_ip, probe["exec"].get("command") or [])
             r = subprocess.run(cmd, env=exec_env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
                                timeout=timeout)
             out = (r.stdout + r.stderr).decode(errors="replace").strip()
@@ -257,6 +261,8 @@ class ContainerRunner:
             return False
         self.sandbox = sandbox
         self.exec_env = w.exec_env_for(self, env)
+        # The container's process lives in the pod's network namespace (nsenter execs it: the pid is its own).
+        self.launch.argv = podnet.enter_argv(w.ip, self.launch.argv)
         return True
 
     def start(self):
@@ -527,6 +533,15 @@ class PodWorker(threading.Thread):
 
     def _run(self):
         os.makedirs(self.pod_dir, exist_ok=True)
+        try:
+            podnet.attach(self.ctrl.pod_net, self.ip)
+        except (podnet.NetError, ValueError) as exc:
+            # The kubelet's FailedCreatePodSandBox: nothing starts; the pod is tried again as a new worker.
+            LOG.warning("%s/%s: no pod network: %s", self.namespace, self.name, exc)
+            self.event("Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: %s" % exc)
+            for c in self.containers:
+                c.unsupported = "no pod network: %s" % exc
+                c.waiting_reason, c.waiting_message = "ContainerCreating", c.unsupported
         if self.init_unsupported:
             msg = "testbed has no runner for init containers (images %s)" % ", ".join(self.init_unsupported)
             for c in self.containers:
@@ -578,6 +593,7 @@ class PodWorker(threading.Thread):
         for c in self.containers:
             c.ready = False
         self.finishing = True
+        self._remove_network()
         self.ctrl.wake()
         self.ctrl.delete_exec(self.namespace, self.name, self.uid)
         if not gone:
@@ -591,12 +607,23 @@ class PodWorker(threading.Thread):
                     LOG.warning("%s/%s: final delete failed: %s", self.namespace, self.name, exc.reason)
         LOG.info("%s/%s: stopped and removed", self.namespace, self.name)
 
+    def _remove_network(self):
+        """The pod's network namespace goes with its processes (a process still inside is ended first)."""
+        try:
+            left = podnet.detach(self.ip)
+            if left:
+                LOG.warning("%s/%s: processes still in its network namespace were ended: %s", self.namespace,
+                            self.name, left)
+        except (podnet.NetError, ValueError, OSError) as exc:
+            LOG.warning("%s/%s: removing its network namespace failed: %s", self.namespace, self.name, exc)
+
     def stop_for_shutdown(self, grace):
         self.shutdown = True
         self._stop_all(grace)
         for c in self.containers:
             c.ready = False
         self.finishing = True
+        self._remove_network()
         try:
             st = self.status()
             for s in st["containerStatuses"]:
@@ -612,19 +639,17 @@ class PodWorker(threading.Thread):
 # The controller
 
 class IPAllocator:
-    """Loopback addresses from the CIDR but its top /24 (the LoadBalancer range), stable per pod uid, handed
-    out round-robin (a freed address is reused last). Persisted in S/podrunner/ips.json."""
+    """Pod addresses from the pod network (.10 up; .1 is the bridge's), stable per pod uid, handed out
+    round-robin (a freed address is reused last). Persisted in S/podrunner/ips.json."""
 
     def __init__(self, cidr, path):
         self.net = ipaddress.ip_network(cidr, strict=False)
-        if not self.net.subnet_of(ipaddress.ip_network("127.0.0.0/8")):
-            raise SystemExit("--pod-cidr must be inside 127.0.0.0/8 (got %s)" % cidr)
+        if not self.net.subnet_of(podnet.POD_NETWORKS):
+            raise SystemExit("--pod-cidr must be inside %s (got %s)" % (podnet.POD_NETWORKS, cidr))
         self.path = path
         self.by_uid = {}
         self.cursor = int(self.net.network_address) + 10
-        # The top /24 is the LoadBalancer range (loadbalancer.py): pods never get those addresses.
-        self.reserved = loadbalancer.lb_network(cidr)
-        self.last = (int(self.reserved.network_address) if self.reserved else int(self.net.broadcast_address)) - 1
+        self.last = int(self.net.broadcast_address) - 1
         if os.path.exists(path):
             with open(path) as f:
                 data = json.load(f)
@@ -641,8 +666,8 @@ class IPAllocator:
         if uid in self.by_uid:
             return self.by_uid[uid]
         used = set(self.by_uid.values())
-        if hint and hint not in used and ipaddress.ip_address(hint) in self.net and not (
-                self.reserved and ipaddress.ip_address(hint) in self.reserved):
+        if hint and hint not in used and ipaddress.ip_address(hint) in self.net and (
+                int(self.net.network_address) + 10 <= int(ipaddress.ip_address(hint)) <= self.last):
             ip = hint
         else:
             first = int(self.net.network_address) + 10
@@ -689,7 +714,14 @@ class Controller:
         self.zones = [z for z in (args.zones or "").split(",") if z]
         self.zone_picker = storage.ZonePicker(self.zones) if self.zones else None
         self.ips = IPAllocator(args.pod_cidr, os.path.join(self.state_dir, "podrunner", "ips.json"))
-        self.lb = loadbalancer.Manager(args.pod_cidr, self.state_dir, self._patch_service_status, self._service_event)
+        self.pod_net = args.pod_cidr
+        # A pod runner that died left its pods' namespaces (and maybe processes in them): a clean start.
+        removed, ended = podnet.remove_all(self.pod_net)
+        if removed:
+            LOG.info("removed %d network namespaces left by an earlier pod runner%s", len(removed),
+                     " (ended processes still inside: %s)" % ended if ended else "")
+        podnet.ensure_bridge(self.pod_net)
+        self.lb = loadbalancer.Manager(args.lb_cidr, self.state_dir, self._patch_service_status, self._service_event)
         self.workers = {}
         self.services = []
         self.node_ips = {}
@@ -999,7 +1031,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kubeconfig", required=True)
     ap.add_argument("--state-dir", required=True)
-    ap.add_argument("--pod-cidr", required=True, help="inside 127.0.0.0/8, e.g. 127.61.0.0/16")
+    ap.add_argument("--pod-cidr", required=True, help="the pod network, inside 10.244.0.0/16, e.g. 10.244.7.0/24 "
+                    "(one network namespace per pod on a bridge: testbed_lib/podnet.py)")
+    ap.add_argument("--lb-cidr", required=True, help="LoadBalancer addresses, inside 127.0.0.0/8, e.g. 127.27.255.0/24")
     ap.add_argument("--java-dir", default=images.DEFAULT_JAVA_DIR, help="where tests/testbed/java/fetch.sh put the jars")
     ap.add_argument("--storage-class", default=STORAGE_CLASS)
     ap.add_argument("--zones", default="", help="the bed's zones (testbed.py up --zones): the default class waits for "
@@ -1019,7 +1053,14 @@ def main(argv=None):
         return 1
     with open(pid_file, "w") as f:
         f.write("%d\n" % os.getpid())
-    ctrl = Controller(args)
+    try:
+        ctrl = Controller(args)
+    except (podnet.NetError, OSError) as exc:
+        # Network namespaces, veths and the bridge need root (CAP_NET_ADMIN) and iproute2.
+        LOG.error("cannot set up the pod network %s: %s (the test bed runs as root, with iproute2's ip "
+                  "and util-linux's nsenter)", args.pod_cidr, exc)
+        os.unlink(pid_file)
+        return 1
 
     def on_signal(signum, _frame):
         LOG.info("signal %d: shutting down", signum)

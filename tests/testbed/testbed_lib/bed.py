@@ -3,6 +3,7 @@ import ipaddress
 import json
 import os
 
+from testbed_lib import podnet
 from testbed_lib.procfs import cmdline_matches
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/testbed
@@ -51,12 +52,11 @@ def write_file(path, text, mode=0o644):
     os.replace(tmp, path)
 
 
-def lb_range(pod_cidr):
-    """The addresses the pod runner gives LoadBalancer Services: the top /24 of the pod CIDR, .1-.254
-    (the pod IP allocator never hands them out)."""
-    net = ipaddress.ip_network(pod_cidr, strict=False)
-    top = ipaddress.ip_network("%s/24" % (net.broadcast_address - 255), strict=False)
-    return "%s-%s" % (top.network_address + 1, top.broadcast_address - 1)
+def lb_range(lb_cidr):
+    """The addresses the pod runner gives LoadBalancer Services: .1-.254 of the bed's LoadBalancer /24 (on
+    loopback: the pod runner listens there on this host and forwards to the pods)."""
+    net = ipaddress.ip_network(lb_cidr, strict=False)
+    return "%s-%s" % (net.network_address + 1, net.broadcast_address - 1)
 
 
 class Bed:
@@ -95,7 +95,13 @@ class Bed:
 
     @property
     def pod_cidr(self):
-        return "127.%d.0.0/16" % (20 + self.index)
+        """10.244.I.0/24: one network namespace per pod on the bed's bridge (podnet.py)."""
+        return str(podnet.pod_network(self.index))
+
+    @property
+    def lb_cidr(self):
+        """127.(20+I).255.0/24: the LoadBalancer addresses, listened on by the pod runner on this host."""
+        return "127.%d.255.0/24" % (20 + self.index)
 
     @property
     def apiserver(self):

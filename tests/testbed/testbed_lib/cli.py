@@ -63,7 +63,7 @@ def main(argv=None):
     up_ = sub.add_parser("up", help="bring a test bed up (nothing to do if it runs)")
     up_.add_argument("--name", required=True)
     up_.add_argument("--nodes", type=int, default=3)
-    up_.add_argument("--index", type=int, default=0, help="ports 20000+100*I+..., pod CIDR 127.(20+I).0.0/16")
+    up_.add_argument("--index", type=int, default=0, help="ports 20000+100*I+..., pod network 10.244.I.0/24, LoadBalancer range 127.(20+I).255.0/24")
     up_.add_argument("--zones", default="", help="comma-separated zones: node i gets topology.kubernetes.io/zone="
                      "zones[i %% len]; the StorageClass standard is then WaitForFirstConsumer, zonal PVs")
     dn = sub.add_parser("down", help="stop a test bed (by pid) and remove its data")

@@ -3,7 +3,7 @@ through tests/testbed/testbed.py; a broker's registration read or dropped (kazoo
 end-to-end checks (tests/e2e/lib.py re-exports these names) read beds through this module.
 
 Independent of the collection's own modules on purpose: a scenario's verify step must not trust the code
-it checks. ZooKeeper is asked directly (srvr over TCP, kazoo for znodes) at the pods' loopback addresses,
+it checks. ZooKeeper is asked directly (srvr over TCP, kazoo for znodes) at the pods' addresses (their network namespaces on the bed's bridge),
 Kafka through its own console clients run inside the broker pods (kubectl exec).
 """
 import json

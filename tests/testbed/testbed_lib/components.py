@@ -111,4 +111,4 @@ def kwok_config():
 
 def podrunner_argv(bed, zones):
     return [PYTHON, PODRUNNER, "--kubeconfig", bed.kubeconfig, "--state-dir", bed.dir,
-            "--pod-cidr", bed.pod_cidr] + (["--zones", ",".join(zones)] if zones else [])
+            "--pod-cidr", bed.pod_cidr, "--lb-cidr", bed.lb_cidr] + (["--zones", ",".join(zones)] if zones else [])

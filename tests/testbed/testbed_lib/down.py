@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 
+from testbed_lib import podnet
 from testbed_lib.bed import COMPONENTS, Bed, Fail, list_beds, log
 from testbed_lib.kubeconfig import merge_kubeconfigs
 from testbed_lib.procfs import listening
@@ -20,8 +21,17 @@ def down(bed, keep_data):
     except OSError:
         pass
     left = listening(ports=set(bed.ports().values())) if bed.index is not None else []
-    # The pod CIDR holds the pods' addresses and the LoadBalancer range (its top /24).
-    pods_left = listening(net=ipaddress.ip_network(bed.pod_cidr)) if bed.index is not None else []
+    # The pods' network namespaces (and with them their sockets and veths) and the bridge go; anything of
+    # them still there, or a listener on the pod network or the LoadBalancer range of this host, is reported.
+    net_left, pods_left = [], []
+    if bed.index is not None:
+        removed, signalled = podnet.remove_all(bed.pod_cidr)
+        if removed:
+            log("removed %d pod network namespaces%s" % (len(removed), " (processes still inside, ended: %s)" % (
+                ", ".join(map(str, signalled))) if signalled else ""))
+        net_left = podnet.leftovers(bed.pod_cidr)
+        pods_left = (listening(net=ipaddress.ip_network(bed.pod_cidr))
+                     + listening(net=ipaddress.ip_network(bed.lb_cidr)))
     node_ports_left = node_ports_listening(bed)
     if not keep_data and os.path.isdir(bed.dir):
         for entry in os.listdir(bed.dir):
@@ -39,9 +49,11 @@ def down(bed, keep_data):
     problems = []
     if left:
         problems.append("still listening on its ports: %s" % ", ".join("%s:%d" % a for a in left))
+    if net_left:
+        problems.append("pod network %s not removed: %s" % (bed.pod_cidr, ", ".join(net_left)))
     if pods_left:
-        problems.append("still listening in its pod CIDR %s: %s"
-                        % (bed.pod_cidr, ", ".join("%s:%d" % a for a in pods_left)))
+        problems.append("still listening in its pod network %s or LoadBalancer range %s: %s"
+                        % (bed.pod_cidr, bed.lb_cidr, ", ".join("%s:%d" % a for a in pods_left)))
     if node_ports_left:
         problems.append("still listening on node ports its pod runner opened: %s"
                         % ", ".join("%s:%d" % a for a in node_ports_left))

@@ -21,7 +21,7 @@ def env_text(bed):
         "KUBECONFIG": bed.kubeconfig, "K8S_AUTH_KUBECONFIG": bed.kubeconfig, "K8S_AUTH_CONTEXT": bed.context,
         "TESTBED_NAME": bed.name, "TESTBED_INDEX": str(bed.index), "TESTBED_STATE_DIR": bed.dir,
         "TESTBED_POD_CIDR": bed.pod_cidr, "TESTBED_APISERVER": bed.apiserver,
-        "TESTBED_LB_RANGE": lb_range(bed.pod_cidr), "TESTBED_ZONES": ",".join((bed.meta() or {}).get("zones") or []),
+        "TESTBED_LB_RANGE": lb_range(bed.lb_cidr), "TESTBED_ZONES": ",".join((bed.meta() or {}).get("zones") or []),
     }
     return "".join("export %s=%s\n" % (k, shquote(v)) for k, v in lines.items())
 
@@ -92,7 +92,7 @@ def up(name, nodes, index, zones):
 def bring_up(bed, nodes, zones, total):
     write_file(bed.p("testbed.json"), json.dumps({
         "name": bed.name, "index": bed.index, "nodes": nodes, "zones": zones, "ports": bed.ports(),
-        "pod_cidr": bed.pod_cidr, "lb_range": lb_range(bed.pod_cidr), "apiserver": bed.apiserver,
+        "pod_cidr": bed.pod_cidr, "lb_cidr": bed.lb_cidr, "lb_range": lb_range(bed.lb_cidr), "apiserver": bed.apiserver,
         "context": bed.context}, indent=2) + "\n")
 
     t = time.time()
