@@ -11,6 +11,7 @@ Three layers, cheapest first:
     .cache/venv/bin/python -m pytest -m testbed tests/testbed/test_podrunner.py
 """
 
+import errno
 import functools
 import json
 import os
@@ -595,6 +596,11 @@ def test_probes_against_a_socket(tmp_path):
     assert not podrunner.run_probe({"tcpSocket": {"port": port}}, {}, ip, {}, str(tmp_path))[0]
     podnet.detach(ip)
     assert podnet.netns_name(ip) not in podnet.namespaces(STANDALONE_NET)
+    # The pod's address is gone: a connection is answered "no route to host" (its link address forgotten,
+    # asked again, nobody answers) well inside 2 s, not left to time out.
+    with pytest.raises(OSError) as gone:
+        socket.create_connection((ip, port), timeout=2)
+    assert gone.value.errno == errno.EHOSTUNREACH, gone.value
 
 
 # ----------------------------------------------------------------------------------------------------------
