@@ -171,6 +171,32 @@ def check_bootstrap(cluster, brokers):
     print("bootstrap.servers=%s" % bootstrap)
 
 
+def check_endpoints(cluster, brokers):
+    """Each broker's Service routes to that broker's pod and nothing else: its EndpointSlices hold exactly one
+    ready endpoint, the address and the name of the pod labelled with its id (the endpoint controller's own
+    answer, now that pods have addresses of a pod network)."""
+    def mismatches():
+        pods = dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p) for p in cluster.pods(BROKER_SELECTOR))
+        found = {}
+        for broker in range(brokers):
+            service = "kafka-service-%d" % broker
+            pod = pods.get(str(broker)) or {"metadata": {}, "status": {}}
+            ready = [(ep["addresses"], (ep.get("targetRef") or {}).get("name"))
+                     for sl in cluster.get("endpointslices", "kubernetes.io/service-name=" + service)
+                     for ep in sl.get("endpoints") or [] if (ep.get("conditions") or {}).get("ready")]
+            if ready != [([pod["status"].get("podIP")], pod["metadata"].get("name"))]:
+                found[service] = {"ready endpoints": ready,
+                                  "pod": [pod["metadata"].get("name"), pod["status"].get("podIP")]}
+        return found
+    # The endpoint controller follows readiness within a second or so: give it that, then say what differs.
+    try:
+        wait_for(lambda: not mismatches(), 30, "each broker Service's EndpointSlices to hold its broker's pod")
+    except AssertionError:
+        left = mismatches()
+        assert not left, "EndpointSlices that do not route to their broker's pod alone: %r" % left
+    print("endpoints: kafka-service-0..%d each route to their broker's pod alone" % (brokers - 1))
+
+
 def check_volumes(cluster, brokers, servers=3):
     claims = {c["metadata"]["name"]: c["status"].get("phase") for c in cluster.get("pvc")}
     expected = {"kafka-data-%d" % i for i in range(brokers)} | {"data-zookeeper-%d" % i for i in range(servers)}

@@ -25,9 +25,9 @@ import json
 import time
 
 from lib import BROKER_SELECTOR, ZK_SELECTOR, wait_for
-from scenarios import (EXTERNAL_TOPIC, check_bootstrap, check_membership, check_quorum, check_volumes, external_bootstrap,
-                       external_clients, external_consume, load, load_balancer_ips, namespace_exists, resource_versions,
-                       round_trip, run_playbook, run_site, save, settled_versions)
+from scenarios import (EXTERNAL_TOPIC, check_bootstrap, check_endpoints, check_membership, check_quorum, check_volumes,
+                       external_bootstrap, external_clients, external_consume, load, load_balancer_ips, namespace_exists,
+                       resource_versions, round_trip, run_playbook, run_site, save, settled_versions)
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 ZONES = ["za", "zb", "zc"]
@@ -213,5 +213,6 @@ def verify(cluster, state_file):
     check_quorum(cluster)
     check_membership(cluster, 4)
     check_bootstrap(cluster, 4)
+    check_endpoints(cluster, 4)
     check_volumes(cluster, 4)
     round_trip(cluster, "e2e-default")
