@@ -453,6 +453,24 @@ class ExecAccess:
         rc, out, err = self._exec(pod, argv)
         return pod["metadata"]["name"], rc, out, err
 
+    def run_cli_script(self, script):
+        """Run zkCli commands given on its standard input (``script``: lines, the last ``quit``) in the serving
+        pod: ``(pod name, rc, stdout, stderr)``. The script is in no command line, so data written with it (a
+        SCRAM credential) is in no URL or audit log; callers must not show the output, which echoes it."""
+        pod = self._pick_cli_pod()
+        cli = " ".join(shlex.quote(a) for a in self.cli_command + ["-server", "localhost:%d" % self.client_port])
+        data = script.encode("utf-8")
+        # head ends zkCli's input after the script (the stream's standard input is never closed).
+        argv = ["sh", "-c", "head -c %d | %s" % (len(data), cli)]
+        name = pod["metadata"]["name"]
+        try:
+            rc, out, err = self.pod_api.exec(self.namespace, name, argv, container=self._container(pod),
+                                             timeout=self.timeout, stdin=script)
+        except Exception as exc:
+            raise ZooKeeperError("pod %s/%s: zkCli with its commands on standard input failed: %s"
+                                 % (self.namespace, name, exc))
+        return name, rc, out or "", err or ""
+
     def _fail(self, pod, argv, rc, detail):
         return ZooKeeperError("pod %s/%s: `%s` (rc %s): %s"
                               % (self.namespace, pod["metadata"]["name"], " ".join(argv), rc, detail))
