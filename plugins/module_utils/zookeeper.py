@@ -558,6 +558,48 @@ class ExecAccess:
         return None
 
 
+# A write of write_znodes that creates a sequential znode (ZooKeeper appends the number to the path).
+SEQUENTIAL = "sequential"
+
+
+def zkcli_write_script(parents, writes):
+    """zkCli commands, one a line and ``quit`` last: each of ``parents`` created empty (an existing one is left), then
+    each ``(path, data, version)`` created when version is None, set at that version when it is a number, created
+    with a sequence number when it is SEQUENTIAL. zkCli splits its line at whitespace, so data is single-quoted and
+    may hold neither a quote nor whitespace (ValueError)."""
+    lines = ["create %s ''" % path for path in parents]
+    for path, data, version in writes:
+        if "'" in data or any(c.isspace() for c in data):
+            raise ValueError("znode data for %s holds a quote or whitespace" % path)
+        if version is None:
+            lines.append("create %s '%s'" % (path, data))
+        elif version == SEQUENTIAL:
+            lines.append("create -s %s '%s'" % (path, data))
+        else:
+            lines.append("set -v %d %s '%s'" % (int(version), path, data))
+    lines.append("quit")
+    return "".join(line + "\n" for line in lines)
+
+
+def write_znodes(access, parents, writes):
+    """Write znodes in order (see zkcli_write_script): through kazoo with direct access, with exec as zkCli commands
+    on its standard input (in no command line). The caller reads back what it wrote: zkCli's answers are not
+    parsed (they echo the data)."""
+    if isinstance(access, DirectAccess):
+        client = access.kazoo_client()
+        for path in parents:
+            client.ensure_path(path)
+        for path, data, version in writes:
+            if version is None:
+                client.create(path, data.encode("utf-8"))
+            elif version == SEQUENTIAL:
+                client.create(path, data.encode("utf-8"), sequence=True)
+            else:
+                client.set(path, data.encode("utf-8"), version=int(version))
+        return
+    access.run_cli_script(zkcli_write_script(parents, writes))
+
+
 def make_access(params, pod_api_factory=None, fourlw=None, kazoo_factory=None):
     """The access object for the module parameters (``zookeeper_access``, ``zookeeper_hosts``,
     ``zookeeper_pod_selector``, ``client_port``, ``exec_timeout``, ``namespace``). ``pod_api_factory`` is

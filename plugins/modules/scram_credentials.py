@@ -122,7 +122,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common impo
     module_argument_spec,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import DirectAccess
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import SEQUENTIAL, write_znodes
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
 
 USER_SPEC = dict(
@@ -214,36 +214,13 @@ def unlisted(zk, listed, names):
     return sorted(out)
 
 
-def zkcli_script(writes):
-    """The zkCli commands that write each ``(name, data, version or None)`` and its change notification."""
-    lines = ["create /config ''", "create %s ''" % scram.USERS_PATH, "create %s ''" % scram.CHANGES_PATH]
-    for name, data, version in writes:
-        # Single quotes: the data is compact JSON of names and base64, which never holds one.
-        if version is None:
-            lines.append("create %s '%s'" % (scram.user_path(name), data))
-        else:
-            lines.append("set -v %d %s '%s'" % (int(version), scram.user_path(name), data))
-        lines.append("create -s %s/%s '%s'" % (scram.CHANGES_PATH, scram.CHANGE_PREFIX,
-                                               scram.change_notification(name)))
-    lines.append("quit")
-    return "".join(line + "\n" for line in lines)
-
-
 def write(zk, writes):
-    """Write each ``(name, data, version)``: kazoo with direct access, zkCli on standard input with exec."""
-    if isinstance(zk, DirectAccess):
-        client = zk.kazoo_client()
-        for path in (scram.USERS_PATH, scram.CHANGES_PATH):
-            client.ensure_path(path)
-        for name, data, version in writes:
-            if version is None:
-                client.create(scram.user_path(name), data.encode("utf-8"))
-            else:
-                client.set(scram.user_path(name), data.encode("utf-8"), version=int(version))
-            client.create("%s/%s" % (scram.CHANGES_PATH, scram.CHANGE_PREFIX),
-                          scram.change_notification(name).encode("utf-8"), sequence=True)
-        return
-    zk.run_cli_script(zkcli_script(writes))
+    """Each ``(name, data, version)``: the user's znode, then its change notification."""
+    ops = []
+    for name, data, version in writes:
+        ops += [(scram.user_path(name), data, version),
+                ("%s/%s" % (scram.CHANGES_PATH, scram.CHANGE_PREFIX), scram.change_notification(name), SEQUENTIAL)]
+    write_znodes(zk, ["/config", scram.USERS_PATH, scram.CHANGES_PATH], ops)
 
 
 def run(params, pod_api, zk, random_bytes=None):

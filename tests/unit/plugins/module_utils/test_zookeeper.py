@@ -839,3 +839,16 @@ def test_a_cli_script_goes_to_zkclis_standard_input_with_its_length_on_the_comma
     argv, stdin = api.calls[-1]
     assert stdin == script and argv == ["sh", "-c", "head -c %d | zkCli.sh -server localhost:2181" % len(script)]
     assert "create" not in " ".join(argv)
+
+
+def test_the_write_script_creates_parents_then_creates_sets_and_sequences_and_quits():
+    import shlex
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import SEQUENTIAL, zkcli_write_script
+    script = zkcli_write_script(["/a", "/a/b"], [("/a/b/c", '{"x":1}', None), ("/a/b/d", "y", 4),
+                                                 ("/a/n_", "z", SEQUENTIAL)])
+    assert script.splitlines() == ["create /a ''", "create /a/b ''", "create /a/b/c '{\"x\":1}'",
+                                   "set -v 4 /a/b/d 'y'", "create -s /a/n_ 'z'", "quit"]
+    assert all(shlex.split(line) for line in script.splitlines())
+    for data in ("it's", "a b", "a\nb"):
+        with pytest.raises(ValueError):
+            zkcli_write_script([], [("/a", data, None)])

@@ -189,16 +189,6 @@ def test_a_write_that_does_not_read_back_fails_without_showing_zkclis_output():
     assert "did not read back" in str(refused.value) and "salt=" not in str(refused.value)
 
 
-def test_the_zkcli_script_quotes_data_and_ends_with_quit():
-    data = scram.with_credential({}, "pencil")
-    script = module.zkcli_script([("alice", data, None), ("bob", data, 4)])
-    lines = script.splitlines()
-    assert lines[:3] == ["create /config ''", "create /config/users ''", "create /config/changes ''"]
-    assert lines[3] == "create /config/users/alice '%s'" % data
-    assert lines[5] == "set -v 4 /config/users/bob '%s'" % data
-    assert lines[-1] == "quit" and all(shlex.split(line) for line in lines)
-
-
 class NoNodeError(Exception):
     """Named as kazoo's: DirectAccess maps it by name."""
 
