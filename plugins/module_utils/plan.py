@@ -25,7 +25,7 @@ from ansible.module_utils.common.validation import (
     check_type_list,
 )
 
-from ansible_collections.kafka_eks.cluster.plugins.module_utils import scram
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import acls as kafka_acls, scram
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.tls import CA_KEY, KEYSTORE_KEY, MOUNT_PATH
 
 # Every pattern is anchored with \A and \Z: Python's $ also matches before a trailing newline, so
@@ -98,8 +98,9 @@ TLS_PROTOCOLS = ("ssl", "sasl_ssl")
 SASL_PROTOCOLS = ("sasl_ssl", "sasl_plaintext")
 # The listener names of the roles (the client listener's is CLIENT_LISTENER's).
 LISTENER_NAMES = {"internal": "INTERNAL", "external": "EXTERNAL"}
-# kafka_users[].acls is refused until the authorizer is managed (issue 15): no key is silently ignored.
-USER_KEYS = ("name", "secret", "secret_key")
+USER_KEYS = ("name", "secret", "secret_key", "acls")
+# The ConfigMap that records the ACLs the collection added (module_utils/acls.py): only those are ever removed.
+ACL_RECORD = "kafka-managed-acls"
 
 ZOOKEEPER_FLAVORS = ("apache", "kubernetes-zookeeper")
 ANTI_AFFINITY_MODES = ("required", "preferred")
@@ -155,6 +156,8 @@ DERIVED_BROKER_PROPERTIES = {
     "sasl.mechanism.inter.broker.protocol": "kafka_broker_listener_security",
     "sasl.jaas.config": "kafka_broker_admin_user and kafka_broker_admin_secret",
 }
+# Set by kafka_broker_authorizer; through kafka_broker_extra_config only while it is off (a migration's own ACL setup).
+AUTHORIZER_PROPERTIES = ("authorizer.class.name", "super.users")
 # A property whose key ends so is a JAAS configuration (listener.name.<l>.<mechanism>.sasl.jaas.config): a password
 # there would be a literal value in every Deployment.
 JAAS_SUFFIX = "sasl.jaas.config"
@@ -897,12 +900,13 @@ def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, ex
             "ssl.truststore.type": "PEM",
             "ssl.truststore.location": posixpath.join(MOUNT_PATH, CA_KEY),
         })
-    properties.update(_sasl_properties(security, client, bool(external and external.get("advertised")), admin_user))
+    properties.update(_sasl_properties(security, client, bool(external and external.get("advertised")), admin_user,
+                                       cfg.get("kafka_broker_authorizer") is True))
     properties.update(extra)
     return properties
 
 
-def _sasl_properties(security, client, external, admin_user):
+def _sasl_properties(security, client, external, admin_user, authorizer=False):
     """SCRAM-SHA-512 on the listeners that use SASL: each one's JAAS entry, the inter-broker user's name with its
     password as $(PASSWORD_ENV) (a secretKeyRef entry before it) on INTERNAL, the login module alone elsewhere."""
     names = {"client": client, "internal": LISTENER_NAMES["internal"],
@@ -918,6 +922,10 @@ def _sasl_properties(security, client, external, admin_user):
         properties["sasl.enabled.mechanisms"] = scram.MECHANISM
     if security["internal"] in SASL_PROTOCOLS:
         properties["sasl.mechanism.inter.broker.protocol"] = scram.MECHANISM
+        if authorizer:
+            # ACLs from ZooKeeper (kafka_users[].acls); the brokers' own user may do everything.
+            properties["authorizer.class.name"] = kafka_acls.AUTHORIZER
+            properties["super.users"] = "User:%s" % admin_user
     return properties
 
 
@@ -1008,6 +1016,12 @@ def _check_listener_security(check, cfg, external_mode):
         ok = False
     if security["internal"] in SASL_PROTOCOLS:
         ok = _check_admin(check, cfg) and ok
+    elif cfg.get("kafka_broker_authorizer") is True:
+        check.fail("kafka_broker_authorizer", "is true, but the internal listener is %s: the brokers would reach each "
+                   "other as User:ANONYMOUS, which would have to be a super user, and so would every client of a "
+                   "listener without SASL." % security["internal"],
+                   "set kafka_broker_listener_security internal to sasl_ssl (with kafka_broker_admin_secret).")
+        ok = False
     if (tls_roles or sasl_roles) and cfg.get("kafka_metadata_mode") == "kraft":
         check.fail("kafka_broker_listener_security", "asks for %s, but kafka_metadata_mode is 'kraft': the KRaft "
                    "controllers do not take the TLS and SASL settings yet." % ("TLS" if tls_roles else "SASL"),
@@ -1065,7 +1079,23 @@ def _check_users(check, cfg, security):
         extra = sorted(str(k) for k in user if k not in USER_KEYS)
         if extra:
             check.fail("kafka_users", "%s has %s; a user has only %s." % (where, ", ".join(extra), ", ".join(USER_KEYS)),
-                       "remove %s (ACLs are not managed by the collection yet)." % ", ".join(extra))
+                       "remove %s." % ", ".join(extra))
+            continue
+        acls = user.get("acls") or []
+        if acls and cfg.get("kafka_broker_authorizer") is not True:
+            check.fail("kafka_users", "%s has ACLs, but kafka_broker_authorizer is off: nothing would enforce them."
+                       % where, "set kafka_broker_authorizer=true (users without ACLs then may do nothing), or "
+                       "remove the ACLs.")
+            continue
+        if not isinstance(acls, list):
+            check.fail("kafka_users", "%s: acls must be a list, got %r." % (where, acls),
+                       "write it as [{resource_type: topic, name: orders, operations: [read, describe]}].")
+            continue
+        problems = ["acls[%d] %s" % (i, p) for i, acl in enumerate(acls) for p in kafka_acls.acl_problems(acl)]
+        if problems:
+            check.fail("kafka_users", "%s: %s." % (where, "; ".join(problems)),
+                       "use resource_type topic, group, cluster or transactional_id, pattern_type literal or "
+                       "prefixed, the operations Kafka has for that type, permission allow or deny, host * or an IP.")
             continue
         name, secret = user.get("name"), user.get("secret")
         key = user.get("secret_key") or scram.PASSWORD_KEY
@@ -1088,7 +1118,7 @@ def _check_users(check, cfg, security):
             check.fail("kafka_users", "%s: secret_key %r is not a Secret key." % (where, key),
                        "use letters, digits, '-', '_' and '.', such as password.")
             continue
-        result.append({"name": name, "secret": secret, "key": key})
+        result.append({"name": name, "secret": secret, "key": key, "acls": kafka_acls.entries(name, acls)})
     return result
 
 
@@ -1108,7 +1138,13 @@ def _sasl(cfg, security, users):
         "admin": admin,
         "users": users or [],
         # What scram_credentials writes to ZooKeeper before any broker is applied: the inter-broker user first.
-        "credentials": ([dict((k, admin[k]) for k in ("name", "secret", "key"))] if admin else []) + list(users or []),
+        "credentials": [dict((k, u[k]) for k in ("name", "secret", "key"))
+                        for u in ([admin] if admin else []) + list(users or [])],
+        # kafka_broker_authorizer: ACLs enforced; kafka_acls writes these (one entry per operation) before any
+        # broker is applied, and records those it added in the ConfigMap acl_record.
+        "authorizer": bool(internal and cfg.get("kafka_broker_authorizer") is True),
+        "acls": sorted((e for u in users or [] for e in u["acls"]), key=kafka_acls.entry_key),
+        "acl_record": ACL_RECORD,
         # Set by the preflight from the running brokers' Deployments: the users they authenticate as.
         "running_users": [],
     }
@@ -1489,6 +1525,10 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
     external_mode = _check_external(check, cfg, broker_count)
     security = _check_listener_security(check, cfg, external_mode)
     users = _check_users(check, cfg, security)
+    if cfg.get("kafka_broker_authorizer") is True:
+        for key in sorted(k for k in (extra or {}) if normalise_property(k) in AUTHORIZER_PROPERTIES):
+            check.fail("kafka_broker_extra_config", "sets %r, which kafka_broker_authorizer sets." % key,
+                       "remove it (the super user is kafka_broker_admin_user), or set kafka_broker_authorizer=false.")
     _check_ports(check, cfg, ("kafka_broker_client_port", "kafka_broker_internal_port")
                  + (("kafka_broker_external_port",) if external_mode in ("loadbalancer", "nodeport") else ()))
     _names(check, cfg, broker_ids)

@@ -6,10 +6,12 @@ whose names miss a broker (nothing of the cluster is created). (2) With a good c
 SASL_SSL to each other (INTERNAL, as the inter-broker user kafka-admin, whose password reaches them only through a
 secretKeyRef) and to clients (CLIENT): a host client trusting the CA and logging in as alice creates a topic and
 reads back what it produced with acks=all; the same client without the CA, with another CA, in plaintext, without
-credentials or with a wrong password is refused. (3) A second run changes nothing. (3b) bob's password changed in
+credentials or with a wrong password is refused; with the authorizer on, bob (a prefixed ACL on bob-) is refused
+on alice's topic and writes to his own. (3) A second run changes nothing. (3b) bob's password changed in
 his Secret: the next run writes his credential anew without restarting a broker; the new password logs in, the
-old one no longer does. (4) Turning the running brokers' inter-broker listener back to plaintext is refused, and so
-is a new password for the inter-broker user of running brokers; nothing written. (5) The certificate is renewed
+old one no longer does. (3c) bob's ACLs taken off the list: the next run removes the ACL it had added, and bob
+can no longer write to his topic. (4) Turning the running brokers' inter-broker listener back to plaintext is
+refused, and so is a new password for the inter-broker user of running brokers; nothing written. (5) The certificate is renewed
 (new key, same CA): site.yml rolls the brokers one at a time while an acks=all canary logged in as alice runs,
 nothing is lost, and each broker then serves the new one.
 """
@@ -35,9 +37,14 @@ TOPIC = "tls-e2e"
 ADMIN_SECRET = "kafka-admin"
 PASSWORDS = {"kafka-admin": "adm1n $(HOME) ;'x", "alice-password": "al1ce-$(id) & {}", "bob-password": "b0b `x` #1"}
 BOB_NEW_PASSWORD = "b0b-rotated ;$x"
+# ACLs: alice may do anything with any topic; bob only with topics whose names start with bob-.
+ALICE_ACLS = [{"resource_type": "topic", "name": "*", "operations": ["all"]}]
+BOB_ACLS = [{"resource_type": "topic", "name": "bob-", "pattern_type": "prefixed", "operations": ["all"]}]
 TLS_VARS = {"kafka_broker_listener_security": {"client": "sasl_ssl", "internal": "sasl_ssl"},
             "kafka_broker_tls_secret": SECRET, "kafka_broker_admin_secret": ADMIN_SECRET,
-            "kafka_users": [{"name": "alice", "secret": "alice-password"}, {"name": "bob", "secret": "bob-password"}],
+            "kafka_broker_authorizer": True,
+            "kafka_users": [{"name": "alice", "secret": "alice-password", "acls": ALICE_ACLS},
+                            {"name": "bob", "secret": "bob-password", "acls": BOB_ACLS}],
             "kafka_broker_count": BROKERS, "zookeeper_replicas": 1}
 
 
@@ -59,6 +66,28 @@ def apply_password(cluster, name, password):
 def login(cafile, user, password):
     return {"security_protocol": "SASL_SSL", "ssl_cafile": cafile, "sasl_mechanism": "SCRAM-SHA-512",
             "sasl_plain_username": user, "sasl_plain_password": password}
+
+
+def produce_as(bootstrap, client, topic, create=False):
+    """The error producing one message acks=all to ``topic`` gives (its type's name), or None when it is stored."""
+    from kafka import KafkaAdminClient, KafkaProducer  # pylint: disable=import-outside-toplevel
+    from kafka.admin import NewTopic  # pylint: disable=import-outside-toplevel
+    try:
+        if create:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="e2e-acl-admin", **client)
+            try:
+                admin.create_topics([NewTopic(topic, 1, 3)], timeout_ms=30000)
+            finally:
+                admin.close()
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="e2e-acl-producer",
+                                 max_block_ms=15000, **client)
+        try:
+            producer.send(topic, b"acl").get(timeout=30)
+        finally:
+            producer.close(timeout=5)
+    except Exception as error:  # pylint: disable=broad-except
+        return type(error).__name__
+    return None
 
 
 def output(proc):
@@ -152,6 +181,9 @@ def side_effect(cluster, state_file):
         "trusted": refusal(bootstrap, **trusted),
         "bob": refusal(bootstrap, **login(cafile, "bob", PASSWORDS["bob-password"])),
     }
+    bob = login(cafile, "bob", PASSWORDS["bob-password"])
+    state["acls"] = {"bob_other_topic": produce_as(bootstrap, bob, TOPIC),
+                     "bob_own_topic": produce_as(bootstrap, bob, "bob-e2e", create=True)}
     state["secret_in_deployment"] = [
         e for d in cluster.get("deployments", BROKER_SELECTOR) for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
         if any(p in json.dumps(e) for p in PASSWORDS.values())]
@@ -173,9 +205,17 @@ def side_effect(cluster, state_file):
         "old": refusal(bootstrap, **login(cafile, "bob", PASSWORDS["bob-password"])),
     }
 
+    # (3c) bob's ACLs taken off the list: the ACL the collection added is removed; bob may no longer write there.
+    unlisted = site(cluster, kafka_users=[{"name": "alice", "secret": "alice-password", "acls": ALICE_ACLS},
+                                          {"name": "bob", "secret": "bob-password"}])
+    state["acl_removed"] = {"output": output(unlisted),
+                            "bob_own_topic": produce_as(bootstrap, login(cafile, "bob", BOB_NEW_PASSWORD), "bob-e2e")}
+
     # (4) The inter-broker listener of running brokers cannot go back to plaintext in a roll.
     before = settled_versions(cluster)
-    back = site(cluster, check=False, kafka_broker_listener_security={"client": "sasl_ssl", "internal": "plaintext"})
+    # (The authorizer needs the SASL internal listener: off here, so that the refusal is the listener's.)
+    back = site(cluster, check=False, kafka_broker_listener_security={"client": "sasl_ssl", "internal": "plaintext"},
+                kafka_broker_authorizer=False, kafka_users=[{"name": "alice", "secret": "alice-password"}])
     state["internal_change"] = {"rc": back.returncode, "output": output(back),
                                 "unchanged": settled_versions(cluster) == before}
     # ... nor can the inter-broker user's password change under the running brokers.
@@ -229,6 +269,10 @@ def verify(cluster, state_file):
     for case in ("no_ca", "other_ca", "plaintext", "no_credentials", "wrong_password", "unknown_user"):
         assert refusals[case] is not None, "a client with %s reached the SASL_SSL listener: %s" % (case, refusals)
     assert state["secret_in_deployment"] == [], "a password is in a Deployment: %s" % state["secret_in_deployment"]
+    assert state["acls"] == {"bob_other_topic": "TopicAuthorizationFailedError", "bob_own_topic": None}, state["acls"]
+    removed = state["acl_removed"]
+    assert removed["bob_own_topic"] == "TopicAuthorizationFailedError", removed
+    assert re.findall(r" changed=(\d+) ", removed["output"]) == ["1"], removed["output"][-3000:]
     assert set(state["served_before"].values()) == {state["first_sha256"]}, state["served_before"]
     assert_recap_unchanged(state["rerun"])
 

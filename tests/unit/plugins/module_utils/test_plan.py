@@ -933,7 +933,21 @@ def test_sasl_plaintext_on_the_external_listener_says_so(cfg):
     ({"kafka_users": [{"name": "alice", "secret": "a"}, {"name": "alice", "secret": "b"}]}, "kafka_users",
      "are both user alice"),
     ({"kafka_users": [{"name": "bob smith", "secret": "a"}]}, "kafka_users", "is not a user name"),
-    ({"kafka_users": [{"name": "bob", "secret": "a", "acls": []}]}, "kafka_users", "ACLs are not managed"),
+    ({"kafka_users": [{"name": "bob", "secret": "a", "acls": [{"resource_type": "topic", "name": "t",
+                                                              "operations": ["read"]}]}]},
+     "kafka_users", "kafka_broker_authorizer is off"),
+    ({"kafka_users": [{"name": "bob", "secret": "a", "hosts": []}]}, "kafka_users", "a user has only"),
+    ({"kafka_broker_authorizer": True, "kafka_users": [{"name": "bob", "secret": "a", "acls": [
+        {"resource_type": "topic", "name": "t", "operations": ["idempotent_write"]},
+        {"resource_type": "table", "name": "t", "operations": ["read"]},
+        {"resource_type": "cluster", "name": "other", "operations": ["alter"]},
+        {"resource_type": "topic", "name": "*", "pattern_type": "prefixed", "operations": ["read"]},
+        {"resource_type": "group", "name": "g", "operations": ["read"], "host": "example.com"}]}]},
+     "kafka_users", "'idempotent_write' are not topic operations"),
+    ({"kafka_broker_authorizer": True, "kafka_broker_extra_config": {"super.users": "User:ANONYMOUS"}},
+     "kafka_broker_extra_config", "which kafka_broker_authorizer sets"),
+    ({"kafka_broker_authorizer": True, "kafka_broker_listener_security": {"client": "sasl_ssl", "internal": "ssl"}},
+     "kafka_broker_authorizer", "User:ANONYMOUS"),
     ({"kafka_users": [{"name": "bob", "secret": "A_B"}]}, "kafka_users", "not a valid DNS name"),
     ({"kafka_users": [{"name": "bob", "secret": "b", "secret_key": "pass word"}]}, "kafka_users", "not a Secret key"),
     ({"kafka_users": [{"name": "kafka-admin", "secret": "b"}]}, "kafka_users", "the inter-broker user"),
@@ -964,3 +978,29 @@ def test_no_sasl_leaves_the_seeds_properties(cfg):
     plan = plan_of(cfg)
     assert not plan["sasl"]["enabled"] and plan["sasl"]["credentials"] == []
     assert not any("sasl" in k for k in plan["brokers"][0]["properties"]) and plan["brokers"][0]["secret_env"] == []
+
+
+def test_the_authorizer_enforces_the_users_acls_with_the_inter_broker_user_as_super_user(cfg):
+    cfg.update(copy.deepcopy(SASL), kafka_broker_authorizer=True, kafka_users=[
+        {"name": "alice", "secret": "alice-password", "acls": [
+            {"resource_type": "topic", "name": "orders", "pattern_type": "prefixed", "operations": ["read", "describe"]},
+            {"resource_type": "cluster", "operations": ["idempotent_write"], "permission": "allow"}]},
+        {"name": "bob", "secret": "bob-password"}])
+    plan = plan_of(cfg)
+    props = plan["brokers"][0]["properties"]
+    assert props["authorizer.class.name"] == "kafka.security.authorizer.AclAuthorizer"
+    assert props["super.users"] == "User:kafka-admin"
+    assert plan["sasl"]["authorizer"] and plan["sasl"]["acl_record"] == "kafka-managed-acls"
+    assert [(e["resource_type"], e["pattern_type"], e["name"], e["operation"]) for e in plan["sasl"]["acls"]] == [
+        ("Cluster", "LITERAL", "kafka-cluster", "IdempotentWrite"), ("Topic", "PREFIXED", "orders", "Describe"),
+        ("Topic", "PREFIXED", "orders", "Read")]
+    assert all(e["principal"] == "User:alice" and e["permission"] == "Allow" and e["host"] == "*"
+               for e in plan["sasl"]["acls"])
+    assert plan["sasl"]["credentials"][1] == {"name": "alice", "secret": "alice-password", "key": "password"}
+
+
+def test_without_the_authorizer_no_acl_and_the_extra_config_may_set_one(cfg):
+    cfg.update(copy.deepcopy(SASL), kafka_broker_extra_config={"authorizer.class.name": "x.Y"})
+    plan = plan_of(cfg)
+    assert not plan["sasl"]["authorizer"] and plan["sasl"]["acls"] == []
+    assert plan["brokers"][0]["properties"]["authorizer.class.name"] == "x.Y"
