@@ -117,7 +117,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common impo
     module_argument_spec,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import DirectAccess
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import SEQUENTIAL, write_znodes
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
 
 ENTRY_SPEC = dict((key, dict(type="str", required=True)) for key in kafka_acls.ENTRY_KEYS)
@@ -206,35 +206,14 @@ def read_current(zk, resources):
     return current, versions
 
 
-def zkcli_script(writes, versions):
-    lines = ["create %s ''" % p for p in kafka_acls.parent_paths(writes)]
-    for resource in sorted(writes):
-        path, data = kafka_acls.resource_path(resource), kafka_acls.encode_acls(writes[resource])
-        if versions.get(resource) is None:
-            lines.append("create %s '%s'" % (path, data))
-        else:
-            lines.append("set -v %d %s '%s'" % (int(versions[resource]), path, data))
-        change_path, change = kafka_acls.change_notification(resource)
-        lines.append("create -s %s '%s'" % (change_path, change))
-    lines.append("quit")
-    return "".join(line + "\n" for line in lines)
-
-
 def write(zk, writes, versions):
-    if isinstance(zk, DirectAccess):
-        client = zk.kazoo_client()
-        for path in kafka_acls.parent_paths(writes):
-            client.ensure_path(path)
-        for resource in sorted(writes):
-            path, data = kafka_acls.resource_path(resource), kafka_acls.encode_acls(writes[resource]).encode("utf-8")
-            if versions.get(resource) is None:
-                client.create(path, data)
-            else:
-                client.set(path, data, version=int(versions[resource]))
-            change_path, change = kafka_acls.change_notification(resource)
-            client.create(change_path, change.encode("utf-8"), sequence=True)
-        return
-    zk.run_cli_script(zkcli_script(writes, versions))
+    """Each resource's ACLs (created, or set at the version read), then its change notification."""
+    ops = []
+    for resource in sorted(writes):
+        change_path, change = kafka_acls.change_notification(resource)
+        ops += [(kafka_acls.resource_path(resource), kafka_acls.encode_acls(writes[resource]), versions.get(resource)),
+                (change_path, change, SEQUENTIAL)]
+    write_znodes(zk, kafka_acls.parent_paths(writes), ops)
 
 
 def run(params, pod_api, zk):
@@ -256,7 +235,7 @@ def run(params, pod_api, zk):
     if writes:
         try:
             write(zk, writes, versions)
-        except (ZooKeeperError, PodApiError) as exc:
+        except (ZooKeeperError, PodApiError, ValueError) as exc:
             raise Refused("writing the ACLs to ZooKeeper failed: %s. Fix: rerun (what is there is read first)." % exc)
         again, dummy = read_current(zk, set(writes))
         wrong = sorted(kafka_acls.resource_path(r) for r in writes if again[r] != writes[r])

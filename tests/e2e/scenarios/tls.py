@@ -308,7 +308,9 @@ def verify(cluster, state_file):
     assert set(state["served_after"].values()) == {state["renewed_sha256"]}, state["served_after"]
     print("tls: refused missing Secrets and uncovered names before any write; converged in %ss; clients without the "
           "CA, with another CA, in plaintext, without credentials (%s) or with a wrong password (%s) refused; bob's "
-          "new password written without a restart; the inter-broker password change refused; renewal rolled %d "
+          "new password written without a restart; bob refused on a topic without an ACL (%s), allowed on his prefix, "
+          "refused again once his ACL was unlisted; the inter-broker password change refused; renewal rolled %d "
           "brokers one at a time, canary %d acknowledged, %d lost, p99 %s ms" % (
-              state["converge_seconds"], refusals["no_credentials"], refusals["wrong_password"], BROKERS,
+              state["converge_seconds"], refusals["no_credentials"], refusals["wrong_password"],
+              state["acls"]["bob_other_topic"], BROKERS,
               report["acknowledged"], report["lost"], report.get("latency_ms", {}).get("p99")))

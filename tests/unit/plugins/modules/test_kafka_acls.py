@@ -107,9 +107,9 @@ def test_foreign_znode_data_is_refused_and_left():
 
 
 def test_the_zkcli_script_creates_parents_then_sets_with_the_version():
-    script = module.zkcli_script({("Topic", "LITERAL", "orders"): {("User:a", "Allow", "Read", "*")}},
-                                 {("Topic", "LITERAL", "orders"): 3})
-    lines = script.splitlines()
+    zk = FakeZooKeeper({"/kafka-acl/Topic/orders": [acls.encode_acls({("User:ops", "Allow", "Read", "*")}), 3]})
+    module.run(params([entry()]), FakePodApi(FakeCore()), zk)
+    lines = zk.scripts[0].splitlines()
     assert lines[0] == "create /kafka-acl ''" and "create /kafka-acl/Topic ''" in lines
     assert lines[-3].startswith("set -v 3 /kafka-acl/Topic/orders '{")
     assert lines[-2] == "create -s /kafka-acl-changes/acl_changes_ 'TOPIC:orders'" and lines[-1] == "quit"
