@@ -27,7 +27,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
     zone_move_error,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import controllers_finalized
-from ansible_collections.kafka_eks.cluster.plugins.module_utils import storage, tls
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import scram, storage, tls
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.upgrade import apply_to_plan
 
 # The collection's roles/ directory: the argument specs are read from the roles this plugin ships with.
@@ -110,6 +110,23 @@ def ensemble_resize_error(plan, statefulsets):
         "resize, move the data to a new ensemble of the size you want (a new kafka_namespace, or ZooKeeper's own "
         "dynamic reconfiguration, done by hand) first."
         % (plan["namespace"], plan["settings"]["zookeeper_statefulset_name"], running, wanted, running))
+
+
+def password_secrets(plan):
+    """``(read key, variable, {secret, key})`` of each password Secret the plan names: the inter-broker user's,
+    then each user's (one read per Secret and key)."""
+    sasl = plan["sasl"]
+    found = []
+    if sasl["admin"]:
+        found.append(("kafka_broker_admin_secret", sasl["admin"]))
+    found += [("kafka_users (%s)" % user["name"], user) for user in sasl["users"]]
+    out, seen = [], set()
+    for variable, secret in found:
+        if (secret["secret"], secret["key"]) in seen:
+            continue
+        seen.add((secret["secret"], secret["key"]))
+        out.append(("password_secret_%d" % len(out), variable, secret))
+    return out
 
 
 class ActionModule(ActionBase):
@@ -235,6 +252,11 @@ class ActionModule(ActionBase):
                 reads.append(dict(inside, key="tls", what="the TLS Secret %s (kafka_broker_tls_secret)"
                                   % plan["tls"]["secret"], kind="Secret", name=plan["tls"]["secret"],
                                   summary="tls_secret"))
+            # Whether each password Secret holds a usable password, never the password (module_utils/scram.py).
+            for key, variable, secret in password_secrets(plan):
+                reads.append(dict(inside, key=key, what="the Secret %s (%s)" % (secret["secret"], variable),
+                                  kind="Secret", name=secret["secret"], summary="password_secret",
+                                  secret_key=secret["key"]))
             if check_nodes:
                 # Storage that follows its pods: the claims, the volumes (field selectors cannot pick them by claim:
                 # one list, when there is a claim) and the ZooKeeper and controller pods.
@@ -255,6 +277,7 @@ class ActionModule(ActionBase):
             # A broker advertises its LoadBalancer's address once the Service has one: planned again with them.
             addresses = dict((s["metadata"]["name"], load_balancer_address(s)) for s in found["services"])
             plan = build_plan(config, nodes=nodes, argument_spec=specs, external_addresses=addresses)
+        refused = []
         if plan["tls"]["enabled"] and not render:
             summary = (found.get("tls") or [tls.summarize_secret(None)])[0]
             errors, warnings = tls.secret_errors(summary, plan["tls"]["secret"], namespace, plan["tls"]["names"],
@@ -269,9 +292,25 @@ class ActionModule(ActionBase):
             if warnings:
                 result["warnings"] = list(result.get("warnings") or []) + warnings
             if errors:
-                return dict(result, failed=True, errors=errors,
-                            msg="The brokers' TLS Secret would not work; nothing was written. " + " ".join(errors))
+                # Said with the password Secrets' refusals below: every missing Secret in one run.
+                refused.append(("The brokers' TLS Secret would not work", errors))
             plan["tls"] = dict(plan["tls"], fingerprint=summary["fingerprint"])
+        if plan["sasl"]["enabled"] and not render:
+            errors = []
+            for key, variable, secret in password_secrets(plan):
+                summary = (found.get(key) or [scram.summarize_secret(None, secret["key"])])[0]
+                errors += scram.secret_errors(summary, secret["secret"], namespace, variable)
+            if not typed.get("kafka_preflight_check_tls", True):
+                result["warnings"] = list(result.get("warnings") or []) + errors
+                errors = []
+            if errors:
+                refused.append(("A password Secret would not work", errors))
+            # The users running brokers log in to each other as: their passwords do not change under them.
+            plan["sasl"] = dict(plan["sasl"], running_users=scram.running_users(deployments))
+        if refused:
+            return dict(result, failed=True, errors=[e for dummy, errors in refused for e in errors],
+                        msg=" ".join("%s; nothing was written. %s" % (what, " ".join(errors))
+                                     for what, errors in refused))
         claims = dict((c["metadata"]["name"], c) for c in found.get("claims") or [])
         bound = set((c.get("spec") or {}).get("volumeName") for c in claims.values()
                     if (c.get("status") or {}).get("phase") == "Bound") - {None}

@@ -319,11 +319,13 @@ class PodApi:
             raise _failure("deleting pod %s/%s" % (namespace, name), exc)
         return True
 
-    def exec(self, namespace, name, argv, container=None, timeout=60, clock=time.monotonic):
+    def exec(self, namespace, name, argv, container=None, timeout=60, clock=time.monotonic, stdin=None):
         """Run ``argv`` in the pod (no shell, no tty); returns ``(rc, stdout, stderr)``.
 
-        Opening the stream may take ``request_timeout`` seconds, the whole command ``timeout``. Never retried
-        here: the command may have run."""
+        ``stdin`` (text) is sent to its standard input, which stays open: the command reads what it needs (a
+        known length, up to a command that ends it). What travels there is in no URL, audit log or process list,
+        unlike ``argv``. Opening the stream may take ``request_timeout`` seconds, the whole command ``timeout``.
+        Never retried here: the command may have run."""
         doing = "exec `%s` in pod %s/%s" % (" ".join(argv), namespace, name)
         kwargs = {}
         if container:
@@ -335,8 +337,10 @@ class PodApi:
             if websocket_client:
                 websocket_client.setdefaulttimeout(self.request_timeout)
             resp = self._stream(self.core.connect_get_namespaced_pod_exec, name, namespace, command=list(argv),
-                                stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False,
-                                _request_timeout=self.request_timeout, **kwargs)
+                                stdout=True, stderr=True, stdin=stdin is not None, tty=False,
+                                _preload_content=False, _request_timeout=self.request_timeout, **kwargs)
+            if stdin is not None:
+                resp.write_stdin(stdin)
         except Exception as exc:  # the stream wraps whatever it meets in ApiException(status=0); see _failure
             raise _failure(doing, exc)
         finally:

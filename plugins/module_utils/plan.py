@@ -25,6 +25,7 @@ from ansible.module_utils.common.validation import (
     check_type_list,
 )
 
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import acls as kafka_acls, scram
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.tls import CA_KEY, KEYSTORE_KEY, MOUNT_PATH
 
 # Every pattern is anchored with \A and \Z: Python's $ also matches before a trailing newline, so
@@ -90,9 +91,16 @@ NODE_PORT_RANGE = (30000, 32767)
 # kafka_broker_listener_security: the protocol of each listener. The client listener keeps the seed's name
 # PLAINTEXT while it is plaintext and is named CLIENT once it is not (a listener name never says SSL://: the cp-kafka
 # image's start script would then ask for Java key stores and their password files).
-LISTENER_SECURITY = ("plaintext", "ssl")
+LISTENER_SECURITY = ("plaintext", "ssl", "sasl_ssl", "sasl_plaintext")
 LISTENER_ROLES = ("client", "internal", "external")
-CLIENT_LISTENER = {"plaintext": "PLAINTEXT", "ssl": "CLIENT"}
+CLIENT_LISTENER = {"plaintext": "PLAINTEXT", "ssl": "CLIENT", "sasl_ssl": "CLIENT", "sasl_plaintext": "CLIENT"}
+TLS_PROTOCOLS = ("ssl", "sasl_ssl")
+SASL_PROTOCOLS = ("sasl_ssl", "sasl_plaintext")
+# The listener names of the roles (the client listener's is CLIENT_LISTENER's).
+LISTENER_NAMES = {"internal": "INTERNAL", "external": "EXTERNAL"}
+USER_KEYS = ("name", "secret", "secret_key", "acls")
+# The ConfigMap that records the ACLs the collection added (module_utils/acls.py): only those are ever removed.
+ACL_RECORD = "kafka-managed-acls"
 
 ZOOKEEPER_FLAVORS = ("apache", "kubernetes-zookeeper")
 ANTI_AFFINITY_MODES = ("required", "preferred")
@@ -141,7 +149,18 @@ DERIVED_BROKER_PROPERTIES = {
     "ssl.keystore.location": "kafka_broker_tls_secret",
     "ssl.truststore.type": "kafka_broker_tls_secret",
     "ssl.truststore.location": "kafka_broker_tls_secret",
+    # SCRAM (module_utils/scram.py): the mechanisms follow kafka_broker_listener_security; the JAAS entries
+    # (refused by suffix below, listener.name.*.sasl.jaas.config too) hold the inter-broker user's password only as
+    # a reference to its Secret.
+    "sasl.enabled.mechanisms": "kafka_broker_listener_security",
+    "sasl.mechanism.inter.broker.protocol": "kafka_broker_listener_security",
+    "sasl.jaas.config": "kafka_broker_admin_user and kafka_broker_admin_secret",
 }
+# Set by kafka_broker_authorizer; through kafka_broker_extra_config only while it is off (a migration's own ACL setup).
+AUTHORIZER_PROPERTIES = ("authorizer.class.name", "super.users")
+# A property whose key ends so is a JAAS configuration (listener.name.<l>.<mechanism>.sasl.jaas.config): a password
+# there would be a literal value in every Deployment.
+JAAS_SUFFIX = "sasl.jaas.config"
 # Keys whose KAFKA_* variable the cp-kafka image reads as a JVM or start-script setting, not as a broker
 # property: through the free-form map they would add JVM options (an agent, a debugger port) to every broker.
 CP_KAFKA_SCRIPT_SETTINGS = (
@@ -842,7 +861,8 @@ def _names(check, cfg, broker_ids):
         check.dns_label("zookeeper_statefulset_name", last_pod, "ZooKeeper pod")
 
 
-def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external=None, security=None):
+def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external=None, security=None,
+                       admin_user=None):
     client_port = cfg["kafka_broker_client_port"]
     internal_port = cfg["kafka_broker_internal_port"]
     security = security or dict((role, "plaintext") for role in LISTENER_ROLES)
@@ -872,7 +892,7 @@ def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, ex
         "default.replication.factor": str(rf["kafka_broker_default_replication_factor"]),
         "min.insync.replicas": str(rf["kafka_broker_min_insync_replicas"]),
     }
-    if "ssl" in security.values():
+    if any(p in TLS_PROTOCOLS for p in security.values()):
         # Kafka's own PEM support reads the Secret's files as they are: no Java key store, no password.
         properties.update({
             "ssl.keystore.type": "PEM",
@@ -880,7 +900,32 @@ def _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, ex
             "ssl.truststore.type": "PEM",
             "ssl.truststore.location": posixpath.join(MOUNT_PATH, CA_KEY),
         })
+    properties.update(_sasl_properties(security, client, bool(external and external.get("advertised")), admin_user,
+                                       cfg.get("kafka_broker_authorizer") is True))
     properties.update(extra)
+    return properties
+
+
+def _sasl_properties(security, client, external, admin_user, authorizer=False):
+    """SCRAM-SHA-512 on the listeners that use SASL: each one's JAAS entry, the inter-broker user's name with its
+    password as $(PASSWORD_ENV) (a secretKeyRef entry before it) on INTERNAL, the login module alone elsewhere."""
+    names = {"client": client, "internal": LISTENER_NAMES["internal"],
+             "external": LISTENER_NAMES["external"] if external else None}
+    properties = {}
+    for role in LISTENER_ROLES:
+        if security[role] not in SASL_PROTOCOLS or names[role] is None:
+            continue
+        key = "listener.name.%s.%s.%s" % (names[role].lower(), scram.MECHANISM.lower(), JAAS_SUFFIX)
+        properties[key] = (scram.jaas_config(admin_user, scram.PASSWORD_ENV) if role == "internal"
+                           else scram.jaas_config())
+    if properties:
+        properties["sasl.enabled.mechanisms"] = scram.MECHANISM
+    if security["internal"] in SASL_PROTOCOLS:
+        properties["sasl.mechanism.inter.broker.protocol"] = scram.MECHANISM
+        if authorizer:
+            # ACLs from ZooKeeper (kafka_users[].acls); the brokers' own user may do everything.
+            properties["authorizer.class.name"] = kafka_acls.AUTHORIZER
+            properties["super.users"] = "User:%s" % admin_user
     return properties
 
 
@@ -924,7 +969,8 @@ def _check_external(check, cfg, broker_count):
 
 
 def _check_listener_security(check, cfg, external_mode):
-    """kafka_broker_listener_security and kafka_broker_tls_secret: each listener's protocol, or None when invalid."""
+    """kafka_broker_listener_security, kafka_broker_tls_secret and the SASL variables: each listener's protocol, or
+    None when invalid."""
     value = cfg.get("kafka_broker_listener_security")
     if value is _INVALID:
         return None
@@ -943,39 +989,178 @@ def _check_listener_security(check, cfg, external_mode):
     if unknown:
         check.fail("kafka_broker_listener_security", "has no listener %s." % ", ".join(unknown),
                    "use the keys %s." % ", ".join(LISTENER_ROLES))
-    if len(security) != len(LISTENER_ROLES) or unknown:
+    if len(security) != len(LISTENER_ROLES) or unknown or any(p not in LISTENER_SECURITY for p in security.values()):
         return None
     if external_mode in (None, "none"):
         security["external"] = "plaintext"  # no external listener: nothing to secure
     secret = cfg.get("kafka_broker_tls_secret")
-    if "ssl" in security.values():
+    tls_roles = [r for r in LISTENER_ROLES if security[r] in TLS_PROTOCOLS]
+    sasl_roles = [r for r in LISTENER_ROLES if security[r] in SASL_PROTOCOLS]
+    ok = True
+    if tls_roles:
         if not isinstance(secret, str) or not secret:
             check.fail("kafka_broker_tls_secret", "is empty, but kafka_broker_listener_security asks for TLS (%s)." % (
-                ", ".join(r for r in LISTENER_ROLES if security[r] == "ssl")),
+                ", ".join(tls_roles)),
                 "name the Secret in the brokers' namespace that holds tls.crt, ca.crt and tls-combined.pem "
                 "(cert-manager: a Certificate with additionalOutputFormats CombinedPEM).")
-            return None
-        if not check.subdomain("kafka_broker_tls_secret", secret, "Secret"):
-            return None
-        if cfg.get("kafka_metadata_mode") == "kraft":
-            check.fail("kafka_broker_listener_security", "asks for TLS, but kafka_metadata_mode is 'kraft': the KRaft "
-                       "controllers do not take the TLS settings yet.",
-                       "migrate to KRaft with plaintext listeners, or keep kafka_metadata_mode=zookeeper with TLS.")
-            return None
-    return security
+            ok = False
+        elif not check.subdomain("kafka_broker_tls_secret", secret, "Secret"):
+            ok = False
+    clear = [r for r in LISTENER_ROLES if security[r] == "sasl_plaintext"]
+    if clear and cfg.get("kafka_broker_allow_sasl_plaintext") is not True:
+        outside = " to clients outside the cluster" if "external" in clear else ""
+        check.fail("kafka_broker_listener_security", "%s: sasl_plaintext sends SCRAM logins and every message "
+                   "unencrypted%s." % (", ".join(clear), outside),
+                   "use sasl_ssl (with kafka_broker_tls_secret), or set kafka_broker_allow_sasl_plaintext=true if "
+                   "the network is trusted.")
+        ok = False
+    if security["internal"] in SASL_PROTOCOLS:
+        ok = _check_admin(check, cfg) and ok
+    elif cfg.get("kafka_broker_authorizer") is True:
+        check.fail("kafka_broker_authorizer", "is true, but the internal listener is %s: the brokers would reach each "
+                   "other as User:ANONYMOUS, which would have to be a super user, and so would every client of a "
+                   "listener without SASL." % security["internal"],
+                   "set kafka_broker_listener_security internal to sasl_ssl (with kafka_broker_admin_secret).")
+        ok = False
+    if (tls_roles or sasl_roles) and cfg.get("kafka_metadata_mode") == "kraft":
+        check.fail("kafka_broker_listener_security", "asks for %s, but kafka_metadata_mode is 'kraft': the KRaft "
+                   "controllers do not take the TLS and SASL settings yet." % ("TLS" if tls_roles else "SASL"),
+                   "migrate to KRaft with plaintext listeners, or keep kafka_metadata_mode=zookeeper with TLS.")
+        ok = False
+    return security if ok else None
+
+
+def _check_admin(check, cfg):
+    """kafka_broker_admin_user and kafka_broker_admin_secret: the inter-broker user and its password's Secret."""
+    ok = True
+    problem = scram.user_name_problem(cfg.get("kafka_broker_admin_user"))
+    if problem:
+        check.fail("kafka_broker_admin_user", "%s." % problem, "name the user the brokers authenticate to each other "
+                   "as, such as kafka-admin.")
+        ok = False
+    secret = cfg.get("kafka_broker_admin_secret")
+    if not isinstance(secret, str) or not secret:
+        check.fail("kafka_broker_admin_secret", "is empty, but the inter-broker listener uses SASL "
+                   "(kafka_broker_listener_security internal).",
+                   "name the Secret in the brokers' namespace whose key %s holds the inter-broker user's password "
+                   "(kubectl create secret generic kafka-admin --from-literal=%s=...)."
+                   % (scram.PASSWORD_KEY, scram.PASSWORD_KEY))
+        ok = False
+    elif not check.subdomain("kafka_broker_admin_secret", secret, "Secret"):
+        ok = False
+    return ok
+
+
+def _check_users(check, cfg, security):
+    """kafka_users: [{name, secret, secret_key}], or None when invalid."""
+    users = cfg.get("kafka_users") or []
+    if users is _INVALID:
+        return None
+    if not users:
+        return []
+    if not isinstance(users, list):
+        check.fail("kafka_users", "must be a list of users, got %r." % (users,),
+                   "write it as [{name: alice, secret: alice-password}].")
+        return None
+    if security is not None and not any(p in SASL_PROTOCOLS for p in security.values()):
+        check.fail("kafka_users", "lists %d users, but no listener uses SASL (kafka_broker_listener_security): "
+                   "nothing would ask for their passwords." % len(users),
+                   "set a listener to sasl_ssl, or leave kafka_users empty.")
+        return None
+    result, seen = [], {}
+    # Checked even when the listeners are not valid (security None), so that every error is said in one run.
+    admin = cfg.get("kafka_broker_admin_user") if security is None or security["internal"] in SASL_PROTOCOLS else None
+    for index, user in enumerate(users):
+        where = "kafka_users[%d]" % index
+        if not isinstance(user, dict):
+            check.fail("kafka_users", "%s is %r, not a mapping." % (where, user), "write it as {name: alice, "
+                       "secret: alice-password}.")
+            continue
+        extra = sorted(str(k) for k in user if k not in USER_KEYS)
+        if extra:
+            check.fail("kafka_users", "%s has %s; a user has only %s." % (where, ", ".join(extra), ", ".join(USER_KEYS)),
+                       "remove %s." % ", ".join(extra))
+            continue
+        acls = user.get("acls") or []
+        if acls and cfg.get("kafka_broker_authorizer") is not True:
+            check.fail("kafka_users", "%s has ACLs, but kafka_broker_authorizer is off: nothing would enforce them."
+                       % where, "set kafka_broker_authorizer=true (users without ACLs then may do nothing), or "
+                       "remove the ACLs.")
+            continue
+        if not isinstance(acls, list):
+            check.fail("kafka_users", "%s: acls must be a list, got %r." % (where, acls),
+                       "write it as [{resource_type: topic, name: orders, operations: [read, describe]}].")
+            continue
+        problems = ["acls[%d] %s" % (i, p) for i, acl in enumerate(acls) for p in kafka_acls.acl_problems(acl)]
+        if problems:
+            check.fail("kafka_users", "%s: %s." % (where, "; ".join(problems)),
+                       "use resource_type topic, group, cluster or transactional_id, pattern_type literal or "
+                       "prefixed, the operations Kafka has for that type, permission allow or deny, host * or an IP.")
+            continue
+        name, secret = user.get("name"), user.get("secret")
+        key = user.get("secret_key") or scram.PASSWORD_KEY
+        problem = scram.user_name_problem(name)
+        if problem:
+            check.fail("kafka_users", "%s: %s." % (where, problem), "use a name such as alice or orders-service.")
+            continue
+        if name in seen:
+            check.fail("kafka_users", "%s and %s are both user %s." % (seen[name], where, name),
+                       "list each user once.")
+            continue
+        seen[name] = where
+        if name == admin:
+            check.fail("kafka_users", "%s is %s, the inter-broker user (kafka_broker_admin_user)." % (where, name),
+                       "give clients users of their own; the inter-broker user's password is kafka_broker_admin_secret.")
+            continue
+        if not check.subdomain("kafka_users", secret, "%s: Secret" % where):
+            continue
+        if not isinstance(key, str) or not re.match(r"\A[-._a-zA-Z0-9]{1,253}\Z", key):
+            check.fail("kafka_users", "%s: secret_key %r is not a Secret key." % (where, key),
+                       "use letters, digits, '-', '_' and '.', such as password.")
+            continue
+        result.append({"name": name, "secret": secret, "key": key, "acls": kafka_acls.entries(name, acls)})
+    return result
+
+
+def _sasl(cfg, security, users):
+    """plan["sasl"]: which listeners use SCRAM, the inter-broker user and its Secret, the users and their Secrets
+    (names only: the passwords are read where they are used, by cluster_read's summary and scram_credentials)."""
+    roles = [r for r in LISTENER_ROLES if security[r] in SASL_PROTOCOLS]
+    internal = security["internal"] in SASL_PROTOCOLS
+    admin = ({"name": cfg["kafka_broker_admin_user"], "secret": cfg["kafka_broker_admin_secret"],
+              "key": scram.PASSWORD_KEY, "env": scram.PASSWORD_ENV} if internal else None)
+    return {
+        "enabled": bool(roles),
+        "mechanism": scram.MECHANISM,
+        "listeners": roles,
+        # Whether clients of the client listener log in (kafka-client-config says sasl.mechanism then).
+        "client": security["client"] in SASL_PROTOCOLS,
+        "admin": admin,
+        "users": users or [],
+        # What scram_credentials writes to ZooKeeper before any broker is applied: the inter-broker user first.
+        "credentials": [dict((k, u[k]) for k in ("name", "secret", "key"))
+                        for u in ([admin] if admin else []) + list(users or [])],
+        # kafka_broker_authorizer: ACLs enforced; kafka_acls writes these (one entry per operation) before any
+        # broker is applied, and records those it added in the ConfigMap acl_record.
+        "authorizer": bool(internal and cfg.get("kafka_broker_authorizer") is True),
+        "acls": sorted((e for u in users or [] for e in u["acls"]), key=kafka_acls.entry_key),
+        "acl_record": ACL_RECORD,
+        # Set by the preflight from the running brokers' Deployments: the users they authenticate as.
+        "running_users": [],
+    }
 
 
 def _tls(cfg, security, namespace, brokers):
     """plan["tls"]: the Secret, where it is mounted, and every name a certificate must cover (each name a broker
     advertises on a TLS listener, and its Service's full name). The preflight adds the Secret's fingerprint."""
-    enabled = "ssl" in security.values()
+    enabled = any(p in TLS_PROTOCOLS for p in security.values())
     names = []
     if enabled:
         for broker in brokers:
-            if "ssl" in (security["client"], security["internal"]):
+            if security["client"] in TLS_PROTOCOLS or security["internal"] in TLS_PROTOCOLS:
                 names += [broker["service"], "%s.%s.svc.%s" % (broker["service"], namespace, cfg["kafka_cluster_domain"])]
             external = broker["external"]
-            if security["external"] == "ssl" and external and external["address"]:
+            if security["external"] in TLS_PROTOCOLS and external and external["address"]:
                 names.append(external["address"])
     return {
         "enabled": enabled,
@@ -986,7 +1171,7 @@ def _tls(cfg, security, namespace, brokers):
         "mount_path": MOUNT_PATH,
         "names": names,
         # nodeport: a broker advertises its node's address, which no preflight can know for every node.
-        "unchecked_external": bool(enabled and security["external"] == "ssl" and any(
+        "unchecked_external": bool(enabled and security["external"] in TLS_PROTOCOLS and any(
             b["external"] and b["external"]["type"] == "NodePort" for b in brokers)),
         "fingerprint": None,
     }
@@ -1054,9 +1239,10 @@ def _check_extra_config(check, cfg):
         name = key.strip().lower()
         normal = normalise_property(key)
         # Compared after normalising, so ' Broker_ID ' cannot slip past the refusal of broker.id.
-        if normal in DERIVED_BROKER_PROPERTIES:
+        if normal in DERIVED_BROKER_PROPERTIES or normal.endswith("." + JAAS_SUFFIX):
             check.fail(variable, "sets %r, which the role derives for every broker." % key,
-                       "remove it and set %s instead." % DERIVED_BROKER_PROPERTIES[normal])
+                       "remove it and set %s instead." % DERIVED_BROKER_PROPERTIES[
+                           JAAS_SUFFIX if normal.endswith(JAAS_SUFFIX) else normal])
             continue
         if normal in CP_KAFKA_SCRIPT_SETTINGS:
             check.fail(variable, "sets %r, which the cp-kafka image reads as %s (a JVM or start-script setting), not"
@@ -1074,6 +1260,11 @@ def _check_extra_config(check, cfg):
         elif not isinstance(value, str) or _control(value):
             check.fail(variable, "%r is set to %r; a broker property is one line of text, a number or a boolean."
                        % (key, value), "give it a plain value, without newlines or control characters.")
+            continue
+        if "$(%s)" % scram.PASSWORD_ENV in value:
+            # The kubelet would expand it: the inter-broker password in a property Kafka logs in clear.
+            check.fail(variable, "%r refers to $(%s), the inter-broker password." % (key, scram.PASSWORD_ENV),
+                       "remove the reference; only the inter-broker listener's JAAS entry reads it.")
             continue
         result[name] = value
     return result
@@ -1333,6 +1524,11 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
     _check_ports(check, cfg, ("zookeeper_client_port", "zookeeper_server_port", "zookeeper_election_port"))
     external_mode = _check_external(check, cfg, broker_count)
     security = _check_listener_security(check, cfg, external_mode)
+    users = _check_users(check, cfg, security)
+    if cfg.get("kafka_broker_authorizer") is True:
+        for key in sorted(k for k in (extra or {}) if normalise_property(k) in AUTHORIZER_PROPERTIES):
+            check.fail("kafka_broker_extra_config", "sets %r, which kafka_broker_authorizer sets." % key,
+                       "remove it (the super user is kafka_broker_admin_user), or set kafka_broker_authorizer=false.")
     _check_ports(check, cfg, ("kafka_broker_client_port", "kafka_broker_internal_port")
                  + (("kafka_broker_external_port",) if external_mode in ("loadbalancer", "nodeport") else ()))
     _names(check, cfg, broker_ids)
@@ -1420,7 +1616,9 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
     for index, broker_id in enumerate(broker_ids):
         service = "%s%d" % (cfg["kafka_broker_service_prefix"], index)
         external = _external(cfg, external_mode, index, external_addresses)
-        properties = _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external, security)
+        admin = cfg.get("kafka_broker_admin_user") if security["internal"] in SASL_PROTOCOLS else None
+        properties = _broker_properties(cfg, broker_id, service, zookeeper_connect, rf, extra, external, security,
+                                        admin)
         # Zone awareness: broker N in zone N mod Z (node affinity), its rack that zone, so Kafka's rack-aware
         # assignment puts a partition's replicas in different zones.
         zone = zones["names"][index % len(zones["names"])] if zones["enabled"] else None
@@ -1440,6 +1638,10 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
             # Env entries from the downward API, rendered before "env" (whose values may use $(NAME) of them).
             "field_env": ([{"name": EXTERNAL_HOST_ENV, "field_path": "status.hostIP"}]
                           if external_mode == "nodeport" else []),
+            # Env entries from Secrets (secretKeyRef), rendered before "env", whose JAAS entry uses $(NAME) of them:
+            # the Deployment holds the reference, never the password.
+            "secret_env": ([{"name": scram.PASSWORD_ENV, "secret": cfg["kafka_broker_admin_secret"],
+                             "key": scram.PASSWORD_KEY}] if admin else []),
             "external": external,
             "labels": dict(broker_labels, **id_label),
             "selector": dict(broker_selector, **id_label),
@@ -1509,6 +1711,7 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
         "bootstrap_servers": ",".join(b["address"] for b in brokers),
         "external": _external_summary(external_mode, brokers),
         "tls": _tls(cfg, security, namespace, brokers),
+        "sasl": _sasl(cfg, security, users),
         # kafka_network_policy: one NetworkPolicy each for ZooKeeper, the brokers and the KRaft controllers.
         "network_policy": {
             "enabled": bool(cfg.get("kafka_network_policy")),

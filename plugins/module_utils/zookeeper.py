@@ -453,6 +453,24 @@ class ExecAccess:
         rc, out, err = self._exec(pod, argv)
         return pod["metadata"]["name"], rc, out, err
 
+    def run_cli_script(self, script):
+        """Run zkCli commands given on its standard input (``script``: lines, the last ``quit``) in the serving
+        pod: ``(pod name, rc, stdout, stderr)``. The script is in no command line, so data written with it (a
+        SCRAM credential) is in no URL or audit log; callers must not show the output, which echoes it."""
+        pod = self._pick_cli_pod()
+        cli = " ".join(shlex.quote(a) for a in self.cli_command + ["-server", "localhost:%d" % self.client_port])
+        data = script.encode("utf-8")
+        # head ends zkCli's input after the script (the stream's standard input is never closed).
+        argv = ["sh", "-c", "head -c %d | %s" % (len(data), cli)]
+        name = pod["metadata"]["name"]
+        try:
+            rc, out, err = self.pod_api.exec(self.namespace, name, argv, container=self._container(pod),
+                                             timeout=self.timeout, stdin=script)
+        except Exception as exc:
+            raise ZooKeeperError("pod %s/%s: zkCli with its commands on standard input failed: %s"
+                                 % (self.namespace, name, exc))
+        return name, rc, out or "", err or ""
+
     def _fail(self, pod, argv, rc, detail):
         return ZooKeeperError("pod %s/%s: `%s` (rc %s): %s"
                               % (self.namespace, pod["metadata"]["name"], " ".join(argv), rc, detail))
@@ -538,6 +556,48 @@ class ExecAccess:
 
     def close(self):
         return None
+
+
+# A write of write_znodes that creates a sequential znode (ZooKeeper appends the number to the path).
+SEQUENTIAL = "sequential"
+
+
+def zkcli_write_script(parents, writes):
+    """zkCli commands, one a line and ``quit`` last: each of ``parents`` created empty (an existing one is left), then
+    each ``(path, data, version)`` created when version is None, set at that version when it is a number, created
+    with a sequence number when it is SEQUENTIAL. zkCli splits its line at whitespace, so data is single-quoted and
+    may hold neither a quote nor whitespace (ValueError)."""
+    lines = ["create %s ''" % path for path in parents]
+    for path, data, version in writes:
+        if "'" in data or any(c.isspace() for c in data):
+            raise ValueError("znode data for %s holds a quote or whitespace" % path)
+        if version is None:
+            lines.append("create %s '%s'" % (path, data))
+        elif version == SEQUENTIAL:
+            lines.append("create -s %s '%s'" % (path, data))
+        else:
+            lines.append("set -v %d %s '%s'" % (int(version), path, data))
+    lines.append("quit")
+    return "".join(line + "\n" for line in lines)
+
+
+def write_znodes(access, parents, writes):
+    """Write znodes in order (see zkcli_write_script): through kazoo with direct access, with exec as zkCli commands
+    on its standard input (in no command line). The caller reads back what it wrote: zkCli's answers are not
+    parsed (they echo the data)."""
+    if isinstance(access, DirectAccess):
+        client = access.kazoo_client()
+        for path in parents:
+            client.ensure_path(path)
+        for path, data, version in writes:
+            if version is None:
+                client.create(path, data.encode("utf-8"))
+            elif version == SEQUENTIAL:
+                client.create(path, data.encode("utf-8"), sequence=True)
+            else:
+                client.set(path, data.encode("utf-8"), version=int(version))
+        return
+    access.run_cli_script(zkcli_write_script(parents, writes))
 
 
 def make_access(params, pod_api_factory=None, fourlw=None, kazoo_factory=None):

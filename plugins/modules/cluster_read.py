@@ -67,8 +67,15 @@ options:
             subject, names, dates and fingerprint, whether the CA issued it and the key matches it), never the key or
             certificate text, so no secret reaches the result. Requires I(name); a Secret that does not exist is
             summarized as C(found=false).
+          - C(password_secret) - instead of each Secret read, whether its key I(secret_key) holds a password the
+            brokers can use (C(summarize_secret) of C(plugins/module_utils/scram.py) - C(found), C(key),
+            C(problem)), never the password.
         type: str
-        choices: [tls_secret]
+        choices: [tls_secret, password_secret]
+      secret_key:
+        description: With I(summary=password_secret), the key of the Secret that holds the password.
+        type: str
+        default: password
 requirements:
   - kubernetes >= 24.2.0 (the Python client, as kubernetes.core needs)
   - cryptography (with I(summary=tls_secret); ansible-core requires it already)
@@ -86,6 +93,11 @@ EXAMPLES = r"""
   kafka_eks.cluster.cluster_read:
     reads:
       - {key: tls, kind: Secret, namespace: kafka, name: kafka-tls, summary: tls_secret}
+
+- name: Whether a user's Secret holds a usable password, without the password
+  kafka_eks.cluster.cluster_read:
+    reads:
+      - {key: alice, kind: Secret, namespace: kafka, name: alice-password, summary: password_secret}
 
 - name: Read the brokers only when the namespace exists
   kafka_eks.cluster.cluster_read:
@@ -120,7 +132,7 @@ import copy
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.kafka_eks.cluster.plugins.module_utils import tls
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import scram, tls
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
@@ -137,7 +149,8 @@ READ_SPEC = dict(
     name=dict(type="str"),
     label_selectors=dict(type="list", elements="str", default=[]),
     only_if_found=dict(type="str"),
-    summary=dict(type="str", choices=["tls_secret"]),
+    summary=dict(type="str", choices=["tls_secret", "password_secret"]),
+    secret_key=dict(type="str", default=scram.PASSWORD_KEY, no_log=False),
 )
 
 
@@ -177,6 +190,9 @@ def summarized(read, objects):
     Secret only (its data never leaves this process), C(found=false) when there is none."""
     if read.get("summary") == "tls_secret":
         return [tls.summarize_secret(obj) for obj in objects] or [tls.summarize_secret(None)]
+    if read.get("summary") == "password_secret":
+        key = read.get("secret_key") or scram.PASSWORD_KEY
+        return [scram.summarize_secret(obj, key) for obj in objects] or [scram.summarize_secret(None, key)]
     return objects
 
 
@@ -192,7 +208,7 @@ def main():
     """Run the reads and return what each found."""
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
     reads = module.params["reads"]
-    if any(r.get("summary") for r in reads) and not tls.HAS_CRYPTOGRAPHY:
+    if any(r.get("summary") == "tls_secret" for r in reads) and not tls.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"))
     try:
         try:

@@ -681,3 +681,69 @@ def test_network_policies_admit_only_what_each_port_is_for(tmp_path, default_ren
         (sorted([selector(brokers), selector(controllers)]), [9093])]
     for obj in by_kind(rendered.objects, "NetworkPolicy"):
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+SASL_VARS = {"kafka_broker_listener_security": {"client": "sasl_ssl", "internal": "sasl_ssl"},
+             "kafka_broker_tls_secret": "kafka-tls", "kafka_broker_admin_secret": "kafka-admin",
+             "kafka_users": [{"name": "alice", "secret": "alice-password"}]}
+
+
+def test_scram_reads_the_inter_broker_password_by_reference_before_the_jaas_entry_that_uses_it(tmp_path):
+    rendered = render(tmp_path, **SASL_VARS)
+    assert rendered.proc.returncode == 0, rendered.proc.stdout + rendered.proc.stderr
+    for index in range(4):
+        (container,) = named(rendered.objects, "Deployment", "kafka-broker-%d" % index)["spec"]["template"]["spec"][
+            "containers"]
+        env = container["env"]
+        names = [e["name"] for e in env]
+        secret_ref = names.index("SCRAM_INTER_BROKER_PASSWORD")
+        jaas = names.index("KAFKA_LISTENER_NAME_INTERNAL_SCRAM___SHA___512_SASL_JAAS_CONFIG")
+        # The kubelet expands $(NAME) only from entries before it.
+        assert secret_ref < jaas, names
+        assert env[secret_ref] == {"name": "SCRAM_INTER_BROKER_PASSWORD",
+                                   "valueFrom": {"secretKeyRef": {"name": "kafka-admin", "key": "password"}}}
+        assert env[jaas]["value"] == ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+                                      'username="kafka-admin" password="$(SCRAM_INTER_BROKER_PASSWORD)";')
+        values = dict((e["name"], e.get("value")) for e in env)
+        assert values["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "CLIENT:SASL_SSL,INTERNAL:SASL_SSL"
+        assert values["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+        assert values["KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL"] == "SCRAM-SHA-512"
+        # Every other entry is a plain value: nothing else refers to a Secret, no value names a password but the JAAS.
+        assert [e for e in env if "value" not in e] == [env[secret_ref]]
+        assert [e["name"] for e in env if "password" in (e.get("value") or "").lower()] == [names[jaas]]
+        assert "SASL_" not in values["KAFKA_ADVERTISED_LISTENERS"] and "SSL://" not in values["KAFKA_ADVERTISED_LISTENERS"]
+    client = named(rendered.objects, "ConfigMap", "kafka-client-config")["data"]
+    assert client["security.protocol"] == "SASL_SSL" and client["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert not any("password" in k.lower() or "jaas" in k.lower() for k in client)
+    assert by_kind(rendered.objects, "Secret") == []
+    for obj in rendered.objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+# Values that would add a key, an env entry or a volume if spliced, or break the JAAS string: each one refused.
+HOSTILE_SASL = {
+    "kafka_broker_admin_user": ('admin" password="x";\n  - name: EVIL', "not a user name"),
+    "kafka_broker_admin_secret": ("kafka-admin\n      key: other", "not a valid DNS name"),
+    "kafka_users": ([{"name": "$(SCRAM_INTER_BROKER_PASSWORD)", "secret": "a"},
+                     {"name": "bob", "secret": "b\n  volumes: []"},
+                     {"name": "carol", "secret": "c", "secret_key": "password\"; x"},
+                     {"name": "dave\n", "secret": "d"}], "kafka_users"),
+    "kafka_broker_extra_config": ({"log.retention.hours": "$(SCRAM_INTER_BROKER_PASSWORD)"},
+                                  "the inter-broker password"),
+}
+
+
+def test_hostile_sasl_values_are_refused_and_nothing_is_written(tmp_path):
+    out = tmp_path / "out"
+    values = dict(SASL_VARS, **dict((k, v[0]) for k, v in HOSTILE_SASL.items()))
+    survey = unsafe_vars_file(tmp_path, values)
+    proc = run_playbook("playbooks/render.yml", ["-e", "@%s" % survey, "-e", "kafka_render_dir=%s" % out])
+    assert proc.returncode != 0
+    for variable, (_value, words) in HOSTILE_SASL.items():
+        assert re.search(r"\b%s: [^\n]*%s" % (re.escape(variable), re.escape(words)), proc.stdout), (variable, proc.stdout)
+    for words in ("kafka_users[0]: '$(SCRAM_INTER_BROKER_PASSWORD)' is not a user name",
+                  "kafka_users[1]: Secret 'b\\n  volumes: []' is not a valid DNS name",
+                  "kafka_users[2]: secret_key 'password\"; x' is not a Secret key",
+                  "kafka_users[3]: 'dave\\n' is not a user name"):
+        assert words in proc.stdout, (words, proc.stdout)
+    assert not out.exists(), "a failed validation must write nothing"

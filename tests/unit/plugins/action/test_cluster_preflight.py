@@ -501,3 +501,55 @@ def test_the_controllers_statefulset_read_is_returned_for_the_migration_step():
     run = Run(cluster={"StatefulSet": sets})
     assert [s["metadata"]["name"] for s in run.result["controller_statefulsets"]] == ["kafka-controller"]
     assert Run().result["controller_statefulsets"] == []
+
+
+SASL = {"kafka_broker_listener_security": {"client": "sasl_ssl", "internal": "sasl_ssl"},
+        "kafka_broker_tls_secret": "kafka-tls", "kafka_broker_admin_secret": "kafka-admin",
+        "kafka_users": [{"name": "alice", "secret": "alice-password"}, {"name": "bob", "secret": "alice-password"}]}
+
+
+def password_secret(name, data):
+    import base64  # pylint: disable=import-outside-toplevel
+    return {"kind": "Secret", "metadata": {"name": name, "namespace": "kafka"},
+            "data": dict((k, base64.b64encode(v.encode()).decode()) for k, v in data.items())}
+
+
+def test_password_secrets_are_read_as_facts_once_each_and_no_password_leaves():
+    secrets = [tls_secret()[0], password_secret("kafka-admin", {"password": "Admin-Pw-1"}),
+               password_secret("alice-password", {"password": "Alice-Pw-1"})]
+    running = [deployment(n) for n in range(2)]
+    for item in running:
+        item["spec"]["template"]["spec"]["containers"][0]["env"] = [
+            {"name": "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "value": "CLIENT:SASL_SSL,INTERNAL:SASL_SSL"},
+            {"name": "KAFKA_LISTENER_NAME_INTERNAL_SCRAM___SHA___512_SASL_JAAS_CONFIG",
+             "value": 'x required username="kafka-admin" password="$(SCRAM_INTER_BROKER_PASSWORD)";'}]
+    run = Run(SASL, cluster={"Secret": secrets, "Deployment": running})
+    assert not run.result.get("failed"), run.result
+    reads = [r for r in run.reads if r.get("summary") == "password_secret"]
+    # alice and bob share a Secret: read once.
+    assert [(r["name"], r["secret_key"]) for r in reads] == [("kafka-admin", "password"), ("alice-password", "password")]
+    assert run.result["plan"]["sasl"]["running_users"] == ["kafka-admin"]
+    text = repr(run.result)
+    assert "Pw-1" not in text and "UHctMQ" not in text
+
+
+def test_a_missing_password_secret_or_key_is_refused_before_any_write_naming_the_variable():
+    run = Run(SASL, cluster={"Secret": [tls_secret()[0], password_secret("alice-password", {"pw": "x"})]})
+    assert run.result["failed"], run.result
+    assert "kafka_broker_admin_secret: Secret kafka-admin in namespace kafka does not exist" in run.result["msg"]
+    assert "kafka_users (alice): Secret alice-password in namespace kafka has no key password" in run.result["msg"]
+    bad = password_secret("kafka-admin", {"password": 'with "quote"'})
+    run = Run(SASL, cluster={"Secret": [tls_secret()[0], bad, password_secret("alice-password", {"password": "a"})]})
+    assert run.result["failed"] and "double quote" in run.result["msg"] and "quote\"" not in run.result["msg"]
+    # status.yml and teardown.yml: said, not refused.
+    run = Run(dict(SASL, kafka_preflight_check_tls=False), cluster={"Secret": [tls_secret()[0]]})
+    assert not run.result.get("failed") and any("does not exist" in w for w in run.result["warnings"])
+
+
+def test_a_missing_tls_secret_and_missing_password_secrets_are_said_in_one_run():
+    run = Run(SASL)
+    assert run.result["failed"]
+    assert "The brokers' TLS Secret would not work; nothing was written. Secret kafka-tls" in run.result["msg"]
+    assert "A password Secret would not work; nothing was written. kafka_broker_admin_secret: Secret kafka-admin" \
+        in run.result["msg"]
+    assert len(run.result["errors"]) == 3

@@ -397,3 +397,18 @@ def test_a_later_env_entry_is_not_visible_to_an_earlier_one():
     env = pod["spec"]["containers"][1]["env"]
     env.insert(0, env.pop())  # KAFKA_ADVERTISED_LISTENERS before KAFKA_EXTERNAL_HOST
     assert pod_facts(pod, container="broker")["advertised_listeners"].endswith("$(KAFKA_EXTERNAL_HOST):31090")
+
+
+def test_exec_sends_standard_input_on_the_stream_never_in_the_command():
+    calls, sent = [], []
+    ws = FakeWs(["ok\n"], [], 0)
+    ws.write_stdin = sent.append
+
+    def stream(func, name, namespace, **kwargs):
+        calls.append(kwargs)
+        return ws
+
+    api = PodApi(None, core_v1=FakeCore(), stream=stream)
+    assert api.exec("kafka", "zookeeper-0", ["sh", "-c", "head -c 5 | cat"], stdin="data\n") == (0, "ok\n", "")
+    assert calls[0]["stdin"] is True and sent == ["data\n"]
+    assert "data" not in " ".join(calls[0]["command"])

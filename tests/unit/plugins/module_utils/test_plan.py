@@ -850,3 +850,157 @@ def test_bad_listener_security_is_refused_naming_the_variable(cfg, update, varia
     errors = errors_of(cfg)
     named = [e for e in errors if e.startswith(variable + ":")]
     assert named and any(words in e for e in named), errors
+
+
+SASL = {"kafka_broker_listener_security": {"client": "sasl_ssl", "internal": "sasl_ssl"},
+        "kafka_broker_tls_secret": "kafka-tls", "kafka_broker_admin_secret": "kafka-admin",
+        "kafka_users": [{"name": "alice", "secret": "alice-password"}]}
+
+
+def test_sasl_ssl_listeners_use_scram_with_the_password_only_as_a_reference(cfg):
+    cfg.update(copy.deepcopy(SASL))
+    plan = plan_of(cfg)
+    broker = plan["brokers"][1]
+    props = broker["properties"]
+    assert props["listeners"] == "CLIENT://:9092,INTERNAL://:9093"
+    assert props["advertised.listeners"] == "CLIENT://kafka-service-1:9092,INTERNAL://kafka-service-1:9093"
+    assert "SASL_" not in props["advertised.listeners"] and "SSL://" not in props["advertised.listeners"]
+    assert props["listener.security.protocol.map"] == "CLIENT:SASL_SSL,INTERNAL:SASL_SSL"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    assert props["listener.name.internal.scram-sha-512.sasl.jaas.config"] == (
+        'org.apache.kafka.common.security.scram.ScramLoginModule required username="kafka-admin" '
+        'password="$(SCRAM_INTER_BROKER_PASSWORD)";')
+    assert props["listener.name.client.scram-sha-512.sasl.jaas.config"] == (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required;")
+    assert props["ssl.keystore.type"] == "PEM"
+    assert broker["secret_env"] == [{"name": "SCRAM_INTER_BROKER_PASSWORD", "secret": "kafka-admin", "key": "password"}]
+    env = dict((e["name"], e["value"]) for e in broker["env"])
+    assert env["KAFKA_LISTENER_NAME_INTERNAL_SCRAM___SHA___512_SASL_JAAS_CONFIG"].endswith(
+        'password="$(SCRAM_INTER_BROKER_PASSWORD)";')
+    sasl = plan["sasl"]
+    assert sasl["enabled"] and sasl["client"] and sasl["listeners"] == ["client", "internal"]
+    assert sasl["credentials"] == [{"name": "kafka-admin", "secret": "kafka-admin", "key": "password"},
+                                   {"name": "alice", "secret": "alice-password", "key": "password"}]
+    assert plan["tls"]["enabled"] and plan["tls"]["client_protocol"] == "SASL_SSL"
+
+
+def test_sasl_on_clients_only_needs_no_inter_broker_user(cfg):
+    cfg.update(kafka_broker_listener_security={"client": "sasl_ssl", "internal": "ssl"}, kafka_broker_tls_secret="t")
+    plan = plan_of(cfg)
+    props = plan["brokers"][0]["properties"]
+    assert "sasl.mechanism.inter.broker.protocol" not in props and plan["brokers"][0]["secret_env"] == []
+    assert not any("listener.name.internal" in k for k in props) and plan["sasl"]["admin"] is None
+    assert props["listener.security.protocol.map"] == "CLIENT:SASL_SSL,INTERNAL:SSL"
+
+
+def test_external_sasl_listener_gets_its_own_jaas_entry(cfg):
+    cfg.update(copy.deepcopy(SASL), kafka_broker_external_access="loadbalancer",
+               kafka_broker_listener_security={"client": "sasl_ssl", "internal": "sasl_ssl", "external": "sasl_ssl"})
+    plan = plan_of(cfg, external_addresses={"kafka-external-0": "127.0.0.9"})
+    assert "listener.name.external.scram-sha-512.sasl.jaas.config" in plan["brokers"][0]["properties"]
+    # Broker 1's load balancer has no address yet: no EXTERNAL listener, so no entry for it.
+    assert "listener.name.external.scram-sha-512.sasl.jaas.config" not in plan["brokers"][1]["properties"]
+    assert "127.0.0.9" in plan["tls"]["names"]
+
+
+def test_sasl_plaintext_only_with_the_explicit_opt_in(cfg):
+    cfg.update(kafka_broker_listener_security={"client": "sasl_plaintext", "internal": "sasl_plaintext"},
+               kafka_broker_admin_secret="kafka-admin")
+    errors = errors_of(cfg)
+    assert any(e.startswith("kafka_broker_listener_security: client, internal: sasl_plaintext") and
+               "kafka_broker_allow_sasl_plaintext=true" in e for e in errors), errors
+    cfg["kafka_broker_allow_sasl_plaintext"] = True
+    plan = plan_of(cfg)
+    assert plan["brokers"][0]["properties"]["listener.security.protocol.map"] == (
+        "CLIENT:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT")
+    assert not plan["tls"]["enabled"] and "ssl.keystore.type" not in plan["brokers"][0]["properties"]
+
+
+def test_sasl_plaintext_on_the_external_listener_says_so(cfg):
+    cfg.update(kafka_broker_external_access="nodeport",
+               kafka_broker_listener_security={"external": "sasl_plaintext"})
+    errors = errors_of(cfg)
+    assert any("external: sasl_plaintext" in e and "outside the cluster" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("update, variable, words", [
+    ({"kafka_broker_admin_secret": ""}, "kafka_broker_admin_secret", "is empty"),
+    ({"kafka_broker_admin_secret": "a\n  b: c"}, "kafka_broker_admin_secret", "not a valid DNS name"),
+    ({"kafka_broker_admin_user": 'admin" password="x'}, "kafka_broker_admin_user", "is not a user name"),
+    ({"kafka_broker_admin_user": "User:admin"}, "kafka_broker_admin_user", "is not a user name"),
+    ({"kafka_broker_tls_secret": ""}, "kafka_broker_tls_secret", "is empty"),
+    ({"kafka_users": [{"name": "alice", "secret": "a"}, {"name": "alice", "secret": "b"}]}, "kafka_users",
+     "are both user alice"),
+    ({"kafka_users": [{"name": "bob smith", "secret": "a"}]}, "kafka_users", "is not a user name"),
+    ({"kafka_users": [{"name": "bob", "secret": "a", "acls": [{"resource_type": "topic", "name": "t",
+                                                              "operations": ["read"]}]}]},
+     "kafka_users", "kafka_broker_authorizer is off"),
+    ({"kafka_users": [{"name": "bob", "secret": "a", "hosts": []}]}, "kafka_users", "a user has only"),
+    ({"kafka_broker_authorizer": True, "kafka_users": [{"name": "bob", "secret": "a", "acls": [
+        {"resource_type": "topic", "name": "t", "operations": ["idempotent_write"]},
+        {"resource_type": "table", "name": "t", "operations": ["read"]},
+        {"resource_type": "cluster", "name": "other", "operations": ["alter"]},
+        {"resource_type": "topic", "name": "*", "pattern_type": "prefixed", "operations": ["read"]},
+        {"resource_type": "group", "name": "g", "operations": ["read"], "host": "example.com"}]}]},
+     "kafka_users", "'idempotent_write' are not topic operations"),
+    ({"kafka_broker_authorizer": True, "kafka_broker_extra_config": {"super.users": "User:ANONYMOUS"}},
+     "kafka_broker_extra_config", "which kafka_broker_authorizer sets"),
+    ({"kafka_broker_authorizer": True, "kafka_broker_listener_security": {"client": "sasl_ssl", "internal": "ssl"}},
+     "kafka_broker_authorizer", "User:ANONYMOUS"),
+    ({"kafka_users": [{"name": "bob", "secret": "A_B"}]}, "kafka_users", "not a valid DNS name"),
+    ({"kafka_users": [{"name": "bob", "secret": "b", "secret_key": "pass word"}]}, "kafka_users", "not a Secret key"),
+    ({"kafka_users": [{"name": "kafka-admin", "secret": "b"}]}, "kafka_users", "the inter-broker user"),
+    ({"kafka_users": ["bob"]}, "kafka_users", "not a mapping"),
+    ({"kafka_metadata_mode": "kraft"}, "kafka_broker_listener_security", "controllers do not take"),
+    ({"kafka_broker_extra_config": {"listener.name.client.scram-sha-512.sasl.jaas.config": "x"}},
+     "kafka_broker_extra_config", "derives for every broker"),
+    ({"kafka_broker_extra_config": {"sasl.enabled.mechanisms": "PLAIN"}}, "kafka_broker_extra_config",
+     "derives for every broker"),
+    ({"kafka_broker_extra_config": {"ssl.cipher.suites": "$(SCRAM_INTER_BROKER_PASSWORD)"}},
+     "kafka_broker_extra_config", "the inter-broker password"),
+])
+def test_bad_sasl_input_is_refused_naming_the_variable_and_the_fix(cfg, update, variable, words):
+    cfg.update(copy.deepcopy(SASL))
+    cfg.update(update)
+    errors = errors_of(cfg)
+    named = [e for e in errors if e.startswith(variable + ":")]
+    assert named and any(words in e and "Fix:" in e for e in named), errors
+
+
+def test_users_without_a_sasl_listener_are_refused(cfg):
+    cfg.update(kafka_users=[{"name": "alice", "secret": "alice-password"}])
+    errors = errors_of(cfg)
+    assert any(e.startswith("kafka_users: lists 1 users, but no listener uses SASL") for e in errors), errors
+
+
+def test_no_sasl_leaves_the_seeds_properties(cfg):
+    plan = plan_of(cfg)
+    assert not plan["sasl"]["enabled"] and plan["sasl"]["credentials"] == []
+    assert not any("sasl" in k for k in plan["brokers"][0]["properties"]) and plan["brokers"][0]["secret_env"] == []
+
+
+def test_the_authorizer_enforces_the_users_acls_with_the_inter_broker_user_as_super_user(cfg):
+    cfg.update(copy.deepcopy(SASL), kafka_broker_authorizer=True, kafka_users=[
+        {"name": "alice", "secret": "alice-password", "acls": [
+            {"resource_type": "topic", "name": "orders", "pattern_type": "prefixed", "operations": ["read", "describe"]},
+            {"resource_type": "cluster", "operations": ["idempotent_write"], "permission": "allow"}]},
+        {"name": "bob", "secret": "bob-password"}])
+    plan = plan_of(cfg)
+    props = plan["brokers"][0]["properties"]
+    assert props["authorizer.class.name"] == "kafka.security.authorizer.AclAuthorizer"
+    assert props["super.users"] == "User:kafka-admin"
+    assert plan["sasl"]["authorizer"] and plan["sasl"]["acl_record"] == "kafka-managed-acls"
+    assert [(e["resource_type"], e["pattern_type"], e["name"], e["operation"]) for e in plan["sasl"]["acls"]] == [
+        ("Cluster", "LITERAL", "kafka-cluster", "IdempotentWrite"), ("Topic", "PREFIXED", "orders", "Describe"),
+        ("Topic", "PREFIXED", "orders", "Read")]
+    assert all(e["principal"] == "User:alice" and e["permission"] == "Allow" and e["host"] == "*"
+               for e in plan["sasl"]["acls"])
+    assert plan["sasl"]["credentials"][1] == {"name": "alice", "secret": "alice-password", "key": "password"}
+
+
+def test_without_the_authorizer_no_acl_and_the_extra_config_may_set_one(cfg):
+    cfg.update(copy.deepcopy(SASL), kafka_broker_extra_config={"authorizer.class.name": "x.Y"})
+    plan = plan_of(cfg)
+    assert not plan["sasl"]["authorizer"] and plan["sasl"]["acls"] == []
+    assert plan["brokers"][0]["properties"]["authorizer.class.name"] == "x.Y"

@@ -813,3 +813,42 @@ def test_wait_for_quorum_does_not_retry_a_lasting_api_error():
     with pytest.raises(PodApiError, match="^waiting for a ZooKeeper quorum: .*403 Forbidden$"):
         wait_for_quorum(Sequence(forbidden), 3, 300, 5, clock=clock, sleep=clock.sleep)
     assert clock.now == 0
+
+
+def test_a_cli_script_goes_to_zkclis_standard_input_with_its_length_on_the_command_line():
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import ExecAccess
+
+    class Api:
+        def __init__(self):
+            self.calls = []
+
+        def list_pods(self, namespace, selector):
+            return [{"metadata": {"name": "zookeeper-0"}, "status": {"phase": "Running"},
+                     "spec": {"containers": [{"name": "zookeeper"}]}}]
+
+        def exec(self, namespace, name, argv, container=None, timeout=60, stdin=None):
+            self.calls.append((argv, stdin))
+            if argv[:2] == ["zkServer.sh", "status"]:
+                return 0, "Mode: standalone\n", ""
+            return 0, "echoed", ""
+
+    api = Api()
+    access = ExecAccess(api, "kafka", "app=zk")
+    script = "create /x '{\"a\":1}'\nquit\n"
+    assert access.run_cli_script(script) == ("zookeeper-0", 0, "echoed", "")
+    argv, stdin = api.calls[-1]
+    assert stdin == script and argv == ["sh", "-c", "head -c %d | zkCli.sh -server localhost:2181" % len(script)]
+    assert "create" not in " ".join(argv)
+
+
+def test_the_write_script_creates_parents_then_creates_sets_and_sequences_and_quits():
+    import shlex
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import SEQUENTIAL, zkcli_write_script
+    script = zkcli_write_script(["/a", "/a/b"], [("/a/b/c", '{"x":1}', None), ("/a/b/d", "y", 4),
+                                                 ("/a/n_", "z", SEQUENTIAL)])
+    assert script.splitlines() == ["create /a ''", "create /a/b ''", "create /a/b/c '{\"x\":1}'",
+                                   "set -v 4 /a/b/d 'y'", "create -s /a/n_ 'z'", "quit"]
+    assert all(shlex.split(line) for line in script.splitlines())
+    for data in ("it's", "a b", "a\nb"):
+        with pytest.raises(ValueError):
+            zkcli_write_script([], [("/a", data, None)])
