@@ -6,14 +6,15 @@
   3.5-3.8 and as ISO-8859-1 in 3.4, commons-cli's ``--`` in 3.5+ only), checked against the real tools'
   output; ``zkServer.sh status`` and ``srvr`` answer too. ``before`` hooks run before a command (a znode
   deleted between the listing and its read).
-- ``FakeKazoo``: kazoo's interface (async reads, create/set/set_acls) over the same tree.
+- ``FakeKazoo``: kazoo's interface (reads, async reads, ensure_path, create with sequence, set with version,
+  set_acls) over the same tree.
 
 ACLs are enforced for the world:anyone identity, as for a client without credentials."""
 import base64
 import re
 import shlex
 
-from kazoo.exceptions import NoAuthError, NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, NoAuthError, NodeExistsError, NoNodeError
 from kazoo.security import ACL, Id
 
 PERM_BITS = (("c", 4), ("d", 8), ("r", 1), ("w", 2), ("a", 16))
@@ -290,7 +291,8 @@ class FakeStat:
 
 
 class FakeKazoo:
-    """kazoo.client.KazooClient's calls the backup makes, over a FakeZooKeeper."""
+    """kazoo.client.KazooClient's calls the backup and the znode writers (zookeeper.write_znodes) make, over a
+    FakeZooKeeper."""
 
     def __init__(self, zk):
         self.zk = zk
@@ -311,6 +313,20 @@ class FakeKazoo:
 
     def _stat(self, path):
         return FakeStat(self.zk.nodes[path], len(self.zk.children(path)))
+
+    def get(self, path):
+        return self.zk.get(path).data, self._stat(path)
+
+    def get_children(self, path):
+        if path not in self.zk.nodes:
+            raise NoNodeError()
+        return self.zk.children(path)
+
+    def ensure_path(self, path):
+        parts = path.strip("/").split("/")
+        for index in range(len(parts)):
+            if "/" + "/".join(parts[:index + 1]) not in self.zk.nodes:
+                self.zk.create("/" + "/".join(parts[:index + 1]))
 
     def get_async(self, path):
         self.calls += 1
@@ -335,10 +351,16 @@ class FakeKazoo:
             return self.zk.children(path)
         return _Result(children)
 
-    def create(self, path, value=b"", acl=None):
+    def create(self, path, value=b"", acl=None, sequence=False):
+        if sequence:
+            # ZooKeeper's suffix: the parent's child version, ten digits.
+            path = "%s%010d" % (path, self.zk.nodes[path.rsplit("/", 1)[0] or "/"].cversion)
         self.zk.create(path, value, [(a.id.scheme, a.id.id, a.perms) for a in acl] if acl else OPEN)
+        return path
 
-    def set(self, path, value):
+    def set(self, path, value, version=-1):
+        if version != -1 and path in self.zk.nodes and self.zk.nodes[path].version != version:
+            raise BadVersionError()
         self.zk.set(path, value)
 
     def set_acls(self, path, acls):

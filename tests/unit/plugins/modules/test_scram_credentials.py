@@ -10,6 +10,8 @@ import pytest
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import scram
 from ansible_collections.kafka_eks.cluster.plugins.modules import scram_credentials as module
 
+import zookeeper_fakes
+
 PASSWORDS = {"kafka-admin": "Admin-Pw-1", "alice": "Alice-Pw-1"}
 
 
@@ -189,64 +191,14 @@ def test_a_write_that_does_not_read_back_fails_without_showing_zkclis_output():
     assert "did not read back" in str(refused.value) and "salt=" not in str(refused.value)
 
 
-class NoNodeError(Exception):
-    """Named as kazoo's: DirectAccess maps it by name."""
-
-
-class FakeKazoo:
-    """The few kazoo calls direct access makes, on a dict of znodes."""
-
-    def __init__(self, **kwargs):
-        self.nodes, self.sequence = {}, 0
-
-    def start(self, timeout=None):
-        pass
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
-
-    def get(self, path):
-        if path not in self.nodes:
-            raise NoNodeError(path)
-        data, version = self.nodes[path]
-        stat = type("Stat", (), dict(version=version, ephemeralOwner=0, ctime=0, czxid=0, mzxid=0,
-                                     dataLength=len(data), numChildren=0))
-        return data, stat
-
-    def get_children(self, path):
-        if path not in self.nodes:
-            raise NoNodeError(path)
-        prefix = path + "/"
-        return [p[len(prefix):] for p in self.nodes if p.startswith(prefix) and "/" not in p[len(prefix):]]
-
-    def ensure_path(self, path):
-        parts = path.strip("/").split("/")
-        for index in range(len(parts)):
-            self.nodes.setdefault("/" + "/".join(parts[:index + 1]), (b"", 0))
-
-    def create(self, path, value, sequence=False):
-        if sequence:
-            self.sequence += 1
-            path = "%s%010d" % (path, self.sequence)
-        assert path not in self.nodes and path.rsplit("/", 1)[0] in self.nodes
-        self.nodes[path] = (value, 0)
-
-    def set(self, path, value, version=-1):
-        assert self.nodes[path][1] == version
-        self.nodes[path] = (value, version + 1)
-
-
 def test_direct_access_writes_through_kazoo_and_a_second_run_changes_nothing():
     from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import DirectAccess
-    kazoo = FakeKazoo()
-    zk = DirectAccess(["zk:2181"], kazoo_factory=lambda **kwargs: kazoo)
+    tree = zookeeper_fakes.FakeZooKeeper()
+    zk = DirectAccess(["zk:2181"], kazoo_factory=zookeeper_fakes.FakeKazoo(tree))
     first = module.run(params(), FakePodApi(secrets()), zk)
     assert first["created"] == ["kafka-admin", "alice"]
-    assert scram.credential_matches(json.loads(kazoo.nodes["/config/users/alice"][0])["config"][scram.MECHANISM],
+    assert scram.credential_matches(json.loads(tree.nodes["/config/users/alice"].data)["config"][scram.MECHANISM],
                                     PASSWORDS["alice"])
     second = module.run(params(), FakePodApi(secrets(dict(PASSWORDS, alice="Alice-Pw-2"))), zk)
-    assert second["updated"] == ["alice"] and kazoo.nodes["/config/users/alice"][1] == 1
+    assert second["updated"] == ["alice"] and tree.nodes["/config/users/alice"].version == 1
     assert not module.run(params(), FakePodApi(secrets(dict(PASSWORDS, alice="Alice-Pw-2"))), zk)["changed"]
