@@ -700,7 +700,7 @@ def test_e2e_zones_storage_and_services():
             # nothing of the pod network is left: no namespace, no bridge or veth, no listener
             assert podnet.leftovers(meta["pod_cidr"]) == []
             assert not [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
-                        if n.startswith(podnet.netns_name(meta["pod_cidr"].split("/")[0]).rsplit("-", 1)[0] + "-")]
+                        if n.startswith(podnet.netns_prefix(meta["pod_cidr"]))]
             assert not listening(net=__import__("ipaddress").ip_network(meta["pod_cidr"]))
     print("test_e2e_zones_storage_and_services: %.1fs" % (time.time() - t0))
 

@@ -648,8 +648,9 @@ class IPAllocator:
             raise SystemExit("--pod-cidr must be inside %s (got %s)" % (podnet.POD_NETWORKS, cidr))
         self.path = path
         self.by_uid = {}
-        self.cursor = int(self.net.network_address) + 10
-        self.last = int(self.net.broadcast_address) - 1
+        # .10 up to the last before the broadcast address (.1 is the bridge's: podnet.gateway)
+        self.first, self.last = int(self.net.network_address) + 10, int(self.net.broadcast_address) - 1
+        self.cursor = self.first
         if os.path.exists(path):
             with open(path) as f:
                 data = json.load(f)
@@ -666,15 +667,12 @@ class IPAllocator:
         if uid in self.by_uid:
             return self.by_uid[uid]
         used = set(self.by_uid.values())
-        if hint and hint not in used and ipaddress.ip_address(hint) in self.net and (
-                int(self.net.network_address) + 10 <= int(ipaddress.ip_address(hint)) <= self.last):
+        if hint and hint not in used and self.first <= int(ipaddress.ip_address(hint)) <= self.last:
             ip = hint
         else:
-            first = int(self.net.network_address) + 10
-            last = self.last
-            span = last - first + 1
+            span = self.last - self.first + 1
             for i in range(span):
-                cand = first + (self.cursor - first + i) % span
+                cand = self.first + (self.cursor - self.first + i) % span
                 if str(ipaddress.ip_address(cand)) not in used:
                     ip = str(ipaddress.ip_address(cand))
                     self.cursor = cand + 1

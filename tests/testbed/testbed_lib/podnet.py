@@ -69,6 +69,11 @@ def netns_name(ip):
     return NETNS_PREFIX + "-".join(str(o) for o in _octets(ip))
 
 
+def netns_prefix(net):
+    """testbed-10-244-I-: what the names of net's pod namespaces start with."""
+    return NETNS_PREFIX + "-".join(str(o) for o in ipaddress.ip_network(net).network_address.packed[:3]) + "-"
+
+
 def netns_path(ip):
     return os.path.join(NETNS_DIR, netns_name(ip))
 
@@ -108,7 +113,7 @@ def namespaces(net):
         names = os.listdir(NETNS_DIR)
     except OSError:
         return []
-    prefix = netns_name(next(ipaddress.ip_network(net).hosts())).rsplit("-", 1)[0] + "-"
+    prefix = netns_prefix(net)
     return sorted(n for n in names if n.startswith(prefix) and n[len(prefix):].isdigit())
 
 
