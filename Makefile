@@ -14,7 +14,7 @@ RENDER_DIR ?= $(REPO)/rendered
 .PHONY: setup test test-slow test-unit test-render lint sanity build test-e2e render \
         testbed-build testbed-up testbed-down demo bench bench-smoke clean
 
-## setup: Python tools (pinned) and kubernetes.core into .cache/
+## setup: Python tools (pinned), kubernetes.core and community.crypto into .cache/
 setup:
 	@scripts/setup.sh
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the collection and its tests need into .cache/ (ignored), once.
-# Python tools from tests/requirements.txt (pinned) in .cache/venv; kubernetes.core 6.2.0 taken out of
-# the `ansible` 12.3.0 wheel on PyPI (no Galaxy server is needed) into .cache/collections, beside a link
-# to this checkout as kafka_eks.cluster.
+# Python tools from tests/requirements.txt (pinned) in .cache/venv; kubernetes.core 6.2.0 and community.crypto
+# 3.0.5 taken out of the `ansible` 12.3.0 wheel on PyPI (no Galaxy server is needed) into .cache/collections,
+# beside a link to this checkout as kafka_eks.cluster.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache="$repo/.cache"
@@ -24,20 +24,28 @@ else
 fi
 
 collections="$cache/collections/ansible_collections"
-if [ ! -f "$collections/kubernetes/core/MANIFEST.json" ]; then
-  echo "setup: installing kubernetes.core from ansible==$ansible_wheel_version"
+# Each collection the roles use, as namespace/name, taken from the same pinned wheel.
+wanted=()
+for collection in kubernetes/core community/crypto; do
+  [ -f "$collections/$collection/MANIFEST.json" ] || wanted+=("$collection")
+done
+if [ ${#wanted[@]} -gt 0 ]; then
+  echo "setup: installing ${wanted[*]} from ansible==$ansible_wheel_version"
   mkdir -p "$cache/dl"
   wheel="$cache/dl/ansible-$ansible_wheel_version-py3-none-any.whl"
   [ -f "$wheel" ] || "$cache/venv/bin/pip" download --quiet --disable-pip-version-check --no-deps \
     "ansible==$ansible_wheel_version" -d "$cache/dl"
   echo "$ansible_wheel_sha256  $wheel" | sha256sum -c --quiet
-  "$cache/venv/bin/python" - "$wheel" "$cache/collections" <<'PY'
-import sys, zipfile
-wheel, dest = sys.argv[1:]
+  "$cache/venv/bin/python" - "$wheel" "$cache/collections" "${wanted[@]}" <<'PY'
+import json, sys, zipfile
+wheel, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
 with zipfile.ZipFile(wheel) as z:
-    members = [m for m in z.namelist() if m.startswith("ansible_collections/kubernetes/core/")]
-    z.extractall(dest, members)
-print("setup: extracted %d files of kubernetes.core" % len(members))
+    for collection in wanted:
+        prefix = "ansible_collections/%s/" % collection
+        members = [m for m in z.namelist() if m.startswith(prefix)]
+        z.extractall(dest, members)
+        version = json.loads(z.read(prefix + "MANIFEST.json"))["collection_info"]["version"]
+        print("setup: extracted %d files of %s %s" % (len(members), collection.replace("/", "."), version))
 PY
 fi
 mkdir -p "$collections/kafka_eks"
