@@ -129,6 +129,26 @@ def password_secrets(plan):
     return out
 
 
+# kafka_broker_tls_generate in check mode: the pod template's digest of a certificate not issued yet.
+PENDING_CERTIFICATE = "to-be-issued"
+
+
+def generation(plan, summary, ca_found, now):
+    """kafka_broker_tls_generate: ``(plan["tls"]["generate"] with the actions decided, errors, warnings)`` from the
+    facts about the TLS Secret (``summary``) and the CA Secret (``ca_found``, the read's result or None). A kept
+    certificate is checked as a Secret of the user's would be."""
+    generate = plan["tls"]["generate"]
+    ca_summary = (ca_found or [tls.summarize_ca_secret(None)])[0]
+    decision = tls.generation_plan(summary, ca_summary, plan["tls"]["secret"], plan["namespace"],
+                                   plan["tls"]["names"], now, generate["renew_days"])
+    errors, warnings = list(decision["errors"]), []
+    if not errors and decision["certificate"] == "keep":
+        errors, warnings = tls.secret_errors(summary, plan["tls"]["secret"], plan["namespace"], plan["tls"]["names"],
+                                             now)
+    return dict(generate, ca=decision["ca"], certificate=decision["certificate"],
+                reasons=decision["reasons"]), errors, warnings
+
+
 class ActionModule(ActionBase):
     """Check the cluster variables and what runs, and derive the plan; reads only."""
 
@@ -252,6 +272,11 @@ class ActionModule(ActionBase):
                 reads.append(dict(inside, key="tls", what="the TLS Secret %s (kafka_broker_tls_secret)"
                                   % plan["tls"]["secret"], kind="Secret", name=plan["tls"]["secret"],
                                   summary="tls_secret"))
+                if plan["tls"]["generate"]["enabled"]:
+                    # kafka_broker_tls_generate: the collection's CA, facts only as well.
+                    reads.append(dict(inside, key="tls_ca", what="the CA Secret %s (kafka_broker_tls_generate)"
+                                      % plan["tls"]["generate"]["ca_secret"], kind="Secret",
+                                      name=plan["tls"]["generate"]["ca_secret"], summary="ca_secret"))
             # Whether each password Secret holds a usable password, never the password (module_utils/scram.py).
             for key, variable, secret in password_secrets(plan):
                 reads.append(dict(inside, key=key, what="the Secret %s (%s)" % (secret["secret"], variable),
@@ -280,8 +305,18 @@ class ActionModule(ActionBase):
         refused = []
         if plan["tls"]["enabled"] and not render:
             summary = (found.get("tls") or [tls.summarize_secret(None)])[0]
-            errors, warnings = tls.secret_errors(summary, plan["tls"]["secret"], namespace, plan["tls"]["names"],
-                                                 datetime.datetime.now(datetime.timezone.utc))
+            now = datetime.datetime.now(datetime.timezone.utc)
+            fingerprint = summary["fingerprint"]
+            if plan["tls"]["generate"]["enabled"]:
+                generate, errors, warnings = generation(plan, summary, found.get("tls_ca"), now)
+                plan["tls"] = dict(plan["tls"], generate=generate)
+                if generate["certificate"] in ("create", "reissue"):
+                    # Known once issued: the kafka_broker role renders the brokers again with it (check mode
+                    # previews a new one).
+                    fingerprint = PENDING_CERTIFICATE if check_mode else None
+            else:
+                errors, warnings = tls.secret_errors(summary, plan["tls"]["secret"], namespace, plan["tls"]["names"],
+                                                     now)
             if plan["tls"]["unchecked_external"]:
                 warnings.append("kafka_broker_listener_security: the external listener is ssl with nodeport access; "
                                 "each broker advertises its node's address, which the preflight cannot check against "
@@ -294,7 +329,7 @@ class ActionModule(ActionBase):
             if errors:
                 # Said with the password Secrets' refusals below: every missing Secret in one run.
                 refused.append(("The brokers' TLS Secret would not work", errors))
-            plan["tls"] = dict(plan["tls"], fingerprint=summary["fingerprint"])
+            plan["tls"] = dict(plan["tls"], fingerprint=fingerprint)
         if plan["sasl"]["enabled"] and not render:
             errors = []
             for key, variable, secret in password_secrets(plan):

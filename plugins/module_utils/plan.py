@@ -26,6 +26,7 @@ from ansible.module_utils.common.validation import (
 )
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import acls as kafka_acls, scram
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import tls
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.tls import CA_KEY, KEYSTORE_KEY, MOUNT_PATH
 
 # Every pattern is anchored with \A and \Z: Python's $ also matches before a trailing newline, so
@@ -95,6 +96,9 @@ LISTENER_SECURITY = ("plaintext", "ssl", "sasl_ssl", "sasl_plaintext")
 LISTENER_ROLES = ("client", "internal", "external")
 CLIENT_LISTENER = {"plaintext": "PLAINTEXT", "ssl": "CLIENT", "sasl_ssl": "CLIENT", "sasl_plaintext": "CLIENT"}
 TLS_PROTOCOLS = ("ssl", "sasl_ssl")
+# kafka_broker_tls_generate: the CA the collection makes lasts this long; no certificate it signs lasts longer.
+TLS_CA_VALIDITY_DAYS = 3650
+TLS_MAX_VALIDITY_DAYS = 3650
 SASL_PROTOCOLS = ("sasl_ssl", "sasl_plaintext")
 # The listener names of the roles (the client listener's is CLIENT_LISTENER's).
 LISTENER_NAMES = {"internal": "INTERNAL", "external": "EXTERNAL"}
@@ -997,15 +1001,24 @@ def _check_listener_security(check, cfg, external_mode):
     tls_roles = [r for r in LISTENER_ROLES if security[r] in TLS_PROTOCOLS]
     sasl_roles = [r for r in LISTENER_ROLES if security[r] in SASL_PROTOCOLS]
     ok = True
+    generate = cfg.get("kafka_broker_tls_generate") is True
     if tls_roles:
         if not isinstance(secret, str) or not secret:
             check.fail("kafka_broker_tls_secret", "is empty, but kafka_broker_listener_security asks for TLS (%s)." % (
                 ", ".join(tls_roles)),
+                "name the Secret the collection creates and keeps (kafka_broker_tls_generate is true), such as "
+                "kafka-tls." if generate else
                 "name the Secret in the brokers' namespace that holds tls.crt, ca.crt and tls-combined.pem "
-                "(cert-manager: a Certificate with additionalOutputFormats CombinedPEM).")
+                "(cert-manager: a Certificate with additionalOutputFormats CombinedPEM), or set "
+                "kafka_broker_tls_generate=true to let the collection make it.")
             ok = False
         elif not check.subdomain("kafka_broker_tls_secret", secret, "Secret"):
             ok = False
+        elif generate and not check.subdomain("kafka_broker_tls_secret", tls.ca_secret_name(secret),
+                                              "Secret (its CA Secret)"):
+            ok = False
+    if generate:
+        ok = _check_tls_generate(check, cfg, security, tls_roles, external_mode) and ok
     clear = [r for r in LISTENER_ROLES if security[r] == "sasl_plaintext"]
     if clear and cfg.get("kafka_broker_allow_sasl_plaintext") is not True:
         outside = " to clients outside the cluster" if "external" in clear else ""
@@ -1028,6 +1041,33 @@ def _check_listener_security(check, cfg, external_mode):
                    "migrate to KRaft with plaintext listeners, or keep kafka_metadata_mode=zookeeper with TLS.")
         ok = False
     return security if ok else None
+
+
+def _check_tls_generate(check, cfg, security, tls_roles, external_mode):
+    """kafka_broker_tls_generate and its windows: only with a TLS listener, and only where the names are known."""
+    ok = True
+    if not tls_roles:
+        check.fail("kafka_broker_tls_generate", "is true, but every listener of kafka_broker_listener_security is "
+                   "without TLS (%s): nothing would use the certificate." % ", ".join(
+                       "%s: %s" % (r, security[r]) for r in LISTENER_ROLES),
+                   "set a listener to ssl or sasl_ssl, or set kafka_broker_tls_generate=false.")
+        ok = False
+    if security["external"] in TLS_PROTOCOLS and external_mode == "nodeport":
+        check.fail("kafka_broker_tls_generate", "is true with an ssl external listener on nodeport: each broker "
+                   "advertises its node's address, which the collection cannot know to put in the certificate.",
+                   "use kafka_broker_external_access=loadbalancer, or a certificate of your own that names the "
+                   "nodes' addresses (kafka_broker_tls_generate=false).")
+        ok = False
+    validity = check.integer(cfg, "kafka_broker_tls_validity_days", 2, TLS_MAX_VALIDITY_DAYS)
+    renew = check.integer(cfg, "kafka_broker_tls_renew_days", 1, TLS_MAX_VALIDITY_DAYS - 1)
+    if validity is None or renew is None:
+        ok = False
+    elif renew >= validity:
+        check.fail("kafka_broker_tls_renew_days", "is %d, not less than kafka_broker_tls_validity_days (%d): every "
+                   "run would issue a new certificate and roll the brokers." % (renew, validity),
+                   "set it well below kafka_broker_tls_validity_days, such as a third of it.")
+        ok = False
+    return ok
 
 
 def _check_admin(check, cfg):
@@ -1174,6 +1214,23 @@ def _tls(cfg, security, namespace, brokers):
         "unchecked_external": bool(enabled and security["external"] in TLS_PROTOCOLS and any(
             b["external"] and b["external"]["type"] == "NodePort" for b in brokers)),
         "fingerprint": None,
+        # kafka_broker_tls_generate: the collection makes the Secret, signed by its CA in generate.ca_secret. The
+        # preflight decides the actions (tls.generation_plan) from what the Secrets hold; the kafka_broker role
+        # takes them (tasks/certificates.yml).
+        "generate": {
+            "enabled": bool(enabled and cfg.get("kafka_broker_tls_generate") is True),
+            "ca_secret": tls.ca_secret_name(cfg["kafka_broker_tls_secret"])
+            if enabled and cfg.get("kafka_broker_tls_generate") is True else None,
+            "subject_alt_names": tls.subject_alt_names(names),
+            "common_name": ("kafka brokers %s" % namespace)[:64],
+            "ca_common_name": ("kafka_eks.cluster CA %s" % namespace)[:64],
+            "validity_days": cfg.get("kafka_broker_tls_validity_days"),
+            "renew_days": cfg.get("kafka_broker_tls_renew_days"),
+            "ca_validity_days": TLS_CA_VALIDITY_DAYS,
+            "ca": None,
+            "certificate": None,
+            "reasons": [],
+        },
     }
 
 

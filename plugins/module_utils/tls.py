@@ -12,6 +12,12 @@ what cert-manager writes with ``additionalOutputFormats: [{type: CombinedPEM}]``
 names, dates, fingerprints, whether the key matches. No key and no certificate text ever leaves it, so nothing
 secret reaches a task result, a log or the plan. :func:`secret_errors` judges those facts against the names the
 plan advertises, at a given time (an injected clock).
+
+With ``kafka_broker_tls_generate`` the collection makes that Secret itself, signed by a CA of its own kept in a
+second Secret (``<name>-ca``): :func:`summarize_ca_secret` gives the facts about that one, and
+:func:`generation_plan` decides, from both summaries, the names, a clock and a renewal window, whether to create the
+CA, and whether to issue, re-issue or keep the certificate, or to refuse (a Secret the collection did not create is
+never overwritten, a CA it cannot use never replaced).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -51,6 +57,27 @@ EXPIRY_WARNING = datetime.timedelta(days=14)
 FIX_SHAPE = ("create it as cert-manager does: a Certificate with secretName set to it, privateKey.encoding PKCS8 and "
              "additionalOutputFormats [{type: CombinedPEM}] (or a Secret with tls.crt, ca.crt and tls-combined.pem: "
              "the PKCS#8 key followed by the certificate chain)")
+
+
+# What marks a Secret as made by the collection (kafka_broker_tls_generate): this annotation, with the value saying
+# which of the two it is. A Secret without it is the user's, and is never written.
+GENERATED_ANNOTATION = "kafka-eks.cluster/generated"
+GENERATED_CERTIFICATE = "broker-certificate"
+GENERATED_CA = "certificate-authority"
+# The CA Secret: kafka_broker_tls_secret with this suffix; tls.crt and tls.key (kubernetes.io/tls).
+CA_SUFFIX = "-ca"
+CA_SECRET_KEYS = ("tls.crt", "tls.key")
+
+
+def ca_secret_name(secret_name):
+    """The name of the Secret holding the collection's CA for the TLS Secret ``secret_name``."""
+    return "%s%s" % (secret_name, CA_SUFFIX)
+
+
+def _generated(secret):
+    """The collection's mark on a Secret (GENERATED_ANNOTATION's value), or None."""
+    annotations = ((secret or {}).get("metadata") or {}).get("annotations") or {}
+    return annotations.get(GENERATED_ANNOTATION)
 
 
 def _blocks(text):
@@ -135,7 +162,7 @@ def _read_certificates(texts, key, problems):
 def summarize_secret(secret):
     """Facts about a TLS Secret, never its key or certificate text. ``secret`` is the API object or None."""
     summary = {"found": secret is not None, "missing_keys": [], "problems": [], "certificate": None,
-               "keystore": None, "ca": None, "fingerprint": None}
+               "keystore": None, "ca": None, "fingerprint": None, "generated": _generated(secret)}
     if secret is None:
         return summary
     texts = dict((k, _decode(secret, k)) for k in REQUIRED_KEYS)
@@ -270,3 +297,124 @@ def secret_errors(summary, secret_name, namespace, names, now, variable="kafka_b
             warnings.append("%s: its certificate expires at %s (in %d days); a renewed certificate rolls the brokers "
                             "one at a time on the next run." % (where, cert["not_after"], left.days))
     return errors, warnings
+
+
+def summarize_ca_secret(secret):
+    """Facts about the collection's CA Secret (tls.crt, tls.key), never its key or certificate text."""
+    summary = {"found": secret is not None, "generated": _generated(secret), "missing_keys": [], "problems": [],
+               "sha256": None, "subject": None, "is_ca": False, "key_matches": False, "not_before": None,
+               "not_after": None}
+    if secret is None:
+        return summary
+    texts = dict((k, _decode(secret, k)) for k in CA_SECRET_KEYS)
+    summary["missing_keys"] = [k for k in CA_SECRET_KEYS if not texts[k]]
+    certs = _read_certificates(texts, "tls.crt", summary["problems"])
+    if certs:
+        cert = certs[0]
+        try:
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            summary["is_ca"] = bool(constraints.ca)
+        except x509.ExtensionNotFound:
+            summary["is_ca"] = False
+        summary.update(sha256=_fingerprint(cert), subject=cert.subject.rfc4514_string(),
+                       not_before=_utc(cert, "not_valid_before"), not_after=_utc(cert, "not_valid_after"))
+    keys = [(label, der) for label, der in _blocks(texts["tls.key"]) if label.endswith("PRIVATE KEY")]
+    if texts["tls.key"] and len(keys) != 1:
+        summary["problems"].append("tls.key holds %d private keys, not one" % len(keys))
+    elif keys and certs:
+        label, der = keys[0]
+        if label != "PRIVATE KEY" or der is None:
+            summary["problems"].append("tls.key is not an unencrypted PKCS#8 key")
+        else:
+            try:
+                key = serialization.load_der_private_key(der, password=None)
+                summary["key_matches"] = _public_key(key) == _public_key(certs[0])
+            except (ValueError, TypeError):
+                summary["problems"].append("tls.key does not load")
+    return summary
+
+
+def _secret_ca_fix(ca_name):
+    return ("restore Secret %s from a backup, or delete both Secrets (%s and the TLS Secret) to let the collection "
+            "start a new CA (every client must then trust the new ca.crt)" % (ca_name, ca_name))
+
+
+def generation_plan(summary, ca_summary, secret_name, namespace, names, now, renew_days):
+    """What ``kafka_broker_tls_generate`` does, from the facts alone (no clock, no cluster: ``now`` is given).
+
+    :param summary: :func:`summarize_secret` of the TLS Secret ``secret_name``.
+    :param ca_summary: :func:`summarize_ca_secret` of its CA Secret (:func:`ca_secret_name`).
+    :param names: every name the brokers advertise (the plan's ``tls.names``): the certificate's SANs, exactly.
+    :param now: an aware UTC datetime.
+    :param renew_days: a certificate with fewer days than this left is re-issued.
+    :returns: ``{"ca": create|keep|None, "certificate": create|reissue|keep|None, "reasons": [...],
+        "errors": [...]}``; with errors, ``ca`` and ``certificate`` are None and nothing may be written.
+    """
+    ca_name = ca_secret_name(secret_name)
+    where = "Secret %s in namespace %s" % (secret_name, namespace)
+    ca_where = "Secret %s in namespace %s (the CA of kafka_broker_tls_generate)" % (ca_name, namespace)
+    errors, reasons = [], []
+    ca_action = "create"
+    if ca_summary.get("found"):
+        ca_action = "keep"
+        if ca_summary.get("generated") != GENERATED_CA:
+            errors.append("kafka_broker_tls_generate: %s exists, and the collection did not create it (no annotation "
+                          "%s: %s); it never writes a Secret it did not create. Fix: delete or rename that Secret, "
+                          "or set kafka_broker_tls_secret to another name (the CA is its name followed by %s)."
+                          % (ca_where, GENERATED_ANNOTATION, GENERATED_CA, CA_SUFFIX))
+        else:
+            problems = ["it has no %s" % k for k in ca_summary.get("missing_keys") or []]
+            problems += list(ca_summary.get("problems") or [])
+            if ca_summary.get("sha256") and not ca_summary.get("is_ca"):
+                problems.append("its certificate is not a CA's")
+            if ca_summary.get("sha256") and not ca_summary.get("key_matches") and not ca_summary.get("problems"):
+                problems.append("its tls.key is not the key of its tls.crt")
+            if ca_summary.get("not_after") and now >= datetime.datetime.fromisoformat(ca_summary["not_after"]):
+                problems.append("its certificate expired at %s" % ca_summary["not_after"])
+            if problems:
+                errors.append("kafka_broker_tls_generate: %s cannot sign a certificate: %s. The collection never "
+                              "replaces its CA (clients trust it). Fix: %s."
+                              % (ca_where, "; ".join(problems), _secret_ca_fix(ca_name)))
+    cert_action = "create"
+    if summary.get("found"):
+        cert_action = "keep"
+        if summary.get("generated") != GENERATED_CERTIFICATE:
+            errors.append("kafka_broker_tls_secret: %s exists, and the collection did not create it (no annotation "
+                          "%s: %s), so kafka_broker_tls_generate will not overwrite it. Fix: set "
+                          "kafka_broker_tls_generate=false to use it as it is (cert-manager's shape), or set "
+                          "kafka_broker_tls_secret to a name no Secret has, or delete that Secret."
+                          % (where, GENERATED_ANNOTATION, GENERATED_CERTIFICATE))
+        else:
+            cert = summary.get("certificate")
+            store = summary.get("keystore") or {}
+            if (summary.get("missing_keys") or summary.get("problems") or not cert
+                    or not store.get("key_matches_certificate") or not store.get("certificate_matches")):
+                reasons.append("its key does not match its certificate or a key of the Secret is missing")
+            if cert:
+                missing = [n for n in names if not name_covered(n, cert["dns_names"], cert["ip_addresses"])]
+                if missing:
+                    reasons.append("its certificate does not name %s" % ", ".join(missing))
+                not_after = datetime.datetime.fromisoformat(cert["not_after"])
+                if not_after - now < datetime.timedelta(days=renew_days):
+                    reasons.append("its certificate expires at %s, within kafka_broker_tls_renew_days (%d)"
+                                   % (cert["not_after"], renew_days))
+            ca = summary.get("ca") or {}
+            if ca_action == "create":
+                reasons.append("the CA Secret %s is not there: a new CA signs it" % ca_name)
+            elif not ca.get("trusts_certificate") or ca.get("sha256") != [ca_summary.get("sha256")]:
+                reasons.append("it is not signed by the CA of Secret %s alone" % ca_name)
+            if reasons:
+                cert_action = "reissue"
+    if errors:
+        return {"ca": None, "certificate": None, "reasons": [], "errors": errors}
+    return {"ca": ca_action, "certificate": cert_action, "reasons": reasons, "errors": []}
+
+
+def subject_alt_names(names):
+    """The names as openssl_csr_pipe's subject_alt_name: DNS:name, IP:address, each once, in order."""
+    out = []
+    for name in names:
+        entry = ("IP:%s" % name) if _is_ip(name) else ("DNS:%s" % name)
+        if entry not in out:
+            out.append(entry)
+    return out

@@ -70,15 +70,18 @@ options:
           - C(password_secret) - instead of each Secret read, whether its key I(secret_key) holds a password the
             brokers can use (C(summarize_secret) of C(plugins/module_utils/scram.py) - C(found), C(key),
             C(problem)), never the password.
+          - C(ca_secret) - instead of each Secret read, facts about the CA the collection made for
+            I(kafka_broker_tls_generate) (C(summarize_ca_secret) of C(plugins/module_utils/tls.py) - its mark, which
+            keys are missing, whether it is a CA and its key matches, its dates and fingerprint), never its key.
         type: str
-        choices: [tls_secret, password_secret]
+        choices: [tls_secret, password_secret, ca_secret]
       secret_key:
         description: With I(summary=password_secret), the key of the Secret that holds the password.
         type: str
         default: password
 requirements:
   - kubernetes >= 24.2.0 (the Python client, as kubernetes.core needs)
-  - cryptography (with I(summary=tls_secret); ansible-core requires it already)
+  - cryptography (with I(summary=tls_secret) or I(summary=ca_secret); ansible-core requires it already)
 """
 
 EXAMPLES = r"""
@@ -149,7 +152,7 @@ READ_SPEC = dict(
     name=dict(type="str"),
     label_selectors=dict(type="list", elements="str", default=[]),
     only_if_found=dict(type="str"),
-    summary=dict(type="str", choices=["tls_secret", "password_secret"]),
+    summary=dict(type="str", choices=["tls_secret", "password_secret", "ca_secret"]),
     secret_key=dict(type="str", default=scram.PASSWORD_KEY, no_log=False),
 )
 
@@ -190,6 +193,8 @@ def summarized(read, objects):
     Secret only (its data never leaves this process), C(found=false) when there is none."""
     if read.get("summary") == "tls_secret":
         return [tls.summarize_secret(obj) for obj in objects] or [tls.summarize_secret(None)]
+    if read.get("summary") == "ca_secret":
+        return [tls.summarize_ca_secret(obj) for obj in objects] or [tls.summarize_ca_secret(None)]
     if read.get("summary") == "password_secret":
         key = read.get("secret_key") or scram.PASSWORD_KEY
         return [scram.summarize_secret(obj, key) for obj in objects] or [scram.summarize_secret(None, key)]
@@ -208,7 +213,7 @@ def main():
     """Run the reads and return what each found."""
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
     reads = module.params["reads"]
-    if any(r.get("summary") == "tls_secret" for r in reads) and not tls.HAS_CRYPTOGRAPHY:
+    if any(r.get("summary") in ("tls_secret", "ca_secret") for r in reads) and not tls.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"))
     try:
         try:

@@ -248,6 +248,10 @@ def test_five_brokers_from_an_offset(tmp_path):
     ({"kafka_broker_inter_broker_protocol_version": "4.0"}, "kafka_broker_inter_broker_protocol_version", "newer than"),
     ({"kafka_broker_extra_config": {"Inter_Broker.Protocol.Version ": "2.5"}}, "kafka_broker_extra_config",
      "kafka_broker_inter_broker_protocol_version"),
+    ({"kafka_broker_tls_generate": True}, "kafka_broker_tls_generate", "every listener of kafka_broker_listener_security"),
+    ({"kafka_broker_tls_generate": True, "kafka_broker_listener_security": {"client": "ssl"},
+      "kafka_broker_tls_secret": "kafka-tls", "kafka_broker_tls_renew_days": 400}, "kafka_broker_tls_renew_days",
+     "not less than kafka_broker_tls_validity_days"),
 ])
 def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, extra, variable, words):
     proc, objects, out = render(tmp_path, **extra)
@@ -652,6 +656,19 @@ def test_tls_mounts_the_secret_by_reference_and_renders_no_key_material(tmp_path
     assert named(rendered.objects, "ConfigMap", "kafka-client-config")["data"]["security.protocol"] == "SSL"
     for obj in rendered.objects:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def test_generated_tls_renders_the_same_mount_and_no_secret_object(tmp_path):
+    # kafka_broker_tls_generate makes the Secrets when site.yml runs (roles/kafka_broker/tasks/certificates.yml),
+    # never in a rendered file: the brokers mount the Secret by name as with cert-manager's.
+    rendered = render(tmp_path, kafka_broker_listener_security={"client": "ssl", "internal": "ssl"},
+                      kafka_broker_tls_secret="kafka-tls", kafka_broker_tls_generate=True)
+    assert rendered.proc.returncode == 0, rendered.proc.stdout + rendered.proc.stderr
+    pod = named(rendered.objects, "Deployment", "kafka-broker-0")["spec"]["template"]["spec"]
+    assert {"name": "tls", "secret": {"secretName": "kafka-tls", "defaultMode": 0o440}} in pod["volumes"]
+    assert by_kind(rendered.objects, "Secret") == []
+    text = "".join(p.read_text() for p in rendered.out.iterdir())
+    assert "PRIVATE KEY" not in text and "BEGIN CERTIFICATE" not in text and "kafka-tls-ca" not in text
 
 
 def test_network_policies_admit_only_what_each_port_is_for(tmp_path, default_render):

@@ -70,10 +70,18 @@ def secret_data(cert, key, ca, key_format="pkcs8", combined_cert=None):
     }
 
 
-def secret(name, namespace, data):
-    """The API object of a Secret holding ``data`` (strings), base64 as the API returns it."""
-    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-            "metadata": {"name": name, "namespace": namespace},
+def ca_secret_data(authority):
+    """The string data of the CA Secret kafka_broker_tls_generate keeps (tls.crt, tls.key)."""
+    return {"tls.crt": pem(authority.cert), "tls.key": key_pem(authority.key)}
+
+
+def secret(name, namespace, data, annotations=None):
+    """The API object of a Secret holding ``data`` (strings), base64 as the API returns it; ``annotations`` such as
+    the collection's mark on the Secrets it makes."""
+    metadata = {"name": name, "namespace": namespace}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": metadata,
             "data": dict((k, base64.b64encode(v.encode()).decode()) for k, v in data.items())}
 
 

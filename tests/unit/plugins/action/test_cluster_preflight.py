@@ -481,6 +481,80 @@ def test_status_and_teardown_hear_of_a_broken_tls_secret_without_being_stopped()
     assert Run(TLS, cluster={"Secret": [secret]}).result["failed"]
 
 
+GENERATE = dict(TLS, kafka_broker_tls_generate=True)
+
+
+def generated_pair(authority_annotations=None, secret_annotations=None, days=365):
+    """The two Secrets kafka_broker_tls_generate keeps (the CA's and the brokers'), valid from a day ago."""
+    import datetime  # pylint: disable=import-outside-toplevel
+    from testbed_lib import tls_material  # pylint: disable=import-outside-toplevel
+    now = datetime.datetime.now(datetime.timezone.utc)
+    authority = tls_material.Authority(not_before=now - datetime.timedelta(days=1))
+    cert, key = authority.issue(dns_names=tls_material.broker_names(), not_before=now - datetime.timedelta(days=1),
+                                days=days)
+    ca = tls_material.secret("kafka-tls-ca", "kafka", tls_material.ca_secret_data(authority),
+                             authority_annotations or {"kafka-eks.cluster/generated": "certificate-authority"})
+    tls_secret = tls_material.secret("kafka-tls", "kafka", tls_material.secret_data(cert, key, authority),
+                                     secret_annotations or {"kafka-eks.cluster/generated": "broker-certificate"})
+    return [ca, tls_secret]
+
+
+def test_generation_on_an_empty_namespace_plans_both_secrets_and_reads_them_as_facts():
+    run = Run(GENERATE)
+    assert not run.result.get("failed"), run.result
+    reads = dict((r["key"], r) for r in run.reads if r["kind"] == "Secret")
+    assert reads["tls"]["summary"] == "tls_secret" and reads["tls_ca"]["summary"] == "ca_secret"
+    assert reads["tls_ca"]["name"] == "kafka-tls-ca" and reads["tls_ca"]["namespace"] == "kafka"
+    generate = run.result["plan"]["tls"]["generate"]
+    assert (generate["ca"], generate["certificate"]) == ("create", "create")
+    # Known once issued (the kafka_broker role renders the brokers again with it).
+    assert run.result["plan"]["tls"]["fingerprint"] is None
+
+
+def test_check_mode_on_a_new_namespace_previews_a_new_certificate_and_reads_nothing_inside_it():
+    run = Run(GENERATE, check_mode=True)
+    assert not run.result.get("failed"), run.result
+    assert [r for r in run.reads if r["kind"] == "Secret"] == []
+    generate = run.result["plan"]["tls"]["generate"]
+    assert (generate["ca"], generate["certificate"]) == ("create", "create")
+    assert run.result["plan"]["tls"]["fingerprint"] == "to-be-issued"
+
+
+def test_the_pair_the_collection_made_is_kept_with_its_fingerprint_and_no_key_text():
+    secrets = generated_pair()
+    run = Run(GENERATE, cluster={"Secret": secrets})
+    assert not run.result.get("failed"), run.result
+    generate = run.result["plan"]["tls"]["generate"]
+    assert (generate["ca"], generate["certificate"], generate["reasons"]) == ("keep", "keep", [])
+    assert len(run.result["plan"]["tls"]["fingerprint"]) == 32
+    text = repr(run.result)
+    for obj in secrets:
+        for value in obj["data"].values():
+            assert value[:40] not in text and value[-60:-20] not in text
+
+
+def test_a_certificate_near_its_end_is_reissued_and_its_digest_left_to_the_role():
+    run = Run(GENERATE, cluster={"Secret": generated_pair(days=20)})
+    assert not run.result.get("failed"), run.result
+    generate = run.result["plan"]["tls"]["generate"]
+    assert (generate["ca"], generate["certificate"]) == ("keep", "reissue")
+    assert "within kafka_broker_tls_renew_days (30)" in generate["reasons"][0]
+    assert run.result["plan"]["tls"]["fingerprint"] is None
+
+
+def test_a_foreign_secret_of_that_name_is_refused_before_any_write():
+    # cert-manager's Secret, or one made by hand: the same name, no mark of the collection's.
+    foreign = tls_secret()[0]
+    run = Run(GENERATE, cluster={"Secret": [foreign]})
+    assert run.result["failed"] and "nothing was written" in run.result["msg"]
+    assert "kafka_broker_tls_secret: Secret kafka-tls in namespace kafka exists, and the collection did not create it" \
+        in run.result["msg"] and "kafka_broker_tls_generate=false" in run.result["msg"]
+    assert "plan" not in run.result
+    # status.yml and teardown.yml hear of it without being stopped.
+    run = Run(dict(GENERATE, kafka_preflight_check_tls=False), cluster={"Secret": [foreign]})
+    assert not run.result.get("failed") and any("did not create it" in w for w in run.result["warnings"])
+
+
 def test_running_brokers_keep_their_inter_broker_protocol():
     running = [deployment(n) for n in range(4)]
     for item in running:

@@ -852,6 +852,67 @@ def test_bad_listener_security_is_refused_naming_the_variable(cfg, update, varia
     assert named and any(words in e for e in named), errors
 
 
+GENERATE = {"kafka_broker_listener_security": {"client": "ssl", "internal": "ssl"},
+            "kafka_broker_tls_secret": "kafka-tls", "kafka_broker_tls_generate": True}
+
+
+def test_generated_certificates_are_planned_with_exactly_the_names_the_preflight_checks(cfg):
+    cfg.update(GENERATE)
+    plan = plan_of(cfg)
+    generate = plan["tls"]["generate"]
+    assert generate["enabled"] and generate["ca_secret"] == "kafka-tls-ca"
+    # One source of facts: the SANs are the names the preflight checks a certificate against.
+    assert generate["subject_alt_names"] == ["DNS:" + n for n in plan["tls"]["names"]]
+    assert len(plan["tls"]["names"]) == 8
+    assert generate["validity_days"] == 365 and generate["renew_days"] == 30 and generate["ca_validity_days"] == 3650
+    # Decided by the preflight from what the Secrets hold, not by the plan.
+    assert generate["ca"] is None and generate["certificate"] is None
+    assert len(generate["common_name"]) <= 64 and len(generate["ca_common_name"]) <= 64
+    # Survey strings take the spec's types.
+    cfg.update(kafka_broker_tls_generate="yes", kafka_broker_tls_renew_days="10")
+    assert plan_of(cfg)["tls"]["generate"]["renew_days"] == 10 and plan_of(cfg)["tls"]["generate"]["enabled"]
+
+
+def test_generated_certificates_name_the_load_balancer_addresses_as_ip_sans(cfg):
+    cfg.update(GENERATE, kafka_broker_listener_security={"external": "ssl"}, kafka_broker_external_access="loadbalancer")
+    plan = plan_of(cfg, external_addresses={"kafka-external-0": "a.elb.example", "kafka-external-1": "127.20.255.2"})
+    assert plan["tls"]["generate"]["subject_alt_names"] == ["DNS:a.elb.example", "IP:127.20.255.2"]
+
+
+def test_without_generation_nothing_is_planned_to_be_made(cfg):
+    cfg.update(GENERATE, kafka_broker_tls_generate=False)
+    assert plan_of(cfg)["tls"]["generate"]["enabled"] is False
+    assert plan_of(cfg)["tls"]["generate"]["ca_secret"] is None
+
+
+@pytest.mark.parametrize("update, variable, words", [
+    ({"kafka_broker_listener_security": {"client": "plaintext", "internal": "plaintext"}},
+     "kafka_broker_tls_generate", "every listener of kafka_broker_listener_security is without TLS"),
+    ({"kafka_broker_listener_security": {"client": "sasl_plaintext", "internal": "plaintext"},
+      "kafka_broker_allow_sasl_plaintext": True, "kafka_users": [{"name": "a", "secret": "a"}]},
+     "kafka_broker_tls_generate", "is without TLS"),
+    ({"kafka_broker_listener_security": {"external": "ssl"}, "kafka_broker_external_access": "nodeport"},
+     "kafka_broker_tls_generate", "cannot know"),
+    ({"kafka_broker_tls_secret": ""}, "kafka_broker_tls_secret", "the collection creates and keeps"),
+    ({"kafka_broker_tls_secret": "x" * 252}, "kafka_broker_tls_secret", "its CA Secret"),
+    ({"kafka_broker_tls_renew_days": 365}, "kafka_broker_tls_renew_days", "not less than kafka_broker_tls_validity_days"),
+    ({"kafka_broker_tls_renew_days": 0}, "kafka_broker_tls_renew_days", "at least 1"),
+    ({"kafka_broker_tls_validity_days": 5000}, "kafka_broker_tls_validity_days", "3650"),
+])
+def test_generation_that_contradicts_the_rest_is_refused_naming_the_variable_and_the_fix(cfg, update, variable, words):
+    cfg.update(GENERATE)
+    cfg.update(update)
+    errors = errors_of(cfg)
+    named = [e for e in errors if e.startswith(variable + ":")]
+    assert named and any(words in e for e in named) and all("Fix:" in e for e in named), errors
+
+
+def test_an_empty_secret_without_generation_says_generation_is_the_other_way(cfg):
+    cfg.update(kafka_broker_listener_security={"client": "ssl"})
+    (error,) = [e for e in errors_of(cfg) if e.startswith("kafka_broker_tls_secret:")]
+    assert "kafka_broker_tls_generate=true" in error
+
+
 SASL = {"kafka_broker_listener_security": {"client": "sasl_ssl", "internal": "sasl_ssl"},
         "kafka_broker_tls_secret": "kafka-tls", "kafka_broker_admin_secret": "kafka-admin",
         "kafka_users": [{"name": "alice", "secret": "alice-password"}]}

@@ -79,4 +79,5 @@ def test_a_tls_secret_is_returned_as_facts_only_and_a_missing_one_as_not_found()
     assert summary["found"] and summary["certificate"]["dns_names"] == ["kafka-service-0"]
     assert "data" not in summary and "BEGIN" not in repr(results) and secret["data"]["tls.key"] not in repr(results)
     assert results["other"] == [{"found": False, "missing_keys": [], "problems": [], "certificate": None,
-                                 "keystore": None, "ca": None, "fingerprint": None}]
+                                 "keystore": None, "ca": None, "fingerprint": None,
+                                 "generated": None}]
