@@ -135,8 +135,8 @@ def test_generated_certificates_on_the_kubernetes_api(bed):
     kubectl(bed, "create", "namespace", NAMESPACE)
     assert kubectl(bed, "get", "secrets", "-o", "name").stdout.strip() == ""
 
-    # (2) The real run, at -vvv: both Secrets, right, and no key text anywhere in what it printed.
-    proc = playbook(bed, "-vvv")
+    # (2) The real run, at -vvv with --diff: both Secrets, right, and no key text anywhere in what it printed.
+    proc = playbook(bed, "-vvv", "--diff")
     assert changed(proc) == 2, proc.stdout[-3000:]
     ours, ca_obj = check_pair(bed, 3)
     output = proc.stdout + proc.stderr

@@ -38,12 +38,15 @@ def issued(ca):
     return ca.issue(dns_names=NAMES, days=365)
 
 
-def cert_secret(cert, key, authority, annotations=OURS, **kwargs):
-    return secret("kafka-tls", "kafka", secret_data(cert, key, authority, **kwargs), annotations)
+def cert_secret(cert, key, authority, annotations="ours", **kwargs):
+    """The brokers' Secret; annotations "ours" (the collection's mark), None or others."""
+    return secret("kafka-tls", "kafka", secret_data(cert, key, authority, **kwargs),
+                  OURS if annotations == "ours" else annotations)
 
 
-def ca_secret(authority, annotations=OUR_CA, data=None):
-    return secret("kafka-tls-ca", "kafka", data if data is not None else ca_secret_data(authority), annotations)
+def ca_secret(authority, annotations="ours", data=None):
+    return secret("kafka-tls-ca", "kafka", data if data is not None else ca_secret_data(authority),
+                  OUR_CA if annotations == "ours" else annotations)
 
 
 def decide(tls_secret, ca_obj, names=NAMES, now=NOW, renew_days=RENEW_DAYS):
