@@ -84,9 +84,16 @@ def decoded(obj):
 
 
 def key_lines(*objs):
-    """The base64 body lines of every private key in these Secrets: none may ever appear in the output."""
-    return [line for obj in objs for value in decoded(obj).values() if "PRIVATE KEY" in value
-            for line in value.splitlines() if line and not line.startswith("-----")]
+    """What of every private key in these Secrets may never appear in the output: each base64 line of its PEM
+    body, and slices of the Secret's own base64 of each value holding it (what a k8s task would print)."""
+    lines = []
+    for obj in objs:
+        for name, value in decoded(obj).items():
+            if "PRIVATE KEY" in value:
+                lines += [line for line in value.splitlines() if line and not line.startswith("-----")]
+                encoded = obj["data"][name]
+                lines += [encoded[i:i + 40] for i in range(0, len(encoded) - 40, 40)]
+    return lines
 
 
 def sans(cert):
