@@ -1,17 +1,21 @@
 """Issue 15: certificates the collection makes (kafka_broker_tls_generate), on a test bed's Kubernetes API only.
 
 The preflight and the kafka_broker role's certificate tasks, as site.yml runs them (tests/e2e/tls_generate.yml),
-against a 1-node bed where nothing but the API is used (no ZooKeeper, no broker: the roll a new certificate causes
-is the TLS scenario's). (1) --check --diff on a namespace that does not exist says it would create both Secrets and
-writes nothing. (2) A real run creates the CA's Secret and the brokers' in cert-manager's shape: the certificate's
-names are exactly the plan's, the CA in the CA's Secret signed it, ca.crt is that CA, tls-combined.pem the PKCS#8
-key then the certificate; at -vvv no key text is printed and no module file with a key was put on disk
-(pipelining). (3) A second run changes nothing. (4) A fourth broker: the certificate is issued again naming it,
-the CA kept. (5) A Secret of the same name the collection did not make is refused, untouched. The evidence is
-read with kubectl and cryptography, never from the collection's output.
+against a 1-node bed where nothing but the API is used (no ZooKeeper, no broker: the roll itself is the TLS
+scenario's). (1) --check --diff on a namespace that does not exist says it would create both Secrets and writes
+nothing. (2) A real run creates the CA's Secret and the brokers' in cert-manager's shape: the certificate's names
+are exactly the plan's, the CA in the CA's Secret signed it, ca.crt is that CA, tls-combined.pem the PKCS#8 key
+then the certificate; at -vvv --diff no key is printed and no module file with a key was put on disk
+(pipelining); every broker's pod template carries the certificate's digest. (3) A second run changes nothing.
+(4) A fourth broker: the certificate is issued again naming it, a new digest in the pod templates (what rolls
+them), the CA kept. (5) A Secret of the same name the collection did not make is refused, untouched. The Secrets
+are read with kubectl and cryptography, and the digest the run's pod templates carry is compared with one
+computed here from them.
 """
 import base64
+import hashlib
 import ipaddress
+import json
 import os
 import re
 import subprocess
@@ -74,7 +78,6 @@ def kubectl(kubeconfig, *args, check=True):
 
 
 def secret(kubeconfig, name):
-    import json  # pylint: disable=import-outside-toplevel
     proc = kubectl(kubeconfig, "get", "secret", name, "-o", "json", check=False)
     return json.loads(proc.stdout) if proc.returncode == 0 else None
 
@@ -94,6 +97,21 @@ def key_lines(*objs):
                 encoded = obj["data"][name]
                 lines += [encoded[i:i + 40] for i in range(0, len(encoded) - 40, 40)]
     return lines
+
+
+def pod_template_digest(proc):
+    """The digests the brokers' Deployments carry in this run (the annotation the roll keys on)."""
+    (found,) = re.findall(r"tls-certificate digest (\[[^\]]*\])", " ".join(proc.stdout.split()))
+    return json.loads(found)
+
+
+def certificate_digest(obj):
+    """The digest of the Secret's certificate and CA, computed here as tls.summarize_secret documents it."""
+    data = decoded(obj)
+    digest = hashlib.sha256()
+    for pem in (data["tls.crt"], data["ca.crt"]):
+        digest.update(x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER))
+    return digest.hexdigest()[:32]
 
 
 def sans(cert):
@@ -153,11 +171,14 @@ def test_generated_certificates_on_the_kubernetes_api(bed):
     # Pipelining: module files go on disk (PUT ... AnsiballZ_x.py) only for modules that never see a key.
     assert set(re.findall(r"PUT .*AnsiballZ_(\w+)\.py", output)) <= {"cluster_read", "k8s_info"}, \
         re.findall(r"PUT .*AnsiballZ_(\w+)\.py", output)
+    # Every broker's pod template carries the new certificate's digest: what rolls them.
+    assert pod_template_digest(proc) == [certificate_digest(ours)]
 
     # (3) Nothing to do: nothing changed, on the API server too.
     proc = playbook(bed)
     assert changed(proc) == 0
     assert secret(bed, SECRET)["metadata"]["resourceVersion"] == ours["metadata"]["resourceVersion"]
+    assert pod_template_digest(proc) == [certificate_digest(ours)]
 
     # (4) A fourth broker: its names are missing, so a new certificate; the CA is kept as it was.
     proc = playbook(bed, brokers=4)
@@ -165,12 +186,13 @@ def test_generated_certificates_on_the_kubernetes_api(bed):
     renewed, ca_again = check_pair(bed, 4)
     assert ca_again["metadata"]["resourceVersion"] == ca_obj["metadata"]["resourceVersion"]
     assert decoded(renewed)["tls.key"] != decoded(ours)["tls.key"]
+    # A new digest in every broker's pod template: the existing roll takes them one at a time.
+    assert pod_template_digest(proc) == [certificate_digest(renewed)] != [certificate_digest(ours)]
 
     # (5) A Secret of that name the collection did not make: refused before any write, left as it was.
     authority = tls_material.Authority()
     cert, key = authority.issue(dns_names=["elsewhere"])
     foreign = tls_material.secret("foreign-tls", NAMESPACE, tls_material.secret_data(cert, key, authority))
-    import json  # pylint: disable=import-outside-toplevel
     subprocess.run([KUBECTL, "--kubeconfig", bed, "apply", "-f", "-"], input=json.dumps(foreign), text=True,
                    check=True, capture_output=True)
     before = secret(bed, "foreign-tls")["metadata"]["resourceVersion"]
