@@ -240,10 +240,10 @@ def open_znodes(acls, user):
         acl = acls[path]
         if acl is None:
             continue
-        open_write = sorted(set("".join(e["perms"] for e in acl
-                                        if e["scheme"] == "world" and e["id"] == "anyone")) & set(WRITE_PERMS))
+        world = "".join(e["perms"] for e in acl if e["scheme"] == "world" and e["id"] == "anyone")
+        open_write = "".join(p for p in WRITE_PERMS if p in world)
         if open_write:
-            problems.append((path, "anyone may %s" % "".join(open_write)))
+            problems.append((path, "anyone may %s" % open_write))
         elif not any(e["scheme"] == SASL and e["id"] == user and set(WRITE_PERMS) <= set(e["perms"]) for e in acl):
             problems.append((path, "the user %s may not change it" % user))
     return problems

@@ -26,6 +26,7 @@ import time
 
 from testbed_lib import tls_material
 
+from lib import ZK_SELECTOR, kazoo_client
 from scenarios import (BROKER_SELECTOR, admin_kubectl, assert_recap_unchanged, external_consume, load,
                        namespace_exists, new_canary, run_site, save, settled_versions)
 
@@ -37,6 +38,10 @@ TOPIC = "tls-e2e"
 ADMIN_SECRET = "kafka-admin"
 PASSWORDS = {"kafka-admin": "adm1n $(HOME) ;'x", "alice-password": "al1ce-$(id) & {}", "bob-password": "b0b `x` #1"}
 BOB_NEW_PASSWORD = "b0b-rotated ;$x"
+# ZooKeeper authentication, turned on for the running cluster in (5): the brokers' and the collection's login.
+ZK_SECRET = "zookeeper-auth"
+ZK_PASSWORD = "zk $(pw) ;'p4ss"
+ZK_AUTH = {"zookeeper_auth": "sasl", "zookeeper_auth_secret": ZK_SECRET}
 # ACLs: alice may do anything with any topic; bob only with topics whose names start with bob-.
 ALICE_ACLS = [{"resource_type": "topic", "name": "*", "operations": ["all"]}]
 BOB_ACLS = [{"resource_type": "topic", "name": "bob-", "pattern_type": "prefixed", "operations": ["all"]}]
@@ -133,6 +138,45 @@ def round_trip(bootstrap, client, count=30):
     return messages, external_consume(bootstrap, count, TOPIC, "e2e-tls-consumer", **client)
 
 
+def zookeeper_checks(cluster):
+    """What a ZooKeeper client sees once authentication is on: without the password it can neither create nor delete
+    under /brokers (the error's type name, or None when it could); with it, it reads the brokers' registrations and
+    the ACL Kafka gave them."""
+    from kazoo.security import OPEN_ACL_UNSAFE  # pylint: disable=import-outside-toplevel
+    found = {}
+
+    calls = {"anonymous_create": lambda c: c.create("/brokers/ids/99", b"{}", acl=OPEN_ACL_UNSAFE, ephemeral=True),
+             "anonymous_delete": lambda c: c.delete("/brokers/ids/0"),
+             "anonymous_read": lambda c: c.get_children("/brokers/ids")}
+    try:
+        client = kazoo_client(cluster)
+    except Exception as error:  # pylint: disable=broad-except
+        found.update((what, "connect: %s" % type(error).__name__) for what in calls)
+    else:
+        try:
+            for what, call in calls.items():
+                try:
+                    call(client)
+                    found[what] = None
+                except Exception as error:  # pylint: disable=broad-except
+                    found[what] = type(error).__name__
+        finally:
+            client.stop()
+            client.close()
+    client = kazoo_client(cluster, login=("kafka", ZK_PASSWORD))
+    try:
+        found["logged_in_ids"] = sorted(client.get_children("/brokers/ids"))
+        found["ids_acl"] = sorted("%s:%s:%d" % (a.id.scheme, a.id.id, a.perms)
+                                  for a in client.get_acls("/brokers/ids")[0])
+        found["users_acl"] = sorted("%s:%s:%d" % (a.id.scheme, a.id.id, a.perms)
+                                    for a in client.get_acls("/config/users/alice")[0])
+    finally:
+        client.stop()
+        client.close()
+    found["zookeeper_pods"] = sorted(p["metadata"]["name"] for p in cluster.pods(ZK_SELECTOR))
+    return found
+
+
 def side_effect(cluster, state_file):
     state = {}
     here = os.path.dirname(state_file)
@@ -226,18 +270,26 @@ def side_effect(cluster, state_file):
                              "unchanged": settled_versions(cluster) == before}
     apply_password(cluster, ADMIN_SECRET, PASSWORDS[ADMIN_SECRET])
 
-    # (5) Renewal: same CA, new key; the brokers roll one at a time under the canary.
+    # (5) Renewal (same CA, new key) and ZooKeeper authentication turned on, in one run under the canary: ZooKeeper
+    # accepts SASL, the brokers roll logging in (and taking the new certificate), roll again with zookeeper.set.acl,
+    # zookeeper-security-migration secures the znodes, ZooKeeper rolls to refuse clients that did not log in.
     renewed, new_key = authority.issue(dns_names=names, not_before=hour_ago)
     apply_secret(cluster, renewed, new_key, authority)
+    apply_password(cluster, ZK_SECRET, ZK_PASSWORD)
     pods_before = dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p["metadata"]["uid"])
                        for p in cluster.pods(BROKER_SELECTOR))
     canary.start()
     try:
-        with canary.phase("certificate_renewal_roll"):
-            rotation = site(cluster)
+        with canary.phase("certificate_renewal_and_zookeeper_auth"):
+            started = time.monotonic()
+            rotation = site(cluster, **ZK_AUTH)
+            state["secure_seconds"] = round(time.monotonic() - started, 1)
     finally:
         state["canary"] = canary.stop()
     state["rotation"] = output(rotation)
+    state["zookeeper"] = zookeeper_checks(cluster)
+    state["secured_rerun"] = output(site(cluster, **ZK_AUTH))
+    state["specs"] = json.dumps([o["spec"] for kind in ("statefulsets", "deployments") for o in cluster.get(kind)])
     state["pods_before"] = pods_before
     state["pods_after"] = dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p["metadata"]["uid"])
                                for p in cluster.pods(BROKER_SELECTOR))
@@ -306,11 +358,27 @@ def verify(cluster, state_file):
     for earlier, later in zip(windows, windows[1:]):
         assert later["start"] >= earlier["end"], "two brokers were down at once: %s" % windows
     assert set(state["served_after"].values()) == {state["renewed_sha256"]}, state["served_after"]
+    # ZooKeeper authentication: every broker rolled twice (logging in, then with zookeeper.set.acl), one at a time.
+    assert all(len([w for w in windows if w["broker"] == b]) >= 2 for b in {w["broker"] for w in windows}), windows
+    zookeeper = state["zookeeper"]
+    for case in ("anonymous_create", "anonymous_delete", "anonymous_read"):
+        assert zookeeper[case] is not None, "a ZooKeeper client without the password could %s: %s" % (case, zookeeper)
+    assert zookeeper["logged_in_ids"] == [str(b) for b in range(BROKERS)], zookeeper
+    assert zookeeper["ids_acl"] == ["sasl:kafka:31", "world:anyone:1"], zookeeper
+    assert zookeeper["users_acl"] == ["sasl:kafka:31"], zookeeper
+    assert ZK_PASSWORD not in state["specs"], "the ZooKeeper password is in a pod template"
+    for text in (state["rotation"], state["secured_rerun"]):
+        assert ZK_PASSWORD not in text, "the ZooKeeper password is in a playbook's output"
+    folded = " ".join(state["rotation"].split())
+    assert "zookeeper-security-migration ran in pod" in folded, folded[-3000:]
+    assert_recap_unchanged(state["secured_rerun"])
     print("tls: refused missing Secrets and uncovered names before any write; converged in %ss; clients without the "
           "CA, with another CA, in plaintext, without credentials (%s) or with a wrong password (%s) refused; bob's "
           "new password written without a restart; bob refused on a topic without an ACL (%s), allowed on his prefix, "
-          "refused again once his ACL was unlisted; the inter-broker password change refused; renewal rolled %d "
-          "brokers one at a time, canary %d acknowledged, %d lost, p99 %s ms" % (
+          "refused again once his ACL was unlisted; the inter-broker password change refused; renewal with ZooKeeper "
+          "authentication turned on (%ss) rolled %d brokers twice, one at a time, canary %d acknowledged, %d lost, p99 "
+          "%s ms; without the ZooKeeper password: create %s, delete %s, read %s" % (
               state["converge_seconds"], refusals["no_credentials"], refusals["wrong_password"],
-              state["acls"]["bob_other_topic"], BROKERS,
-              report["acknowledged"], report["lost"], report.get("latency_ms", {}).get("p99")))
+              state["acls"]["bob_other_topic"], state["secure_seconds"], BROKERS,
+              report["acknowledged"], report["lost"], report.get("latency_ms", {}).get("p99"),
+              zookeeper["anonymous_create"], zookeeper["anonymous_delete"], zookeeper["anonymous_read"]))

@@ -117,10 +117,13 @@ class Cluster:
         return [line for line in proc.stdout.splitlines() if line]
 
 
-def kazoo_client(cluster):
-    """A started kazoo client of the cluster's ZooKeeper (its pods' addresses); stop() and close() it."""
+def kazoo_client(cluster, login=None):
+    """A started kazoo client of the cluster's ZooKeeper (its pods' addresses); stop() and close() it. ``login``:
+    ``(user, password)`` for a SASL DIGEST-MD5 login (needs pure-sasl)."""
     from kazoo.client import KazooClient  # pylint: disable=import-outside-toplevel
-    client = KazooClient(hosts=",".join(cluster.zookeeper_addresses()), timeout=10)
+    options = {} if login is None else {"sasl_options": {"mechanism": "DIGEST-MD5", "username": login[0],
+                                                         "password": login[1]}}
+    client = KazooClient(hosts=",".join(cluster.zookeeper_addresses()), timeout=10, **options)
     client.start(timeout=30)
     return client
 
