@@ -78,8 +78,8 @@ class Cluster:
             modes[pod["metadata"]["name"]] = srvr_mode(pod["status"].get("podIP"), 2181)
         return modes
 
-    def registered_broker_ids(self):
-        client = kazoo_client(self)
+    def registered_broker_ids(self, login=None):
+        client = kazoo_client(self, login)
         try:
             if not client.exists("/brokers/ids"):
                 return set()
@@ -128,14 +128,14 @@ def kazoo_client(cluster, login=None):
     return client
 
 
-def drop_registration(cluster, broker_id):
+def drop_registration(cluster, broker_id, login=None):
     """Delete a live broker's /brokers/ids/<id> from another session.
 
     ZooKeeper lets any session delete another's ephemeral node and does not tell the owner: the broker
     keeps running, believes it is registered, and is no longer part of the cluster, which is what a
-    registration lost to a session problem looks like (KAFKA-7165).
+    registration lost to a session problem looks like (KAFKA-7165). ``login``: see kazoo_client.
     """
-    client = kazoo_client(cluster)
+    client = kazoo_client(cluster, login)
     try:
         client.delete("/brokers/ids/%d" % broker_id)
     finally:
