@@ -261,16 +261,16 @@ def side_effect(cluster, state_file):
     state["zookeeper"] = zookeeper_auth_checks(cluster, "kafka", ZK_PASSWORD)
     # (7) The heal on the secured cluster: broker 1's registration deleted (by a client that logged in); site.yml
     # proves it missing and replaces the pod (its own zkCli logs in), and broker 1 registers again.
-    login = ("kafka", ZK_PASSWORD)
+    zk_login = ("kafka", ZK_PASSWORD)
     pods = dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p["metadata"]["uid"])
                 for p in cluster.pods(BROKER_SELECTOR))
-    drop_registration(cluster, 1, login)
-    wait_for(lambda: 1 not in cluster.registered_broker_ids(login), 30, "broker 1 to be missing")
+    drop_registration(cluster, 1, zk_login)
+    wait_for(lambda: 1 not in cluster.registered_broker_ids(zk_login), 30, "broker 1 to be missing")
     healed = site(cluster)
     state["heal"] = {"output": output(healed), "pods_before": pods,
                      "pods_after": dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p["metadata"]["uid"])
                                         for p in cluster.pods(BROKER_SELECTOR)),
-                     "registered": sorted(cluster.registered_broker_ids(login))}
+                     "registered": sorted(cluster.registered_broker_ids(zk_login))}
     # (8) status.yml (read-only) proves ZooKeeper authentication by the ACLs of Kafka's znodes.
     status = run_playbook(cluster, "playbooks/status.yml", "-e", json.dumps(TLS_VARS))
     state["status"] = {"rc": status.returncode, "output": output(status)}
