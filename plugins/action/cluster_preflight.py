@@ -27,7 +27,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.plan import (
     zone_move_error,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.migration import controllers_finalized
-from ansible_collections.kafka_eks.cluster.plugins.module_utils import scram, storage, tls
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import scram, storage, tls, zookeeper_auth
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.upgrade import apply_to_plan
 
 # The collection's roles/ directory: the argument specs are read from the roles this plugin ships with.
@@ -120,6 +120,9 @@ def password_secrets(plan):
     if sasl["admin"]:
         found.append(("kafka_broker_admin_secret", sasl["admin"]))
     found += [("kafka_users (%s)" % user["name"], user) for user in sasl["users"]]
+    auth = plan["zookeeper"]["auth"]
+    if auth["enabled"]:
+        found.append(("zookeeper_auth_secret", auth))
     out, seen = [], set()
     for variable, secret in found:
         if (secret["secret"], secret["key"]) in seen:
@@ -330,7 +333,7 @@ class ActionModule(ActionBase):
                 # Said with the password Secrets' refusals below: every missing Secret in one run.
                 refused.append(("The brokers' TLS Secret would not work", errors))
             plan["tls"] = dict(plan["tls"], fingerprint=fingerprint)
-        if plan["sasl"]["enabled"] and not render:
+        if password_secrets(plan) and not render:
             errors = []
             for key, variable, secret in password_secrets(plan):
                 summary = (found.get(key) or [scram.summarize_secret(None, secret["key"])])[0]
@@ -371,6 +374,22 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=FINALIZED_REFUSAL % plan["settings"].get("kafka_metadata_mode"))
         remove = finalized and (bool(plan["settings"].get("kafka_zookeeper_remove")) or not statefulsets)
         plan["zookeeper"] = dict(plan["zookeeper"], remove=remove, running=bool(statefulsets))
+        # ZooKeeper authentication, staged by what runs (module_utils/zookeeper_auth.py): each step proven first.
+        auth, errors = zookeeper_auth.stage(plan["zookeeper"]["auth"], statefulsets[0] if statefulsets else None,
+                                            deployments, [b["deployment"] for b in plan["brokers"]])
+        if errors and not typed.get("kafka_preflight_check_tls", True):
+            # status.yml and teardown.yml: said, not refused.
+            result["warnings"] = list(result.get("warnings") or []) + errors
+        elif errors:
+            return dict(result, failed=True, errors=errors,
+                        msg="The cluster variables are not valid for what runs; nothing was written. "
+                            + " ".join(errors))
+        if auth["step"] == "server" and plan["settings"].get("kafka_zookeeper_access") == "direct":
+            errors = ["zookeeper_auth: the running ZooKeeper servers do not accept SASL yet, and kazoo "
+                      "(kafka_zookeeper_access=direct) cannot log in to them before they do. Fix: take the steps with "
+                      "kafka_zookeeper_access=exec (the default), then switch back."]
+            return dict(result, failed=True, errors=errors, msg="Nothing was written. " + errors[0])
+        plan["zookeeper"] = dict(plan["zookeeper"], auth=auth)
 
         # Storage: each class the run may create claims of; each pod stuck on its volume's zone
         # (module_utils/storage.py). plan["volumes"]: each volume's zone and whether it has a schedulable node,

@@ -52,4 +52,17 @@ options:
       - Seconds one command run in a pod (or one C(srvr) request, or opening a kazoo session) may take.
     type: int
     default: 60
+  zookeeper_auth_user:
+    description:
+      - With I(zookeeper_access=direct) and I(zookeeper_auth_secret), the user kazoo logs in to ZooKeeper as (SASL
+        DIGEST-MD5; needs the Python library C(pure-sasl)). With I(zookeeper_access=exec), zkCli logs in with the JAAS
+        file of the ZooKeeper pod it runs in, and these two options are not used.
+    type: str
+    default: kafka
+  zookeeper_auth_secret:
+    description:
+      - The Secret in I(namespace) whose key C(password) holds I(zookeeper_auth_user)'s password, read for
+        I(zookeeper_access=direct) only. Empty, kazoo does not log in.
+    type: str
+    default: ""
 """

@@ -26,6 +26,8 @@ ZOOKEEPER_ARG_SPEC = dict(
                                 default="app.kubernetes.io/component=zookeeper,app.kubernetes.io/instance=kafka"),
     client_port=dict(type="int", default=2181),
     exec_timeout=dict(type="int", default=60),
+    zookeeper_auth_user=dict(type="str", default="kafka"),
+    zookeeper_auth_secret=dict(type="str", default="", no_log=False),
 )
 
 # Where the modules ask the KRaft side: Kafka's tools in the controller and broker pods (the

@@ -27,6 +27,8 @@ from ansible.module_utils.common.validation import (
 
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import acls as kafka_acls, scram
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import tls
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import zookeeper_auth
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.versions import zookeeper_version
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.tls import CA_KEY, KEYSTORE_KEY, MOUNT_PATH
 
 # Every pattern is anchored with \A and \Z: Python's $ also matches before a trailing newline, so
@@ -1536,6 +1538,56 @@ def _check_zookeeper_settings(check, cfg):
         check.integer(cfg, variable, 0, INT32_MAX)
 
 
+def _check_zookeeper_auth(check, cfg, extra):
+    """zookeeper_auth, _user, _secret: plan["zookeeper"]["auth"] for a new cluster (the preflight stages it on a
+    running one: zookeeper_auth.stage), or None when invalid."""
+    mode = check.choice(cfg, "zookeeper_auth", zookeeper_auth.MODES)
+    if mode != zookeeper_auth.SASL:
+        return zookeeper_auth.disabled() if mode else None
+    ok = True
+    problem = zookeeper_auth.user_problem(cfg.get("zookeeper_auth_user"))
+    if problem:
+        check.fail("zookeeper_auth_user", problem + ".", "name the user the brokers log in to ZooKeeper as, such as "
+                   "kafka.")
+        ok = False
+    secret = cfg.get("zookeeper_auth_secret")
+    if not isinstance(secret, str) or not secret:
+        check.fail("zookeeper_auth_secret", "is empty, but zookeeper_auth is 'sasl'.",
+                   "name the Secret in the cluster's namespace whose key %s holds the ZooKeeper password "
+                   "(kubectl create secret generic zookeeper-auth --from-literal=%s=...)."
+                   % (scram.PASSWORD_KEY, scram.PASSWORD_KEY))
+        ok = False
+    else:
+        check.subdomain("zookeeper_auth_secret", secret, "Secret")
+    if cfg.get("zookeeper_image_flavor") != "apache":
+        check.fail("zookeeper_auth", "is 'sasl', but zookeeper_image_flavor is %r: its start script takes no SASL "
+                   "settings (and ZooKeeper 3.4 cannot refuse clients that did not log in)."
+                   % cfg.get("zookeeper_image_flavor"),
+                   "move to the official image first (zookeeper_image_flavor=apache, see the upgrade guide), or set "
+                   "zookeeper_auth=none.")
+        ok = False
+    else:
+        version = zookeeper_version(cfg.get("zookeeper_image") or "")
+        if version is not None and tuple(version[:2]) < (3, 7):
+            check.fail("zookeeper_auth", "is 'sasl', but zookeeper_image %r is older than 3.7, which cannot refuse "
+                       "clients that did not log in (enforce.auth.enabled)." % cfg.get("zookeeper_image"),
+                       "upgrade ZooKeeper to 3.8 or later first, or set zookeeper_auth=none.")
+            ok = False
+    if cfg.get("kafka_metadata_mode", "zookeeper") != "zookeeper":
+        check.fail("zookeeper_auth", "is 'sasl', but kafka_metadata_mode is %r: the KRaft controllers of a migration "
+                   "do not log in to ZooKeeper yet." % cfg.get("kafka_metadata_mode"),
+                   "migrate to KRaft with zookeeper_auth=none, or keep kafka_metadata_mode=zookeeper.")
+        ok = False
+    for key in sorted(k for k in (extra or {}) if normalise_property(k) == "zookeeper.set.acl"):
+        check.fail("kafka_broker_extra_config", "sets %r, which zookeeper_auth sets (step by step)." % key,
+                   "remove it.")
+        ok = False
+    if not ok:
+        return None
+    jaas_secret = "%s-jaas" % cfg["zookeeper_statefulset_name"]
+    return zookeeper_auth.target(cfg["zookeeper_auth_user"], secret, scram.PASSWORD_KEY, jaas_secret)
+
+
 def _check_zookeeper_hosts(check, cfg):
     hosts = cfg.get("kafka_zookeeper_hosts") or []
     if hosts is _INVALID:
@@ -1595,6 +1647,7 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
     _check_backup_dir(check, cfg)
     _check_heap(check, cfg)
     _check_zookeeper_settings(check, cfg)
+    auth = _check_zookeeper_auth(check, cfg, extra)
     before = len(check.errors)
     _check_node_selector(check, cfg, "kafka_broker_node_selector")
     _check_tolerations(check, cfg, "kafka_broker_tolerations")
@@ -1758,6 +1811,9 @@ def build_plan(cfg, schedulable_nodes=None, nodes=None, argument_spec=None, exte
             "selector_string": ",".join("%s=%s" % kv for kv in sorted(zookeeper_selector.items())),
             # Set by the preflight from what runs: kafka_zookeeper_remove with the controllers finalized.
             "remove": False,
+            # zookeeper_auth: the JAAS Secret and the steps this run takes (module_utils/zookeeper_auth.py; the
+            # preflight stages a running cluster). Names only: the password is read where the JAAS file is made.
+            "auth": auth,
         },
         "brokers": brokers,
         "broker_ids": [b["id"] for b in brokers],

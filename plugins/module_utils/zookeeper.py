@@ -33,6 +33,13 @@ except ImportError:
     HAS_KAZOO = False
     KAZOO_IMPORT_ERROR = traceback.format_exc()
 
+try:
+    import puresasl  # noqa: F401  (kazoo's SASL login uses it)
+
+    HAS_PURE_SASL = True
+except ImportError:
+    HAS_PURE_SASL = False
+
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApi, PodApiError
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import (
     BadVersionError,
@@ -203,7 +210,8 @@ def four_letter_word(host, port, word, timeout=5.0, connect=None):
 class DirectAccess:
     """ZooKeeper reached over TCP from the controller: ``srvr`` per host, kazoo for znodes."""
 
-    def __init__(self, hosts, timeout=10.0, client_port=2181, fourlw=None, kazoo_factory=None):
+    def __init__(self, hosts, timeout=10.0, client_port=2181, fourlw=None, kazoo_factory=None, login=None):
+        """``login``: ``(user, password)`` for a SASL DIGEST-MD5 login (zookeeper_auth), or None."""
         if not hosts:
             raise ZooKeeperError("zookeeper_access=direct needs zookeeper_hosts (host:port list)")
         self.hosts = list(hosts)
@@ -211,6 +219,7 @@ class DirectAccess:
         self.client_port = client_port
         self._fourlw = fourlw or four_letter_word
         self._kazoo_factory = kazoo_factory
+        self._login = login
         self._zk = None
 
     def _ask_each(self, word, parse):
@@ -243,7 +252,14 @@ class DirectAccess:
                     raise ZooKeeperError("zookeeper_access=direct needs the Python library kazoo on the host "
                                          "that runs the module (pip install kazoo)")
                 self._kazoo_factory = KazooClient
-            zk = self._kazoo_factory(hosts=",".join(self.hosts), timeout=self.timeout, read_only=False)
+            options = {}
+            if self._login is not None:
+                if not HAS_PURE_SASL and self._kazoo_factory is KazooClient:
+                    raise ZooKeeperError("zookeeper_access=direct with zookeeper_auth needs the Python library "
+                                         "pure-sasl on the host that runs the module (pip install pure-sasl)")
+                options["sasl_options"] = {"mechanism": "DIGEST-MD5", "username": self._login[0],
+                                           "password": self._login[1]}
+            zk = self._kazoo_factory(hosts=",".join(self.hosts), timeout=self.timeout, read_only=False, **options)
             try:
                 zk.start(timeout=self.timeout)
             except Exception as exc:  # kazoo raises its own timeout error class
@@ -562,53 +578,88 @@ class ExecAccess:
 SEQUENTIAL = "sequential"
 
 
-def zkcli_write_script(parents, writes):
+def zkcli_write_script(parents, writes, acl_for=None):
     """zkCli commands, one a line and ``quit`` last: each of ``parents`` created empty (an existing one is left), then
     each ``(path, data, version)`` created when version is None, set at that version when it is a number, created
-    with a sequence number when it is SEQUENTIAL. zkCli splits its line at whitespace, so data is single-quoted and
-    may hold neither a quote nor whitespace (ValueError)."""
-    lines = ["create %s ''" % path for path in parents]
+    with a sequence number when it is SEQUENTIAL. ``acl_for(path)``, when given, is the ACL each created znode gets
+    (``[{scheme, id, perms}]``: zookeeper_auth.znode_acl); without it zkCli's default, open to anyone. zkCli splits
+    its line at whitespace, so data is single-quoted and may hold neither a quote nor whitespace (ValueError)."""
+    def acl(path):
+        if acl_for is None:
+            return ""
+        return " " + ",".join("%s:%s:%s" % (e["scheme"], e["id"], e["perms"]) for e in acl_for(path))
+    lines = ["create %s ''%s" % (path, acl(path)) for path in parents]
     for path, data, version in writes:
         if "'" in data or any(c.isspace() for c in data):
             raise ValueError("znode data for %s holds a quote or whitespace" % path)
         if version is None:
-            lines.append("create %s '%s'" % (path, data))
+            lines.append("create %s '%s'%s" % (path, data, acl(path)))
         elif version == SEQUENTIAL:
-            lines.append("create -s %s '%s'" % (path, data))
+            lines.append("create -s %s '%s'%s" % (path, data, acl(path)))
         else:
             lines.append("set -v %d %s '%s'" % (int(version), path, data))
     lines.append("quit")
     return "".join(line + "\n" for line in lines)
 
 
-def write_znodes(access, parents, writes):
+def _kazoo_acl(acl_for, path):
+    if acl_for is None:
+        return None
+    from kazoo.security import ACL, Id  # pylint: disable=import-outside-toplevel
+    bits = {"c": 4, "d": 8, "r": 1, "w": 2, "a": 16}
+    return [ACL(sum(bits[p] for p in e["perms"]), Id(e["scheme"], e["id"])) for e in acl_for(path)]
+
+
+def write_znodes(access, parents, writes, acl_for=None):
     """Write znodes in order (see zkcli_write_script): through kazoo with direct access, with exec as zkCli commands
-    on its standard input (in no command line). The caller reads back what it wrote: zkCli's answers are not
-    parsed (they echo the data)."""
+    on its standard input (in no command line). ``acl_for(path)``: the ACL of each znode created (None: open). The
+    caller reads back what it wrote: zkCli's answers are not parsed (they echo the data)."""
     if isinstance(access, DirectAccess):
         client = access.kazoo_client()
         for path in parents:
-            client.ensure_path(path)
+            client.ensure_path(path, acl=_kazoo_acl(acl_for, path))
         for path, data, version in writes:
             if version is None:
-                client.create(path, data.encode("utf-8"))
+                client.create(path, data.encode("utf-8"), acl=_kazoo_acl(acl_for, path))
             elif version == SEQUENTIAL:
-                client.create(path, data.encode("utf-8"), sequence=True)
+                client.create(path, data.encode("utf-8"), acl=_kazoo_acl(acl_for, path), sequence=True)
             else:
                 client.set(path, data.encode("utf-8"), version=int(version))
         return
-    access.run_cli_script(zkcli_write_script(parents, writes))
+    access.run_cli_script(zkcli_write_script(parents, writes, acl_for))
+
+
+def direct_login(params, pod_api):
+    """``(user, password)`` kazoo logs in with, from the Secret ``zookeeper_auth_secret``; None without one.
+    Raises ZooKeeperError naming the Secret (never the password)."""
+    secret = params.get("zookeeper_auth_secret")
+    if not secret:
+        return None
+    # Imported here: scram's password rules, without making every reader of this file load them.
+    from ansible_collections.kafka_eks.cluster.plugins.module_utils.scram import PASSWORD_KEY, decode_password
+    namespace = params.get("namespace")
+    try:
+        obj = pod_api.core.read_namespaced_secret(secret, namespace, _request_timeout=pod_api.request_timeout)
+    except Exception as exc:  # pylint: disable=broad-except
+        raise ZooKeeperError("the Secret %s/%s (zookeeper_auth_secret) cannot be read (HTTP %s)"
+                             % (namespace, secret, getattr(exc, "status", None)))
+    password, problem = decode_password(pod_api.api_client.sanitize_for_serialization(obj), PASSWORD_KEY)
+    if problem:
+        raise ZooKeeperError("the Secret %s/%s (zookeeper_auth_secret) %s" % (namespace, secret, problem))
+    return params.get("zookeeper_auth_user") or "kafka", password
 
 
 def make_access(params, pod_api_factory=None, fourlw=None, kazoo_factory=None):
     """The access object for the module parameters (``zookeeper_access``, ``zookeeper_hosts``,
-    ``zookeeper_pod_selector``, ``client_port``, ``exec_timeout``, ``namespace``). ``pod_api_factory`` is
-    called only for ``exec``."""
+    ``zookeeper_pod_selector``, ``client_port``, ``exec_timeout``, ``namespace``, and for a direct login
+    ``zookeeper_auth_user`` and ``zookeeper_auth_secret``). ``pod_api_factory`` is called for ``exec``, and for
+    ``direct`` only to read the login's Secret."""
     timeout = params.get("exec_timeout") or 60
     port = params.get("client_port") or 2181
     if params.get("zookeeper_access") == "direct":
+        login = direct_login(params, pod_api_factory()) if params.get("zookeeper_auth_secret") else None
         return DirectAccess(params.get("zookeeper_hosts") or [], timeout=timeout, client_port=port, fourlw=fourlw,
-                            kazoo_factory=kazoo_factory)
+                            kazoo_factory=kazoo_factory, login=login)
     return ExecAccess(pod_api_factory(), params.get("namespace"), params.get("zookeeper_pod_selector"),
                       client_port=port, timeout=timeout)
 

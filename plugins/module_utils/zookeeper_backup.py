@@ -36,6 +36,9 @@ import shlex
 import tempfile
 import uuid
 
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import make_access
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
+
 FORMAT = "kafka_eks.cluster/zookeeper-backup"
 FORMAT_VERSION = 1
 SYSTEM_TREE = "/zookeeper"
@@ -468,6 +471,20 @@ class KazooTree:
                              if not is_system(child_path(path, name)))
         return nodes, vanished
 
+    def read_acls(self, paths):
+        """``{path: ACL entries, or None when the znode does not exist}``."""
+        found = {}
+        for path in paths:
+            try:
+                acl_list, dummy = self.client.get_acls(path)
+            except Exception as exc:  # kazoo raises its own classes; only NoNode is expected
+                if _is_no_node(exc):
+                    found[path] = None
+                    continue
+                raise BackupError("reading the ACL of %s: %s: %s" % (path, type(exc).__name__, exc))
+            found[path] = [{"scheme": a.id.scheme, "id": a.id.id, "perms": perms_text(a.perms)} for a in acl_list]
+        return found
+
     def _acls(self, acl):
         if self._acl_factory is not None:
             return self._acl_factory(acl)
@@ -885,6 +902,13 @@ class ZkCliTree:
             data, stat = got
             yield path, make_node(path, data, acl, stat), children
 
+    def read_acls(self, paths):
+        """``{path: ACL entries, or None when the znode does not exist}``, in as few zkCli runs as fit."""
+        paths = list(paths)
+        self._check_paths(paths)
+        return dict((path, parse_acl_section(sections[0], path))
+                    for path, sections in self._batches(lambda p: [self.dialect.get_acl(p)], paths))
+
     def read_tree(self, root):
         for path in [root]:
             try:
@@ -973,3 +997,19 @@ class ZkCliTree:
         if errors:
             raise BackupError("%d write(s) failed: %s" % (len(errors), "; ".join(errors[:5])))
         return sorted(set(written))
+
+
+def open_tree(params, pod_api_factory=None, kazoo_factory=None):
+    """The KazooTree or ZkCliTree for the access options, and the access object (to close)."""
+    access = make_access(params, pod_api_factory=pod_api_factory, kazoo_factory=kazoo_factory)
+    if params["zookeeper_access"] == "direct":
+        return KazooTree(access.kazoo_client()), access
+    servers = access.servers()
+    serving = [name for name, answer in sorted(servers.items()) if isinstance(answer, dict) and answer.get("serving")]
+    if not serving:
+        raise ZooKeeperError("no ZooKeeper pod matching %s in namespace %s is serving: %s" % (
+            params["zookeeper_pod_selector"], params["namespace"],
+            ", ".join("%s: %s" % (k, v if not isinstance(v, dict) else v.get("error")) for k, v in sorted(servers.items()))))
+    versions = access.versions()
+    version = versions.get(serving[0]) or next((v for v in versions.values() if v), None)
+    return ZkCliTree(access, version_text=version, client_port=params["client_port"]), access

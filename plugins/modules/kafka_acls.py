@@ -71,6 +71,13 @@ options:
     description: The labels of the record ConfigMap (the collection's); a same-named ConfigMap without them is refused.
     type: dict
     required: true
+  znode_acl_user:
+    description:
+      - With ZooKeeper authentication (C(zookeeper_auth=sasl)) once the brokers create znodes with ACLs, the user they
+        log in as - each znode this module creates gets the ACL Kafka gives its own (everything for that user, read for
+        the world except credentials). Empty, created znodes are open, as zkCli and kazoo create them.
+    type: str
+    default: ""
 notes:
   - The Kubernetes user needs C(get), C(create) and C(patch) on the record ConfigMap; with I(zookeeper_access=exec)
     C(list) on pods and C(create) on C(pods/exec).
@@ -117,6 +124,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common impo
     module_argument_spec,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import zookeeper_auth
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import SEQUENTIAL, write_znodes
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
 
@@ -130,6 +138,7 @@ class Refused(Exception):
 
 def argument_spec():
     return module_argument_spec(
+        znode_acl_user=dict(type="str", default=""),
         acls=dict(type="list", elements="dict", required=True, options=ENTRY_SPEC),
         record=dict(type="str", required=True),
         record_labels=dict(type="dict", required=True),
@@ -206,14 +215,14 @@ def read_current(zk, resources):
     return current, versions
 
 
-def write(zk, writes, versions):
+def write(zk, writes, versions, acl_for=None):
     """Each resource's ACLs (created, or set at the version read), then its change notification."""
     ops = []
     for resource in sorted(writes):
         change_path, change = kafka_acls.change_notification(resource)
         ops += [(kafka_acls.resource_path(resource), kafka_acls.encode_acls(writes[resource]), versions.get(resource)),
                 (change_path, change, SEQUENTIAL)]
-    write_znodes(zk, kafka_acls.parent_paths(writes), ops)
+    write_znodes(zk, kafka_acls.parent_paths(writes), ops, acl_for=acl_for)
 
 
 def run(params, pod_api, zk):
@@ -234,7 +243,7 @@ def run(params, pod_api, zk):
         return result
     if writes:
         try:
-            write(zk, writes, versions)
+            write(zk, writes, versions, acl_for=zookeeper_auth.acl_for(params.get("znode_acl_user")))
         except (ZooKeeperError, PodApiError, ValueError) as exc:
             raise Refused("writing the ACLs to ZooKeeper failed: %s. Fix: rerun (what is there is read first)." % exc)
         again, dummy = read_current(zk, set(writes))

@@ -63,6 +63,13 @@ options:
     description: PBKDF2 iterations of a new credential (Kafka's minimum and C(kafka-configs)' default is 4096).
     type: int
     default: 4096
+  znode_acl_user:
+    description:
+      - With ZooKeeper authentication (C(zookeeper_auth=sasl)) once the brokers create znodes with ACLs, the user they
+        log in as - each znode this module creates gets the ACL Kafka gives its own (everything for that user, read for
+        the world except credentials). Empty, created znodes are open, as zkCli and kazoo create them.
+    type: str
+    default: ""
 notes:
   - The Kubernetes user needs C(get) on the named Secrets; with I(zookeeper_access=exec) C(list) on pods and
     C(create) on C(pods/exec).
@@ -122,6 +129,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common impo
     module_argument_spec,
 )
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import zookeeper_auth
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import SEQUENTIAL, write_znodes
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
 
@@ -138,6 +146,7 @@ class Refused(Exception):
 
 def argument_spec():
     return module_argument_spec(
+        znode_acl_user=dict(type="str", default=""),
         users=dict(type="list", elements="dict", required=True, options=USER_SPEC),
         locked_users=dict(type="list", elements="str", default=[]),
         iterations=dict(type="int", default=scram.ITERATIONS),
@@ -214,13 +223,13 @@ def unlisted(zk, listed, names):
     return sorted(out)
 
 
-def write(zk, writes):
+def write(zk, writes, acl_for=None):
     """Each ``(name, data, version)``: the user's znode, then its change notification."""
     ops = []
     for name, data, version in writes:
         ops += [(scram.user_path(name), data, version),
                 ("%s/%s" % (scram.CHANGES_PATH, scram.CHANGE_PREFIX), scram.change_notification(name), SEQUENTIAL)]
-    write_znodes(zk, ["/config", scram.USERS_PATH, scram.CHANGES_PATH], ops)
+    write_znodes(zk, ["/config", scram.USERS_PATH, scram.CHANGES_PATH], ops, acl_for=acl_for)
 
 
 def run(params, pod_api, zk, random_bytes=None):
@@ -262,7 +271,7 @@ def run(params, pod_api, zk, random_bytes=None):
     writes = [(d["user"], scram.with_credential(d["config"], passwords[d["user"]], params["iterations"], **kwargs),
                versions.get(d["user"])) for d in todo]
     try:
-        write(zk, writes)
+        write(zk, writes, acl_for=zookeeper_auth.acl_for(params.get("znode_acl_user")))
     except Exception as exc:  # pylint: disable=broad-except
         # Said without the zkCli output or the exception's text, which may hold the data.
         raise Refused("writing the SCRAM credentials of %s to ZooKeeper failed (%s); rerun to finish (what was "

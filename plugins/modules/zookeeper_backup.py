@@ -201,10 +201,8 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import 
     PodApiError,
     make_pod_api,
 )
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import make_access
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_backup import (
     BackupError,
-    KazooTree,
     ZkCliTree,
     backup_file_name,
     build_document,
@@ -214,6 +212,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_backup
     dump_document,
     latest_backup,
     load_document,
+    open_tree,
     plan_writes,
     restore_plan,
     write_atomically,
@@ -242,22 +241,6 @@ def module_options():
                                                      ("state", "compared", ["src"]),
                                                      ("state", "restored", ["src"])],
                 supports_check_mode=True)
-
-
-def open_tree(params, pod_api_factory=None, kazoo_factory=None):
-    """The KazooTree or ZkCliTree for the access options, and the access object (to close)."""
-    access = make_access(params, pod_api_factory=pod_api_factory, kazoo_factory=kazoo_factory)
-    if params["zookeeper_access"] == "direct":
-        return KazooTree(access.kazoo_client()), access
-    servers = access.servers()
-    serving = [name for name, answer in sorted(servers.items()) if isinstance(answer, dict) and answer.get("serving")]
-    if not serving:
-        raise ZooKeeperError("no ZooKeeper pod matching %s in namespace %s is serving: %s" % (
-            params["zookeeper_pod_selector"], params["namespace"],
-            ", ".join("%s: %s" % (k, v if not isinstance(v, dict) else v.get("error")) for k, v in sorted(servers.items()))))
-    versions = access.versions()
-    version = versions.get(serving[0]) or next((v for v in versions.values() if v), None)
-    return ZkCliTree(access, version_text=version, client_port=params["client_port"]), access
 
 
 def short(paths):

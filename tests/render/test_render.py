@@ -764,3 +764,27 @@ def test_hostile_sasl_values_are_refused_and_nothing_is_written(tmp_path):
                   "kafka_users[3]: 'dave\\n' is not a user name"):
         assert words in proc.stdout, (words, proc.stdout)
     assert not out.exists(), "a failed validation must write nothing"
+
+
+def test_zookeeper_auth_mounts_the_jaas_secret_and_sets_each_step_valid_against_the_schema(tmp_path):
+    proc, objects = render(tmp_path, zookeeper_auth="sasl", zookeeper_auth_secret="zk-auth")[:2]
+    assert proc.returncode == 0, proc.stdout
+    for obj in objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    pod = named(objects, "StatefulSet", "zookeeper")["spec"]["template"]["spec"]
+    env = env_of(pod["containers"][0])
+    assert env["JVMFLAGS"] == "-Djava.security.auth.login.config=/etc/zookeeper/jaas/zookeeper-jaas.conf"
+    assert env["ZOO_CFG_EXTRA"].split() == [
+        "authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider", "enforce.auth.enabled=true",
+        "enforce.auth.schemes=sasl"]
+    assert pod["volumes"] == [{"name": "jaas", "secret": {"secretName": "zookeeper-jaas", "defaultMode": 288}}]
+    assert {"name": "jaas", "mountPath": "/etc/zookeeper/jaas", "readOnly": True} in pod["containers"][0]["volumeMounts"]
+    for deployment in by_kind(objects, "Deployment"):
+        broker = deployment["spec"]["template"]["spec"]
+        env = env_of(broker["containers"][0])
+        assert env["KAFKA_OPTS"] == "-Djava.security.auth.login.config=/etc/kafka/zookeeper-jaas/kafka-jaas.conf"
+        assert env["KAFKA_ZOOKEEPER_SET_ACL"] == "true"
+        assert {"name": "zookeeper-jaas", "secret": {"secretName": "zookeeper-jaas", "defaultMode": 288}} in (
+            broker["volumes"])
+    # The Secrets are the cluster's: nothing rendered holds a password or a JAAS file.
+    assert not by_kind(objects, "Secret") and "DigestLoginModule" not in json.dumps(objects)

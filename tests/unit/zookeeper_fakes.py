@@ -322,11 +322,12 @@ class FakeKazoo:
             raise NoNodeError()
         return self.zk.children(path)
 
-    def ensure_path(self, path):
+    def ensure_path(self, path, acl=None):
         parts = path.strip("/").split("/")
         for index in range(len(parts)):
             if "/" + "/".join(parts[:index + 1]) not in self.zk.nodes:
-                self.zk.create("/" + "/".join(parts[:index + 1]))
+                self.zk.create("/" + "/".join(parts[:index + 1]), b"",
+                               [(a.id.scheme, a.id.id, a.perms) for a in acl] if acl else OPEN)
 
     def get_async(self, path):
         self.calls += 1

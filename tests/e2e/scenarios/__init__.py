@@ -302,3 +302,51 @@ def external_consume(bootstrap, count, topic=EXTERNAL_TOPIC, client_id="e2e-exte
         return received
     finally:
         consumer.close()
+
+
+def zookeeper_auth_checks(cluster, user, password, timeout=10):
+    """What ZooKeeper clients see once zookeeper_auth is on: without the password a client can neither create, delete
+    nor read under /brokers (each the error's type name, or None when it could; a call is given ``timeout`` seconds,
+    as a refusing server may close the connection, which kazoo would retry for ever); logged in as ``user``, it reads
+    the brokers' registrations and the ACLs Kafka gave /brokers/ids and a credential (scheme:id:permission bits)."""
+    from kazoo.security import OPEN_ACL_UNSAFE  # pylint: disable=import-outside-toplevel
+    from lib import kazoo_client  # pylint: disable=import-outside-toplevel
+    found = {}
+    calls = {"anonymous_create": lambda c: c.create_async("/brokers/ids/99", b"{}", acl=OPEN_ACL_UNSAFE,
+                                                          ephemeral=True),
+             "anonymous_delete": lambda c: c.delete_async("/brokers/ids/0"),
+             "anonymous_read": lambda c: c.get_children_async("/brokers/ids")}
+    try:
+        client = kazoo_client(cluster)
+    except Exception as error:  # pylint: disable=broad-except
+        found.update((what, "connect: %s" % type(error).__name__) for what in calls)
+    else:
+        try:
+            for what, call in calls.items():
+                try:
+                    call(client).get(timeout=timeout)
+                    found[what] = None
+                except Exception as error:  # pylint: disable=broad-except
+                    found[what] = type(error).__name__
+        finally:
+            client.stop()
+            client.close()
+    client = kazoo_client(cluster, login=(user, password))
+    try:
+        found["logged_in_ids"] = sorted(client.get_children("/brokers/ids"))
+        for name, path in (("ids_acl", "/brokers/ids"), ("users_acl", "/config/users")):
+            found[name] = sorted("%s:%s:%d" % (a.id.scheme, a.id.id, a.perms) for a in client.get_acls(path)[0])
+    finally:
+        client.stop()
+        client.close()
+    return found
+
+
+def assert_zookeeper_secured(found, brokers, user="kafka"):
+    """The verify of zookeeper_auth_checks: refused without the password, Kafka's ACLs with it."""
+    for case in ("anonymous_create", "anonymous_delete", "anonymous_read"):
+        assert found[case] is not None, "a ZooKeeper client without the password could %s: %s" % (case, found)
+    assert found["logged_in_ids"] == [str(b) for b in brokers], found
+    assert found["ids_acl"] == ["sasl:%s:31" % user, "world:anyone:1"], found
+    assert found["users_acl"] == ["sasl:%s:31" % user], found
+

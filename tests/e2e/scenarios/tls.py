@@ -13,7 +13,10 @@ old one no longer does. (3c) bob's ACLs taken off the list: the next run removes
 can no longer write to his topic. (4) Turning the running brokers' inter-broker listener back to plaintext is
 refused, and so is a new password for the inter-broker user of running brokers; nothing written. (5) The certificate is renewed
 (new key, same CA): site.yml rolls the brokers one at a time while an acks=all canary logged in as alice runs,
-nothing is lost, and each broker then serves the new one.
+nothing is lost, and each broker then serves the new one. ZooKeeper authentication (zookeeper_auth: sasl) is on from
+the start: its missing Secret is refused in (1); (6) a ZooKeeper client without the password can neither create,
+delete nor read under /brokers, and one that logs in finds Kafka's ACLs (credentials readable by nobody else); (7) a
+broker whose registration was deleted is healed through the collection's own login; (8) status.yml proves the ACLs.
 """
 import datetime
 import hashlib
@@ -26,8 +29,10 @@ import time
 
 from testbed_lib import tls_material
 
-from scenarios import (BROKER_SELECTOR, admin_kubectl, assert_recap_unchanged, external_consume, load,
-                       namespace_exists, new_canary, run_site, save, settled_versions)
+from lib import drop_registration, wait_for
+from scenarios import (BROKER_SELECTOR, admin_kubectl, assert_recap_unchanged, assert_zookeeper_secured,
+                       external_consume, load, namespace_exists, new_canary, run_playbook, run_site, save,
+                       settled_versions, zookeeper_auth_checks)
 
 SECRET = "kafka-tls"
 BROKERS = 3
@@ -35,8 +40,13 @@ TOPIC = "tls-e2e"
 # SCRAM: the inter-broker user's Secret and two users'; passwords with characters a shell or a JAAS parser would
 # trip on if they were ever spliced (not '"' or '\\', which the collection refuses).
 ADMIN_SECRET = "kafka-admin"
-PASSWORDS = {"kafka-admin": "adm1n $(HOME) ;'x", "alice-password": "al1ce-$(id) & {}", "bob-password": "b0b `x` #1"}
+PASSWORDS = {"kafka-admin": "adm1n $(HOME) ;'x", "alice-password": "al1ce-$(id) & {}", "bob-password": "b0b `x` #1",
+             "zookeeper-auth": "zk $(pw) ;'p4ss"}
 BOB_NEW_PASSWORD = "b0b-rotated ;$x"
+# ZooKeeper authentication from the start: the brokers and the collection log in as kafka, znodes carry ACLs, and
+# ZooKeeper refuses clients that did not log in (the way there from an open cluster: scenario zookeeper_auth).
+ZK_SECRET = "zookeeper-auth"
+ZK_PASSWORD = PASSWORDS[ZK_SECRET]
 # ACLs: alice may do anything with any topic; bob only with topics whose names start with bob-.
 ALICE_ACLS = [{"resource_type": "topic", "name": "*", "operations": ["all"]}]
 BOB_ACLS = [{"resource_type": "topic", "name": "bob-", "pattern_type": "prefixed", "operations": ["all"]}]
@@ -45,7 +55,8 @@ TLS_VARS = {"kafka_broker_listener_security": {"client": "sasl_ssl", "internal":
             "kafka_broker_authorizer": True,
             "kafka_users": [{"name": "alice", "secret": "alice-password", "acls": ALICE_ACLS},
                             {"name": "bob", "secret": "bob-password", "acls": BOB_ACLS}],
-            "kafka_broker_count": BROKERS, "zookeeper_replicas": 1}
+            "kafka_broker_count": BROKERS, "zookeeper_replicas": 1,
+            "zookeeper_auth": "sasl", "zookeeper_auth_secret": ZK_SECRET}
 
 
 def site(cluster, check=True, **overrides):
@@ -238,12 +249,31 @@ def side_effect(cluster, state_file):
     finally:
         state["canary"] = canary.stop()
     state["rotation"] = output(rotation)
+    state["specs"] = json.dumps([o["spec"] for kind in ("statefulsets", "deployments") for o in cluster.get(kind)])
     state["pods_before"] = pods_before
     state["pods_after"] = dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p["metadata"]["uid"])
                                for p in cluster.pods(BROKER_SELECTOR))
     state["renewed_sha256"] = hashlib.sha256(tls_material.der(renewed)).hexdigest()
     canary.kube.poll(0)
     state["served_after"] = dict((s, served_certificate(resolve, s, 9092, cafile)) for s in names[::2])
+
+    # (6) ZooKeeper: without the password a client can neither create, delete nor read under /brokers.
+    state["zookeeper"] = zookeeper_auth_checks(cluster, "kafka", ZK_PASSWORD)
+    # (7) The heal on the secured cluster: broker 1's registration deleted (by a client that logged in); site.yml
+    # proves it missing and replaces the pod (its own zkCli logs in), and broker 1 registers again.
+    zk_login = ("kafka", ZK_PASSWORD)
+    pods = dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p["metadata"]["uid"])
+                for p in cluster.pods(BROKER_SELECTOR))
+    drop_registration(cluster, 1, zk_login)
+    wait_for(lambda: 1 not in cluster.registered_broker_ids(zk_login), 30, "broker 1 to be missing")
+    healed = site(cluster)
+    state["heal"] = {"output": output(healed), "pods_before": pods,
+                     "pods_after": dict((p["metadata"]["labels"]["kafka-eks.cluster/broker-id"], p["metadata"]["uid"])
+                                        for p in cluster.pods(BROKER_SELECTOR)),
+                     "registered": sorted(cluster.registered_broker_ids(zk_login))}
+    # (8) status.yml (read-only) proves ZooKeeper authentication by the ACLs of Kafka's znodes.
+    status = run_playbook(cluster, "playbooks/status.yml", "-e", json.dumps(TLS_VARS))
+    state["status"] = {"rc": status.returncode, "output": output(status)}
     save(state, state_file)
 
 
@@ -255,6 +285,8 @@ def verify(cluster, state_file):
     assert "Secret %s in namespace %s (kafka_broker_tls_secret) does not exist" % (SECRET, cluster.namespace) in folded, \
         folded[-3000:]
     assert "kafka_broker_admin_secret: Secret %s in namespace %s does not exist" % (ADMIN_SECRET, cluster.namespace) \
+        in folded, folded[-3000:]
+    assert "zookeeper_auth_secret: Secret %s in namespace %s does not exist" % (ZK_SECRET, cluster.namespace) \
         in folded, folded[-3000:]
     uncovered = state["uncovered"]
     folded = " ".join(uncovered["output"].split())
@@ -306,11 +338,27 @@ def verify(cluster, state_file):
     for earlier, later in zip(windows, windows[1:]):
         assert later["start"] >= earlier["end"], "two brokers were down at once: %s" % windows
     assert set(state["served_after"].values()) == {state["renewed_sha256"]}, state["served_after"]
+    # ZooKeeper authentication: refused without the password, Kafka's ACLs on its znodes, no password in a spec.
+    zookeeper = state["zookeeper"]
+    assert_zookeeper_secured(zookeeper, range(BROKERS))
+    assert ZK_PASSWORD not in state["specs"], "the ZooKeeper password is in a pod template"
+    heal = state["heal"]
+    assert heal["registered"] == [0, 1, 2], heal["registered"]
+    assert heal["pods_after"]["1"] != heal["pods_before"]["1"], "broker 1's pod was not replaced by the heal"
+    assert all(heal["pods_after"][b] == heal["pods_before"][b] for b in ("0", "2")), "the heal touched another broker"
+    status = state["status"]
+    folded = " ".join(status["output"].split())
+    assert status["rc"] == 0 and "ZooKeeper authentication: Kafka's znodes carry ACLs: only kafka may change them." in \
+        folded, folded[-3000:]
+    for text in (heal["output"], status["output"]):
+        assert ZK_PASSWORD not in text, "the ZooKeeper password is in a playbook's output"
     print("tls: refused missing Secrets and uncovered names before any write; converged in %ss; clients without the "
           "CA, with another CA, in plaintext, without credentials (%s) or with a wrong password (%s) refused; bob's "
           "new password written without a restart; bob refused on a topic without an ACL (%s), allowed on his prefix, "
           "refused again once his ACL was unlisted; the inter-broker password change refused; renewal rolled %d "
-          "brokers one at a time, canary %d acknowledged, %d lost, p99 %s ms" % (
+          "brokers one at a time, canary %d acknowledged, %d lost, p99 %s ms; without the ZooKeeper password: create "
+          "%s, delete %s, read %s; broker 1's lost registration healed on the secured ensemble" % (
               state["converge_seconds"], refusals["no_credentials"], refusals["wrong_password"],
               state["acls"]["bob_other_topic"], BROKERS,
-              report["acknowledged"], report["lost"], report.get("latency_ms", {}).get("p99")))
+              report["acknowledged"], report["lost"], report.get("latency_ms", {}).get("p99"),
+              zookeeper["anonymous_create"], zookeeper["anonymous_delete"], zookeeper["anonymous_read"]))

@@ -45,6 +45,8 @@ KAFKA_TOOLS = {
     # Kafka's own zookeeper-shell (ZooKeeper's ZooKeeperMain with Kafka's TLS options, 2.5+), with the
     # ZooKeeper client that Kafka version bundles. Kafka 4 has no ZooKeeper client and no zookeeper-shell.
     "zookeeper-shell": [((4, 0), None), ((0,), "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka")],
+    # zookeeper-security-migration.sh: the ACLs of Kafka's znodes set (secure) or opened (unsecure); gone in Kafka 4.
+    "zookeeper-security-migration": [((4, 0), None), ((0,), "kafka.admin.ZkSecurityMigrator")],
     # KRaft: kafka-metadata-quorum (--bootstrap-server, or --bootstrap-controller since 3.7), kafka-storage
     # (info/format), kafka-features, kafka-cluster (cluster-id): the same classes in 3.9 and 4.0.
     "kafka-metadata-quorum": [((3, 4), "org.apache.kafka.tools.MetadataQuorumCommand"), ((0,), None)],
@@ -258,6 +260,39 @@ def run_java(runtime, main, args, ip, extra_flags=(), stdin_idle_eof=False):
     os.execvp(argv[0], argv)
 
 
+LOGIN_CONFIG_FLAG = "-Djava.security.auth.login.config="
+
+
+def mounted_path(path):
+    """A container path of one of the pod's volumes (TESTBED_MOUNTS: mount path -> host directory, from the pod
+    runner) as the host sees it; other paths unchanged."""
+    import json
+    mounts = json.loads(os.environ.get("TESTBED_MOUNTS") or "{}")
+    best = None
+    for mount, host in mounts.items():
+        m = os.path.normpath(mount)
+        if path == m or path.startswith(m.rstrip("/") + "/"):
+            if best is None or len(m) > len(best[0]):
+                best = (m, host)
+    if best is None:
+        return path
+    rest = os.path.relpath(path, best[0])
+    return best[1] if rest == "." else os.path.join(best[1], rest)
+
+
+def env_jvm_flags(*names):
+    """JVM options from the env the image's scripts read (JVMFLAGS for zkCli.sh, KAFKA_OPTS for
+    kafka-run-class.sh), the JAAS file's path read from its volume."""
+    import shlex
+    flags = []
+    for name in names:
+        for flag in shlex.split(os.environ.get(name, "")):
+            if flag.startswith(LOGIN_CONFIG_FLAG):
+                flag = LOGIN_CONFIG_FLAG + mounted_path(flag[len(LOGIN_CONFIG_FLAG):])
+            flags.append(flag)
+    return flags
+
+
 def zk_cli(args):
     ip = pod_ip()
     args = list(args)
@@ -273,9 +308,10 @@ def zk_cli(args):
                              ' - %m%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root>'
                              '</configuration>\n')
         log_flag = "-Dlogback.configurationFile=" + logback
-    # bin/zkCli.sh passes $CLIENT_JVMFLAGS to the JVM (the backup sets file.encoding with it).
+    # bin/zkCli.sh passes $CLIENT_JVMFLAGS $JVMFLAGS to the JVM (the backup sets file.encoding with the first; the
+    # pod's JAAS file, with which zkCli logs in, comes with the second).
     run_java(runtime, "org.apache.zookeeper.ZooKeeperMain", args, ip,
-             ["-Xmx128m", log_flag, "-Dzookeeper.jmx.log4j.disable=true"] + os.environ.get("CLIENT_JVMFLAGS", "").split(),
+             ["-Xmx128m", log_flag, "-Dzookeeper.jmx.log4j.disable=true"] + env_jvm_flags("CLIENT_JVMFLAGS", "JVMFLAGS"),
              stdin_idle_eof=len([a for a in args if not a.startswith("-")]) <= 1)  # interactive: reads stdin
 
 
@@ -339,7 +375,8 @@ def kafka_tool(name, args):
             args[i + 1] = pod_config_path(args[i + 1])
     args = [pod_config_path(a) if a.startswith("/etc/kafka/") else a for a in args]
     interactive = name == "zookeeper-shell" and len([a for a in args if not a.startswith("-")]) <= 1
-    run_java(runtime, main, args, ip, ["-Xmx256m", tools_log_flag(runtime)],
+    # kafka-run-class.sh passes $KAFKA_OPTS (the broker pod's JAAS file: zookeeper-security-migration logs in with it).
+    run_java(runtime, main, args, ip, ["-Xmx256m", tools_log_flag(runtime)] + env_jvm_flags("KAFKA_OPTS"),
              stdin_idle_eof=name == "kafka-console-producer" or interactive)
 
 

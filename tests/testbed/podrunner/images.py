@@ -18,6 +18,7 @@ KRaft facts found on these real parts (the format step's refusals, a migrated br
 brokers need controller.quorum.voters): tests/testbed/README.md, "KRaft".
 """
 
+import json
 import os
 import re
 import shlex
@@ -196,6 +197,16 @@ class Sandbox:
         return best[1] if rest == "." else os.path.join(best[1], rest)
 
 
+LOGIN_CONFIG_FLAG = "-Djava.security.auth.login.config="
+
+
+def jvm_flags(text, sandbox):
+    """JVM options as the image's scripts pass them (split like the shell does), with the JAAS file's path
+    (-Djava.security.auth.login.config=, a container path) read from the volume mounted there."""
+    return [LOGIN_CONFIG_FLAG + sandbox.host_path(f[len(LOGIN_CONFIG_FLAG):]) if f.startswith(LOGIN_CONFIG_FLAG)
+            else f for f in shlex.split(text or "")]
+
+
 @dataclass
 class Launch:
     """What to run for one container."""
@@ -250,7 +261,9 @@ def plan_container(pod, container, env, sandbox):
         launch = plan_cp_kafka(container, env, sandbox, runtime)
     launch.runtime = runtime
     # The dispatchers (podbin/) run the tools of the version this pod runs.
-    launch.exec_env.update({"TESTBED_RUNTIME": runtime.name, "TESTBED_JAVA_DIR": sandbox.java_dir})
+    # The dispatchers read files of the pod's volumes (a JAAS file in JVMFLAGS or KAFKA_OPTS) where they are mounted.
+    launch.exec_env.update({"TESTBED_RUNTIME": runtime.name, "TESTBED_JAVA_DIR": sandbox.java_dir,
+                            "TESTBED_MOUNTS": json.dumps(sandbox.mounts, sort_keys=True)})
     return launch
 
 
@@ -361,7 +374,7 @@ def plan_apache_zookeeper(container, env, sandbox, runtime=DEFAULT_RUNTIMES["zoo
     launch.files_if_missing[os.path.join(data_dir, "myid")] = my_id + "\n"
     launch.dirs += [data_dir, data_log_dir]
     heap = e.get("ZK_SERVER_HEAP", "1000")
-    flags = ["-Xmx%sm" % heap] + shlex.split(e.get("SERVER_JVMFLAGS", "")) + shlex.split(e.get("JVMFLAGS", ""))
+    flags = ["-Xmx%sm" % heap] + jvm_flags(e.get("SERVER_JVMFLAGS"), sandbox) + jvm_flags(e.get("JVMFLAGS"), sandbox)
     flags += ["-Dzookeeper.log.dir=" + sandbox.container_dir,
               "-Dlogback.configurationFile=" + os.path.join(sandbox.conf_dir, "logback.xml"),
               "-Dzookeeper.jmx.log4j.disable=true", "-XX:+HeapDumpOnOutOfMemoryError",
@@ -750,7 +763,7 @@ def plan_cp_kafka(container, env, sandbox, runtime=DEFAULT_RUNTIMES["kafka"]):
     launch.files.update(log_files)
     heap = shlex.split(e.get("KAFKA_HEAP_OPTS") or "-Xmx1G -Xms1G")
     perf = shlex.split(e.get("KAFKA_JVM_PERFORMANCE_OPTS", ""))
-    flags = heap + perf + shlex.split(e.get("KAFKA_OPTS", "")) + [
+    flags = heap + perf + jvm_flags(e.get("KAFKA_OPTS"), sandbox) + [
         log_flag, "-Dkafka.logs.dir=" + sandbox.container_dir, "-Djava.awt.headless=true"]
     server = _java_cmd(sandbox, runtime, flags, "kafka.Kafka", [conf])
     if perf and any(f.startswith("-XX:+Use") and f.endswith("GC") for f in perf):
@@ -764,7 +777,7 @@ def plan_cp_kafka(container, env, sandbox, runtime=DEFAULT_RUNTIMES["kafka"]):
         tool_files, tool_log_flag = kafka_log_flags(runtime, sandbox.conf_dir, e, tools=True)
         launch.files.update(tool_files)
         tool_heap = shlex.split(e.get("KAFKA_HEAP_OPTS") or "-Xmx256M")  # kafka-run-class.sh's default
-        launch.format_argv = _java_cmd(sandbox, runtime, tool_heap + perf + shlex.split(e.get("KAFKA_OPTS", ""))
+        launch.format_argv = _java_cmd(sandbox, runtime, tool_heap + perf + jvm_flags(e.get("KAFKA_OPTS"), sandbox)
                                        + [tool_log_flag], "kafka.tools.StorageTool",
                                        ["format", "--cluster-id=$CLUSTER_ID", "-c", conf])
         fmt = " ".join("--cluster-id=$CLUSTER_ID" if a == "--cluster-id=$CLUSTER_ID" else shlex.quote(a)

@@ -78,8 +78,8 @@ class Cluster:
             modes[pod["metadata"]["name"]] = srvr_mode(pod["status"].get("podIP"), 2181)
         return modes
 
-    def registered_broker_ids(self):
-        client = kazoo_client(self)
+    def registered_broker_ids(self, login=None):
+        client = kazoo_client(self, login)
         try:
             if not client.exists("/brokers/ids"):
                 return set()
@@ -117,22 +117,25 @@ class Cluster:
         return [line for line in proc.stdout.splitlines() if line]
 
 
-def kazoo_client(cluster):
-    """A started kazoo client of the cluster's ZooKeeper (its pods' addresses); stop() and close() it."""
+def kazoo_client(cluster, login=None):
+    """A started kazoo client of the cluster's ZooKeeper (its pods' addresses); stop() and close() it. ``login``:
+    ``(user, password)`` for a SASL DIGEST-MD5 login (needs pure-sasl)."""
     from kazoo.client import KazooClient  # pylint: disable=import-outside-toplevel
-    client = KazooClient(hosts=",".join(cluster.zookeeper_addresses()), timeout=10)
+    options = {} if login is None else {"sasl_options": {"mechanism": "DIGEST-MD5", "username": login[0],
+                                                         "password": login[1]}}
+    client = KazooClient(hosts=",".join(cluster.zookeeper_addresses()), timeout=10, **options)
     client.start(timeout=30)
     return client
 
 
-def drop_registration(cluster, broker_id):
+def drop_registration(cluster, broker_id, login=None):
     """Delete a live broker's /brokers/ids/<id> from another session.
 
     ZooKeeper lets any session delete another's ephemeral node and does not tell the owner: the broker
     keeps running, believes it is registered, and is no longer part of the cluster, which is what a
-    registration lost to a session problem looks like (KAFKA-7165).
+    registration lost to a session problem looks like (KAFKA-7165). ``login``: see kazoo_client.
     """
-    client = kazoo_client(cluster)
+    client = kazoo_client(cluster, login)
     try:
         client.delete("/brokers/ids/%d" % broker_id)
     finally:

@@ -12,6 +12,7 @@ from ansible.template import Templar
 from ansible_collections.kafka_eks.cluster.plugins.action import cluster_preflight
 from ansible_collections.kafka_eks.cluster.plugins.action.cluster_preflight import ActionModule
 from ansible_collections.kafka_eks.cluster.plugins.modules.cluster_read import summarized
+from ansible_collections.kafka_eks.cluster.plugins.module_utils import zookeeper_auth
 
 TOKEN = "sentinel-token-4f1c"
 AUTH = {"host": "https://127.0.0.1:6443", "api_key": TOKEN, "validate_certs": False}
@@ -627,3 +628,40 @@ def test_a_missing_tls_secret_and_missing_password_secrets_are_said_in_one_run()
     assert "A password Secret would not work; nothing was written. kafka_broker_admin_secret: Secret kafka-admin" \
         in run.result["msg"]
     assert len(run.result["errors"]) == 3
+
+
+def zookeeper_statefulset(sasl=False):
+    env = [{"name": "ZOO_CFG_EXTRA", "value": zookeeper_auth.SASL_PROVIDER}] if sasl else []
+    return {"metadata": {"name": "zookeeper", "generation": 1,
+                         "annotations": {"kafka-eks.cluster/zookeeper-ensemble": "3"}},
+            "spec": {"replicas": 3, "template": {"spec": {"containers": [
+                {"name": "zookeeper", "image": "zookeeper:3.9.3", "env": env}]}}},
+            "status": {"observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3}}
+
+
+AUTH_VARS = {"zookeeper_auth": "sasl", "zookeeper_auth_secret": "zk-auth"}
+ZK_SECRET = {"metadata": {"name": "zk-auth"}, "data": {"password": "cHc="}}
+
+
+def test_zookeeper_auth_on_an_open_running_cluster_is_staged_and_its_secret_checked_before_any_write():
+    open_cluster = {"StatefulSet": [zookeeper_statefulset()], "Deployment": [deployment(n) for n in range(4)]}
+    run = Run(AUTH_VARS, cluster=open_cluster)
+    assert run.result["failed"] and "zookeeper_auth_secret: Secret zk-auth in namespace kafka does not exist" in (
+        run.result["msg"]), run.result["msg"]
+    run = Run(AUTH_VARS, cluster=dict(open_cluster, Secret=[ZK_SECRET]))
+    auth = run.result["plan"]["zookeeper"]["auth"]
+    assert (auth["step"], auth["server"], auth["login"], auth["set_acl"], auth["enforce"]) == (
+        "server", True, True, False, False)
+    assert "cHc=" not in repr(run.result) and "pw" not in repr(auth)
+    # kazoo cannot log in before the servers accept SASL: the first step is refused with direct access.
+    run = Run(dict(AUTH_VARS, kafka_zookeeper_access="direct", kafka_zookeeper_hosts=["zk:2181"]),
+              cluster=dict(open_cluster, Secret=[ZK_SECRET]))
+    assert run.result["failed"] and "kafka_zookeeper_access=exec" in run.result["msg"]
+
+
+def test_turning_zookeeper_auth_off_is_refused_by_site_yml_and_said_by_status_and_teardown():
+    secured = {"StatefulSet": [zookeeper_statefulset(sasl=True)], "Deployment": [deployment(n) for n in range(4)]}
+    run = Run(cluster=secured)
+    assert run.result["failed"] and "zookeeper_auth is 'none'" in run.result["msg"]
+    run = Run({"kafka_preflight_check_tls": False}, cluster=secured)
+    assert not run.result.get("failed") and any("zookeeper_auth is 'none'" in w for w in run.result["warnings"])

@@ -1,5 +1,6 @@
 """The plan: derived names and ids, and every input check (pure, no I/O)."""
 import copy
+import json
 import os
 
 import pytest
@@ -1065,3 +1066,30 @@ def test_without_the_authorizer_no_acl_and_the_extra_config_may_set_one(cfg):
     plan = plan_of(cfg)
     assert not plan["sasl"]["authorizer"] and plan["sasl"]["acls"] == []
     assert plan["brokers"][0]["properties"]["authorizer.class.name"] == "x.Y"
+
+
+@pytest.mark.parametrize("update, variable, words", [
+    ({"zookeeper_auth_secret": ""}, "zookeeper_auth_secret", "is empty"),
+    ({"zookeeper_auth_secret": "a\n  b: c"}, "zookeeper_auth_secret", "not a valid DNS name"),
+    ({"zookeeper_auth_user": 'kafka" user_admin="x'}, "zookeeper_auth_user", "JAAS option name"),
+    ({"zookeeper_auth": "digest"}, "zookeeper_auth", "one of"),
+    ({"zookeeper_image_flavor": "kubernetes-zookeeper",
+      "zookeeper_image": "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10"}, "zookeeper_auth", "start script"),
+    ({"zookeeper_image": "zookeeper:3.6.4"}, "zookeeper_auth", "older than 3.7"),
+    ({"kafka_broker_extra_config": {"zookeeper.set.acl": "true"}}, "kafka_broker_extra_config", "zookeeper_auth sets"),
+    ({"kafka_metadata_mode": "migration"}, "zookeeper_auth", "KRaft controllers"),
+])
+def test_zookeeper_auth_refusals_name_the_variable(cfg, update, variable, words):
+    cfg.update(zookeeper_auth="sasl", zookeeper_auth_secret="zk-auth")
+    cfg.update(update)
+    errors = errors_of(cfg)
+    assert any(e.startswith(variable + ":") and words in e for e in errors), errors
+
+
+def test_zookeeper_auth_plans_the_jaas_secret_and_every_step_for_a_new_cluster(cfg):
+    assert plan_of(cfg)["zookeeper"]["auth"]["enabled"] is False
+    cfg.update(zookeeper_auth="sasl", zookeeper_auth_secret="zk-auth", zookeeper_statefulset_name="zk")
+    auth = plan_of(cfg)["zookeeper"]["auth"]
+    assert auth["jaas_secret"] == "zk-jaas" and auth["secret"] == "zk-auth" and auth["user"] == "kafka"
+    assert auth["server"] and auth["login"] and auth["set_acl"] and auth["enforce"]
+    assert "password" not in json.dumps(auth).replace('"key": "password"', "")

@@ -585,6 +585,49 @@ def test_direct_without_kazoo_says_so(monkeypatch):
         DirectAccess(["zk1:2181"]).get_children("/brokers/ids")
 
 
+class SecretApi:
+    """A pod API whose core reads one Secret (or answers 404)."""
+    request_timeout = 5
+
+    def __init__(self, secrets):
+        import base64
+        secrets = dict((name, {"data": dict((k, base64.b64encode(v.encode()).decode()) for k, v in data.items())})
+                       for name, data in secrets.items())
+
+        class Core:
+            @staticmethod
+            def read_namespaced_secret(name, namespace, _request_timeout=None):
+                if name not in secrets:
+                    error = Exception("not found")
+                    error.status = 404
+                    raise error
+                return secrets[name]
+        self.core = Core()
+        self.api_client = type("C", (), {"sanitize_for_serialization": staticmethod(lambda obj: obj)})()
+
+
+def test_direct_access_logs_in_with_sasl_from_the_secret_and_never_shows_the_password():
+    made = []
+
+    def factory(hosts, timeout, read_only, **options):
+        made.append(options)
+        return FakeKazoo(hosts, timeout, read_only)
+    params = {"zookeeper_access": "direct", "zookeeper_hosts": ["zk1:2181"], "namespace": "kafka",
+              "zookeeper_auth_user": "kafka", "zookeeper_auth_secret": "zk-auth"}
+    access = zkmod.make_access(params, pod_api_factory=lambda: SecretApi({"zk-auth": {"password": "pw 1"}}),
+                               kazoo_factory=factory)
+    access.get_children("/brokers/ids")
+    assert made == [{"sasl_options": {"mechanism": "DIGEST-MD5", "username": "kafka", "password": "pw 1"}}]
+    # Without the Secret option kazoo does not log in; a missing Secret or key is named, its value never.
+    plain = zkmod.make_access(dict(params, zookeeper_auth_secret=""), pod_api_factory=None, kazoo_factory=factory)
+    plain.get_children("/brokers/ids")
+    assert made[-1] == {}
+    for secrets, words in (({}, r"cannot be read \(HTTP 404\)"), ({"zk-auth": {"other": "x"}}, "has no key password")):
+        with pytest.raises(ZooKeeperError, match=words) as caught:
+            zkmod.make_access(params, pod_api_factory=lambda s=secrets: SecretApi(s), kazoo_factory=factory)
+        assert "zk-auth" in str(caught.value) and "zookeeper_auth_secret" in str(caught.value)
+
+
 def test_direct_needs_hosts():
     with pytest.raises(ZooKeeperError, match="zookeeper_hosts"):
         DirectAccess([])
