@@ -350,3 +350,14 @@ def assert_zookeeper_secured(found, brokers, user="kafka"):
     assert found["ids_acl"] == ["sasl:%s:31" % user, "world:anyone:1"], found
     assert found["users_acl"] == ["sasl:%s:31" % user], found
 
+
+def served_certificate(resolve, service, port, cafile):
+    """The SHA-256 of the certificate a broker shows a client that connects by its Service name."""
+    import hashlib  # pylint: disable=import-outside-toplevel
+    import socket  # pylint: disable=import-outside-toplevel
+    import ssl  # pylint: disable=import-outside-toplevel
+    (address, *_) = resolve(service)
+    context = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection((address, port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=service) as tls:
+            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()

@@ -23,8 +23,6 @@ import hashlib
 import json
 import os
 import re
-import socket
-import ssl
 import time
 
 from testbed_lib import tls_material
@@ -32,7 +30,7 @@ from testbed_lib import tls_material
 from lib import drop_registration, wait_for
 from scenarios import (BROKER_SELECTOR, admin_kubectl, assert_recap_unchanged, assert_zookeeper_secured,
                        external_consume, load, namespace_exists, new_canary, run_playbook, run_site, save,
-                       settled_versions, zookeeper_auth_checks)
+                       served_certificate, settled_versions, zookeeper_auth_checks)
 
 SECRET = "kafka-tls"
 BROKERS = 3
@@ -103,15 +101,6 @@ def produce_as(bootstrap, client, topic, create=False):
 
 def output(proc):
     return proc.stdout[-8000:] + proc.stderr[-4000:]
-
-
-def served_certificate(resolve, service, port, cafile):
-    """The SHA-256 of the certificate a broker shows a client that connects by its Service name."""
-    (address, *_) = resolve(service)
-    context = ssl.create_default_context(cafile=cafile)
-    with socket.create_connection((address, port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=service) as tls:
-            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
 
 
 def refusal(bootstrap, **config):

@@ -1,6 +1,7 @@
 """Scenario zookeeper_auth (molecule/zookeeper_auth): an open running cluster moved to ZooKeeper authentication,
 Kafka's documented way, under an acks=all canary; the smallest cluster that proves it (1 ZooKeeper server, 3 brokers,
-RF 3, min ISR 2, plaintext listeners).
+RF 3, min ISR 2; the brokers talk TLS to each other with a certificate the collection made, kafka_broker_tls_generate,
+and clients use plaintext).
 
 (1) The open cluster runs and holds messages. (2) site.yml with zookeeper_auth: sasl is killed once the first broker
 restarted logging in; (3) the next run continues from what runs: the servers already accept SASL, the brokers not yet
@@ -8,8 +9,10 @@ logged in roll, every broker rolls again with zookeeper.set.acl, zookeeper-secur
 by their ACLs), ZooKeeper rolls to refuse clients that did not log in. The canary loses nothing, no two brokers are down
 at once. (4) A client without the password can neither create, delete nor read under /brokers; logged in, it finds
 Kafka's ACLs. (5) A rerun changes nothing; status.yml says healthy, proving the ACLs. Every message written before is
-read back. Slow (about 10 minutes): `make test-slow SCENARIO=zookeeper_auth`.
+read back; each broker shows the generated certificate on its inter-broker listener, verified with the CA the
+collection made. Slow (about 10 minutes): `make test-slow SCENARIO=zookeeper_auth`.
 """
+import base64
 import json
 import os
 import signal
@@ -18,13 +21,16 @@ import time
 
 from lib import BROKER_SELECTOR, ROOT, wait_for
 from scenarios import (admin_kubectl, assert_recap_unchanged, assert_zookeeper_secured, load, new_canary,
-                       run_playbook, run_site, save, site_argv, site_env, write_messages, zookeeper_auth_checks)
+                       run_playbook, run_site, save, served_certificate, site_argv, site_env, write_messages,
+                       zookeeper_auth_checks)
 
 SLOW = True
 BROKERS = 3
 SECRET = "zookeeper-auth"
 PASSWORD = "zk $(pw) ;'p4ss"
-OPEN = {"kafka_broker_count": BROKERS, "zookeeper_replicas": 1}
+# The inter-broker listener on TLS with a certificate the collection makes (the brokers verify each other with it).
+OPEN = {"kafka_broker_count": BROKERS, "zookeeper_replicas": 1, "kafka_broker_listener_security": {"internal": "ssl"},
+        "kafka_broker_tls_secret": "kafka-tls", "kafka_broker_tls_generate": True}
 SECURED = dict(OPEN, zookeeper_auth="sasl", zookeeper_auth_secret=SECRET)
 TOPIC = "e2e-zookeeper-auth"
 
@@ -97,6 +103,14 @@ def side_effect(cluster, state_file):
     status = run_playbook(cluster, "playbooks/status.yml", "-e", json.dumps(SECURED))
     state["status"] = {"rc": status.returncode, "output": output(status)}
     state["received"] = cluster.consume(TOPIC, len(state["messages"]))
+    # The generated certificate, as each broker shows it on its inter-broker listener, verified with the CA.
+    ca = json.loads(cluster.kubectl("get", "secret", "kafka-tls-ca", "-o", "json").stdout)
+    cafile = os.path.join(os.path.dirname(state_file), "zookeeper-auth-ca.pem")
+    with open(cafile, "wb") as handle:
+        handle.write(base64.b64decode(ca["data"]["tls.crt"]))
+    canary.kube.poll(0)
+    state["served"] = dict((s, served_certificate(canary.kube.resolve, s, 9093, cafile))
+                           for s in ("kafka-service-%d" % b for b in range(BROKERS)))
     save(state, state_file)
 
 
@@ -124,6 +138,7 @@ def verify(cluster, state_file):
     everything = json.dumps(state)
     assert PASSWORD not in everything, "the ZooKeeper password is in a spec or a playbook's output"
     assert sorted(state["received"]) == sorted(state["messages"]), (state["received"], state["messages"])
+    assert len(set(state["served"].values())) == 1, state["served"]
     print("zookeeper_auth: interrupted after %s logged in (%ss), the next run secured ZooKeeper in %ss; canary %d "
           "acknowledged, %d lost, %d restarts one at a time, p99 %s ms; without the password: create %s, delete %s, "
           "read %s; rerun unchanged; status healthy; %d messages read back" % (
