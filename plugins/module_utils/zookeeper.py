@@ -33,8 +33,9 @@ except ImportError:
     HAS_KAZOO = False
     KAZOO_IMPORT_ERROR = traceback.format_exc()
 
+# kazoo's SASL login (zookeeper_auth with direct access) imports pure-sasl; its absence is said up front.
 try:
-    import puresasl  # noqa: F401  (kazoo's SASL login uses it)
+    import puresasl  # noqa: F401  pylint: disable=unused-import
 
     HAS_PURE_SASL = True
 except ImportError:

@@ -128,8 +128,8 @@ def read_secret(pod_api, namespace, name):
     except Exception as exc:  # pylint: disable=broad-except
         if _status(exc) == 404:
             return None
-        raise Refused("the Secret %s/%s cannot be read (HTTP %s). Nothing was written." % (namespace, name,
-                                                                                          _status(exc)))
+        raise Refused("the Secret %s/%s cannot be read (HTTP %s). Nothing was written."
+                      % (namespace, name, _status(exc)))
     return pod_api.api_client.sanitize_for_serialization(obj)
 
 
@@ -177,8 +177,8 @@ def decide(params, password_secret, jaas_secret):
     raise Refused("the ZooKeeper password in the Secret %s (%s) or zookeeper_auth_user is not the one the running "
                   "ZooKeeper servers and brokers log in with (the JAAS Secret %s holds other files). Nothing was "
                   "written: during a roll the servers and brokers would disagree and the brokers would lose "
-                  "ZooKeeper. Fix: put the former password back in %s." % (params["secret"], variable,
-                                                                            params["jaas_secret"], params["secret"]))
+                  "ZooKeeper. Fix: put the former password back in %s."
+                  % (params["secret"], variable, params["jaas_secret"], params["secret"]))
 
 
 def secret_object(params, files, fingerprint):
@@ -204,15 +204,15 @@ def run(module, pod_api):
     if files is None:
         result["msg"] = "The JAAS Secret %s holds the files for user %s." % (params["jaas_secret"], params["user"])
         return result
-    result["msg"] = "%s the JAAS Secret %s for user %s." % ("Would write" if module.check_mode else "Wrote",
-                                                           params["jaas_secret"], params["user"])
+    result["msg"] = "%s the JAAS Secret %s for user %s." % (
+        "Would write" if module.check_mode else "Wrote", params["jaas_secret"], params["user"])
     if not module.check_mode:
         try:
             pod_api.core.create_namespaced_secret(params["namespace"], secret_object(params, files, fingerprint),
                                                   _request_timeout=pod_api.request_timeout)
         except Exception as exc:  # pylint: disable=broad-except
-            raise Refused("creating the Secret %s/%s failed (HTTP %s); rerun." % (params["namespace"],
-                                                                                 params["jaas_secret"], _status(exc)))
+            raise Refused("creating the Secret %s/%s failed (HTTP %s); rerun."
+                          % (params["namespace"], params["jaas_secret"], _status(exc)))
     return result
 
 
