@@ -175,13 +175,13 @@ def stage(auth, statefulset, deployments, broker_deployments):
     with_acl = [n for n, d in running.items() if deployment_settings(d)[1]]
     if not auth.get("enabled"):
         errors = []
-        if server or logged_in or with_acl:
+        evidence = ((["the servers accept SASL"] if server else [])
+                    + (["brokers log in: %s" % ", ".join(sorted(logged_in))] if logged_in else [])
+                    + (["brokers create znodes with ACLs: %s" % ", ".join(sorted(with_acl))] if with_acl else []))
+        if evidence:
             errors.append("zookeeper_auth is 'none' but the running cluster uses ZooKeeper authentication (%s). "
                           "Fix: keep zookeeper_auth=sasl; going back would cut the brokers off from the znodes "
-                          "they created with ACLs, and the collection does not do it."
-                          % ", ".join(filter(None, ["the servers accept SASL" if server else "",
-                                                    "brokers log in: %s" % ", ".join(sorted(logged_in))
-                                                    if logged_in else ""])) or "brokers create znodes with ACLs")
+                          "they created with ACLs, and the collection does not do it." % "; ".join(evidence))
         return auth, errors
     new_cluster = statefulset is None and not running
     if new_cluster:
