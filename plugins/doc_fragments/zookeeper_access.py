@@ -66,3 +66,16 @@ options:
     type: str
     default: ""
 """
+
+    # The ACL of the znodes a module creates (kafka_eks.cluster.zookeeper_access.znode_acl), paired with
+    # args_common.ZNODE_ACL_ARG_SPEC.
+    ZNODE_ACL = r"""
+options:
+  znode_acl_user:
+    description:
+      - With ZooKeeper authentication (C(zookeeper_auth=sasl)) once the brokers create znodes with ACLs, the user they
+        log in as - each znode this module creates gets the ACL Kafka gives its own (everything for that user, read for
+        the world except credentials). Empty, created znodes are open, as zkCli and kazoo create them.
+    type: str
+    default: ""
+"""

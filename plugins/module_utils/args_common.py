@@ -43,20 +43,28 @@ KRAFT_ARG_SPEC = dict(
     broker_client_port=dict(type="int", default=9092),
 )
 
+# The ACL of the znodes a module writes (the kafka_eks.cluster.zookeeper_access.znode_acl doc fragment).
+ZNODE_ACL_ARG_SPEC = dict(
+    znode_acl_user=dict(type="str", default=""),
+)
+
 # The option combinations ZOOKEEPER_ARG_SPEC needs (AnsibleModule's required_if).
 ZOOKEEPER_REQUIRED_IF = [
     ("zookeeper_access", "direct", ["zookeeper_hosts"]),
 ]
 
 
-def module_argument_spec(kraft=False, **options):
+def module_argument_spec(kraft=False, znode_acl=False, **options):
     """Argument spec of a module that reaches ZooKeeper and the Kubernetes API: kubernetes.core's auth
     options, the ZooKeeper access options, with ``kraft`` the KRaft access options (documented by the
-    ``kafka_eks.cluster.kraft_access`` doc fragment), then the module's own ``options``."""
+    ``kafka_eks.cluster.kraft_access`` doc fragment), with ``znode_acl`` the ACL of the znodes it creates (the
+    ``kafka_eks.cluster.zookeeper_access.znode_acl`` fragment), then the module's own ``options``."""
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(copy.deepcopy(ZOOKEEPER_ARG_SPEC))
     if kraft:
         spec.update(copy.deepcopy(KRAFT_ARG_SPEC))
+    if znode_acl:
+        spec.update(copy.deepcopy(ZNODE_ACL_ARG_SPEC))
     spec.update(options)
     return spec
 

@@ -27,6 +27,7 @@ requirements:
   - kazoo (for I(zookeeper_access=direct))
 extends_documentation_fragment:
   - kafka_eks.cluster.zookeeper_access
+  - kafka_eks.cluster.zookeeper_access.znode_acl
   - kubernetes.core.k8s_auth_options
 options:
   acls:
@@ -71,13 +72,6 @@ options:
     description: The labels of the record ConfigMap (the collection's); a same-named ConfigMap without them is refused.
     type: dict
     required: true
-  znode_acl_user:
-    description:
-      - With ZooKeeper authentication (C(zookeeper_auth=sasl)) once the brokers create znodes with ACLs, the user they
-        log in as - each znode this module creates gets the ACL Kafka gives its own (everything for that user, read for
-        the world except credentials). Empty, created znodes are open, as zkCli and kazoo create them.
-    type: str
-    default: ""
 notes:
   - The Kubernetes user needs C(get), C(create) and C(patch) on the record ConfigMap; with I(zookeeper_access=exec)
     C(list) on pods and C(create) on C(pods/exec).
@@ -138,7 +132,7 @@ class Refused(Exception):
 
 def argument_spec():
     return module_argument_spec(
-        znode_acl_user=dict(type="str", default=""),
+        znode_acl=True,
         acls=dict(type="list", elements="dict", required=True, options=ENTRY_SPEC),
         record=dict(type="str", required=True),
         record_labels=dict(type="dict", required=True),

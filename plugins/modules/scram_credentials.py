@@ -34,6 +34,7 @@ requirements:
   - kazoo (for I(zookeeper_access=direct))
 extends_documentation_fragment:
   - kafka_eks.cluster.zookeeper_access
+  - kafka_eks.cluster.zookeeper_access.znode_acl
   - kubernetes.core.k8s_auth_options
 options:
   users:
@@ -63,13 +64,6 @@ options:
     description: PBKDF2 iterations of a new credential (Kafka's minimum and C(kafka-configs)' default is 4096).
     type: int
     default: 4096
-  znode_acl_user:
-    description:
-      - With ZooKeeper authentication (C(zookeeper_auth=sasl)) once the brokers create znodes with ACLs, the user they
-        log in as - each znode this module creates gets the ACL Kafka gives its own (everything for that user, read for
-        the world except credentials). Empty, created znodes are open, as zkCli and kazoo create them.
-    type: str
-    default: ""
 notes:
   - The Kubernetes user needs C(get) on the named Secrets; with I(zookeeper_access=exec) C(list) on pods and
     C(create) on C(pods/exec).
@@ -146,7 +140,7 @@ class Refused(Exception):
 
 def argument_spec():
     return module_argument_spec(
-        znode_acl_user=dict(type="str", default=""),
+        znode_acl=True,
         users=dict(type="list", elements="dict", required=True, options=USER_SPEC),
         locked_users=dict(type="list", elements="str", default=[]),
         iterations=dict(type="int", default=scram.ITERATIONS),
