@@ -249,6 +249,21 @@ def describe_pod(facts):
 REQUEST_TIMEOUT = 30
 # Transient errors are retried this often, this far apart, when a caller asks for it (retry_transient).
 RETRY_INTERVAL = 2.0
+
+
+def read_secret(pod_api, namespace, name):
+    """A Secret as plain data, or None when it does not exist; any other API error propagates (its ``status`` says
+    why). The one read of a Secret that the modules reading passwords share; what each says of a failure is its own,
+    and never the Secret's content."""
+    try:
+        obj = pod_api.core.read_namespaced_secret(name, namespace, _request_timeout=pod_api.request_timeout)
+    except Exception as exc:  # pylint: disable=broad-except
+        if getattr(exc, "status", None) == 404:
+            return None
+        raise
+    return pod_api.api_client.sanitize_for_serialization(obj)
+
+
 _HANDSHAKE_STATUS = re.compile(r"Handshake status (\d{3})")
 
 

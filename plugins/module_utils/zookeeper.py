@@ -41,7 +41,7 @@ try:
 except ImportError:
     HAS_PURE_SASL = False
 
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApi, PodApiError
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApi, PodApiError, read_secret
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import (
     BadVersionError,
     NoNodeError,
@@ -640,11 +640,15 @@ def direct_login(params, pod_api):
     from ansible_collections.kafka_eks.cluster.plugins.module_utils.scram import PASSWORD_KEY, decode_password
     namespace = params.get("namespace")
     try:
-        obj = pod_api.core.read_namespaced_secret(secret, namespace, _request_timeout=pod_api.request_timeout)
+        found = read_secret(pod_api, namespace, secret)
     except Exception as exc:  # pylint: disable=broad-except
+        found, status = None, getattr(exc, "status", None)
+    else:
+        status = 404
+    if found is None:
         raise ZooKeeperError("the Secret %s/%s (zookeeper_auth_secret) cannot be read (HTTP %s)"
-                             % (namespace, secret, getattr(exc, "status", None)))
-    password, problem = decode_password(pod_api.api_client.sanitize_for_serialization(obj), PASSWORD_KEY)
+                             % (namespace, secret, status))
+    password, problem = decode_password(found, PASSWORD_KEY)
     if problem:
         raise ZooKeeperError("the Secret %s/%s (zookeeper_auth_secret) %s" % (namespace, secret, problem))
     return params.get("zookeeper_auth_user") or "kafka", password

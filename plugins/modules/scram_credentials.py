@@ -122,7 +122,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.args_common impo
     connect,
     module_argument_spec,
 )
-from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError
+from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import PodApiError, read_secret
 from ansible_collections.kafka_eks.cluster.plugins.module_utils import zookeeper_auth
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper import SEQUENTIAL, write_znodes
 from ansible_collections.kafka_eks.cluster.plugins.module_utils.zookeeper_parsers import ZooKeeperError
@@ -152,12 +152,12 @@ def read_passwords(pod_api, namespace, users):
     passwords, problems = {}, []
     for user in users:
         try:
-            obj = pod_api.core.read_namespaced_secret(user["secret"], namespace,
-                                                      _request_timeout=pod_api.request_timeout)
-            secret = pod_api.api_client.sanitize_for_serialization(obj)
+            secret = read_secret(pod_api, namespace, user["secret"])
         except Exception as exc:  # pylint: disable=broad-except
-            status = getattr(exc, "status", None)
-            why = "does not exist" if status == 404 else "cannot be read (HTTP %s)" % status
+            secret, why = None, "cannot be read (HTTP %s)" % getattr(exc, "status", None)
+        else:
+            why = "does not exist"
+        if secret is None:
             problems.append("Secret %s (user %s): %s" % (user["secret"], user["name"], why))
             continue
         password, problem = scram.decode_password(secret, user["key"])

@@ -93,6 +93,7 @@ from ansible_collections.kafka_eks.cluster.plugins.module_utils.k8s_pods import 
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     make_pod_api,
+    read_secret,
 )
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
@@ -121,16 +122,13 @@ def _status(exc):
     return getattr(exc, "status", None)
 
 
-def read_secret(pod_api, namespace, name):
-    """The Secret as plain data, or None when it does not exist."""
+def read(pod_api, namespace, name):
+    """The Secret as plain data, or None when it does not exist; Refused when it cannot be read."""
     try:
-        obj = pod_api.core.read_namespaced_secret(name, namespace, _request_timeout=pod_api.request_timeout)
+        return read_secret(pod_api, namespace, name)
     except Exception as exc:  # pylint: disable=broad-except
-        if _status(exc) == 404:
-            return None
         raise Refused("the Secret %s/%s cannot be read (HTTP %s). Nothing was written."
                       % (namespace, name, _status(exc)))
-    return pod_api.api_client.sanitize_for_serialization(obj)
 
 
 def held_files(secret):
@@ -194,8 +192,8 @@ def secret_object(params, files, fingerprint):
 
 def run(module, pod_api):
     params = module.params
-    password_secret = read_secret(pod_api, params["namespace"], params["secret"])
-    jaas_secret = read_secret(pod_api, params["namespace"], params["jaas_secret"])
+    password_secret = read(pod_api, params["namespace"], params["secret"])
+    jaas_secret = read(pod_api, params["namespace"], params["jaas_secret"])
     files, fingerprint, created = decide(params, password_secret, jaas_secret)
     result = {"changed": files is not None, "fingerprint": fingerprint, "created": created,
               "diff": {"before": "%s: %s\n" % (params["jaas_secret"],
